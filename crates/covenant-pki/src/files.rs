@@ -20,7 +20,10 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// renamed over the target, then the directory synced. A crash leaves the old or the new
 /// content, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,0 +1,58 @@
+//! Errors the command line reports: a stable code and a one-line message.
+
+use std::fmt;
+
+use covenant_crypto::CryptoError;
+use covenant_pki::PkiError;
+
+/// An error raised by the command line itself, with its stable code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The stable code of the first coded error in `err`'s chain, or `INTERNAL`.
+pub fn code_of(err: &anyhow::Error) -> &'static str {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.code;
+        }
+        if let Some(e) = cause.downcast_ref::<PkiError>() {
+            return e.code();
+        }
+        if let Some(e) = cause.downcast_ref::<CryptoError>() {
+            return e.code();
+        }
+    }
+    "INTERNAL"
+}
+
+/// The whole chain of messages on one line: `context: cause: cause`.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string().replace('\n', " ");
+        if parts.last().is_none_or(|last| !last.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}

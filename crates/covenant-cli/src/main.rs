@@ -1,0 +1,121 @@
+//! `covenant`: the command line of the Covenant consortium-blockchain platform.
+
+#![forbid(unsafe_code)]
+
+mod ca;
+mod failure;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::output::Format;
+
+/// Exit status when a command fails.
+const EXIT_FAILURE: u8 = 1;
+/// Exit status when the command line itself is wrong.
+const EXIT_USAGE: u8 = 2;
+/// Exit status when a checked object is rejected (e.g. `ca verify` on a revoked certificate).
+pub const EXIT_REJECTED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "covenant",
+    version,
+    about = "Covenant: consortium blockchains for organisations that need to agree",
+    long_about = "Covenant is a consortium-blockchain platform. Organisations run their own \
+certificate authorities, build networks of nodes and chains, admit members by vote, and deploy \
+smart contracts, with the national (SM2/SM3/SM4) or international (ECDSA P-256, Ed25519, \
+SHA-256, AES-GCM) algorithm suites.",
+    after_help = "Every command takes --output json for scripts. Errors print one line with a \
+stable code, e.g. `error[CA_EXISTS]: ...`.\n\nExit status: 0 success, 1 failure, 2 usage error, \
+3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant ca init --org Org1 \
+--suite sm --dir ./org1-ca\n  covenant ca issue --dir ./org1-ca --role node --name node1 --host \
+127.0.0.1"
+)]
+struct Cli {
+    /// Output format: human-readable text or JSON.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text, env = "COVENANT_OUTPUT")]
+    output: Format,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an org's certificate authority: issue, sign, revoke and verify certificates.
+    Ca(ca::CaCommand),
+}
+
+/// Whether the raw arguments ask for JSON, for errors raised before parsing succeeds.
+fn wants_json(args: &[String]) -> bool {
+    if std::env::var("COVENANT_OUTPUT").is_ok_and(|v| v == "json") {
+        return true;
+    }
+    args.windows(2)
+        .any(|w| (w[0] == "--output" || w[0] == "-o") && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json" || a == "-ojson")
+}
+
+fn print_error(format: Format, code: &str, message: &str) {
+    match format {
+        Format::Json => println!(
+            "{}",
+            json!({ "error": { "code": code, "message": message } })
+        ),
+        Format::Text => eprintln!("error[{code}]: {message}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(EXIT_USAGE)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            let format = if wants_json(&args) {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            match format {
+                Format::Json => print_error(format, "USAGE", &first),
+                Format::Text => {
+                    eprint!("{}", rendered.replacen("error:", "error[USAGE]:", 1));
+                }
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let format = cli.output;
+    let result = match cli.command {
+        Command::Ca(cmd) => ca::run(cmd, format),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            print_error(format, failure::code_of(&err), &failure::one_line(&err));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

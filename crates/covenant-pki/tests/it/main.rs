@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lifecycle;
+mod malformed;
 mod openssl;
 mod support;
 mod verification;

@@ -1,0 +1,109 @@
+//! Build a Rust contract crate to WebAssembly (`wasm32-unknown-unknown`, release profile).
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use thiserror::Error;
+
+/// Why a contract did not build.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("{0}: no Cargo.toml here; give the path of a contract crate")]
+    NotACrate(PathBuf),
+    #[error("cannot run cargo: {0}")]
+    Cargo(std::io::Error),
+    #[error("the contract did not compile:\n{0}")]
+    Compile(String),
+    #[error("cargo built no .wasm for {0}; is it a `cdylib` crate?")]
+    NoWasm(PathBuf),
+}
+
+impl BuildError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BuildError::NotACrate(_) => "CONTRACT_NOT_A_CRATE",
+            BuildError::Cargo(_) => "CARGO_UNAVAILABLE",
+            BuildError::Compile(_) => "CONTRACT_BUILD_FAILED",
+            BuildError::NoWasm(_) => "CONTRACT_NO_WASM",
+        }
+    }
+}
+
+/// The target triple contracts compile to.
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+/// Build the contract crate at `crate_dir` in release mode for wasm32 and return the path of
+/// its `.wasm`. `target_dir` overrides cargo's target directory. Compiler messages go to
+/// standard error as they come.
+pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let manifest = crate_dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
+    }
+    let manifest = manifest.canonicalize().map_err(BuildError::Cargo)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target")
+        .arg(TARGET)
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = target_dir {
+        cmd.env("CARGO_TARGET_DIR", t);
+    }
+    // Flags meant for the host build (coverage, sanitizers) must not leak into the contract.
+    cmd.env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    let mut child = cmd.spawn().map_err(BuildError::Cargo)?;
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(s) = stderr {
+            for line in BufReader::new(s).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
+    });
+    let mut wasm = None;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" {
+                continue;
+            }
+            let same_manifest = msg["manifest_path"]
+                .as_str()
+                .map(|p| Path::new(p) == manifest)
+                .unwrap_or(false);
+            if !same_manifest {
+                continue;
+            }
+            if let Some(files) = msg["filenames"].as_array() {
+                for f in files.iter().filter_map(|f| f.as_str()) {
+                    if f.ends_with(".wasm") {
+                        wasm = Some(PathBuf::from(f));
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(BuildError::Cargo)?;
+    let errors = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(BuildError::Compile(errors));
+    }
+    wasm.ok_or_else(|| BuildError::NoWasm(crate_dir.to_path_buf()))
+}

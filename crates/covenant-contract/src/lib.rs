@@ -230,9 +230,13 @@ where
     json::to_vec(&r).map_err(|e| Error(alloc::format!("{e}")))
 }
 
+/// A contract's method table as [`contract!`] generates it.
+#[doc(hidden)]
+pub type Router = fn(&mut Context, &str, &[u8]) -> Result<Vec<u8>, Error>;
+
 /// Entry point used by [`contract!`]: read the call, dispatch, deliver the result.
 #[doc(hidden)]
-pub fn dispatch(route: fn(&mut Context, &str, &[u8]) -> Result<Vec<u8>, Error>) {
+pub fn dispatch(route: Router) {
     let method = host::method();
     let args = host::args();
     let mut ctx = Context::new_for_dispatch();

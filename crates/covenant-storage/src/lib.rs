@@ -1,0 +1,19 @@
+//! Covenant's storage for one chain.
+//!
+//! - Blocks go to append-only segment files ([`segment`]), each record checksummed.
+//! - State (with the version that last wrote each key), the tx index, key history, contract
+//!   events and the block index live in redb.
+//! - A block commits in one group: the record is appended and synced, then every change it
+//!   implies is written in one redb transaction. Everything is derived from the block itself,
+//!   so [`rebuild`] (re-deriving from the segments) and normal commits give the same result.
+//! - On open, blocks that reached the segments but not redb are applied and a torn append is
+//!   cut off; [`Store::verify`] checks hash links and Merkle roots.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod segment;
+mod store;
+
+pub use error::{Result, StorageError};
+pub use store::{Recovery, Snapshot, StateEntry, Store, Tip, VerifyMode, Version, rebuild};

@@ -1,0 +1,406 @@
+//! Storage end to end: commits, queries, recovery, self-check, rebuild, and crashes of a real
+//! writer process killed with SIGKILL in the middle of heavy writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use covenant_crypto::Suite;
+use covenant_storage::{Store, VerifyMode, rebuild, segment::Segments};
+use covenant_types::{
+    Dag, DagNode, Event, RwSet, TxResult, WriteEntry,
+    block::{BlockParts, DecodedBlock, assemble},
+    names::state_key,
+    tx::{TxBuilder, sender_by_certificate},
+};
+use prost::Message;
+
+const SUITE: Suite = Suite::Sm;
+
+/// One tx of a test block: writes (key, value or delete) and whether it succeeded.
+struct TestTx {
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ok: bool,
+}
+
+fn put(k: &str, v: &str) -> TestTx {
+    TestTx {
+        writes: vec![(state_key("kv", k.as_bytes()), Some(v.as_bytes().to_vec()))],
+        ok: true,
+    }
+}
+
+fn block_after(store: &Store, chain: &str, txs: &[TestTx]) -> DecodedBlock {
+    let tip = store.tip();
+    let height = tip.height.map_or(0, |h| h + 1);
+    let mut parts = BlockParts {
+        chain_id: chain.into(),
+        height,
+        prev_hash: tip.hash.clone(),
+        prev_state_root: tip.state_root.clone(),
+        timestamp_ms: 1_700_000_000_000 + height,
+        proposer: vec![1; 32],
+        config_version: 0,
+        transactions: vec![],
+        results: vec![],
+        rwsets: vec![],
+        dag: Dag { nodes: vec![] },
+    };
+    for (i, t) in txs.iter().enumerate() {
+        let payload = TxBuilder::new(chain, "kv", "put")
+            .nonce(format!("{height}-{i}").into_bytes())
+            .build()
+            .unwrap();
+        let tx = covenant_types::Transaction {
+            payload: payload.clone(),
+            sender: Some(sender_by_certificate(vec![1])),
+            signature: vec![],
+            endorsements: vec![],
+        };
+        let result = TxResult {
+            tx_id: SUITE.hash(&payload).0.to_vec(),
+            code: if t.ok {
+                "OK".into()
+            } else {
+                "CONTRACT_ERROR".into()
+            },
+            message: String::new(),
+            return_data: vec![],
+            events: if t.ok {
+                vec![Event {
+                    contract: "kv".into(),
+                    topic: "put".into(),
+                    data: vec![],
+                }]
+            } else {
+                vec![]
+            },
+            gas_used: 10,
+        };
+        let rwset = RwSet {
+            reads: vec![],
+            ranges: vec![],
+            writes: if t.ok {
+                t.writes
+                    .iter()
+                    .map(|(k, v)| WriteEntry {
+                        key: k.clone(),
+                        value: v.clone().unwrap_or_default(),
+                        delete: v.is_none(),
+                    })
+                    .collect()
+            } else {
+                vec![]
+            },
+        };
+        parts.transactions.push(tx.encode_to_vec());
+        parts.results.push(result.encode_to_vec());
+        parts.rwsets.push(rwset.encode_to_vec());
+        parts.dag.nodes.push(DagNode { deps: vec![] });
+    }
+    assemble(SUITE, parts, None).unwrap()
+}
+
+fn state_map(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    store
+        .snapshot()
+        .unwrap()
+        .range(b"", b"", usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect()
+}
+
+#[test]
+fn commit_and_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(store.height(), None);
+    let g = block_after(&store, "main", &[]);
+    store.commit(&g).unwrap();
+    let b1 = block_after(&store, "main", &[put("a", "1"), put("b", "2")]);
+    store.commit(&b1).unwrap();
+    let b2 = block_after(
+        &store,
+        "main",
+        &[
+            put("a", "3"),
+            TestTx {
+                writes: vec![(state_key("kv", b"b"), None)],
+                ok: true,
+            },
+            TestTx {
+                writes: vec![(state_key("kv", b"zzz"), Some(b"never".to_vec()))],
+                ok: false,
+            },
+        ],
+    );
+    store.commit(&b2).unwrap();
+    assert_eq!(store.height(), Some(2));
+    assert_eq!(store.chain_id().unwrap().as_deref(), Some("main"));
+
+    let snap = store.snapshot().unwrap();
+    let (ver, val) = snap.get(&state_key("kv", b"a")).unwrap().unwrap();
+    assert_eq!((ver.height, ver.index, val.as_slice()), (2, 0, &b"3"[..]));
+    assert!(snap.get(&state_key("kv", b"b")).unwrap().is_none());
+    assert!(snap.get(&state_key("kv", b"zzz")).unwrap().is_none());
+    assert_eq!(snap.range(&state_key("kv", b""), b"", 10).unwrap().len(), 1);
+
+    let decoded =
+        covenant_types::tx::DecodedTx::decode(SUITE, &b2.block.transactions[1], usize::MAX)
+            .unwrap();
+    assert_eq!(
+        store.tx_location(decoded.id.as_bytes()).unwrap(),
+        Some((2, 1))
+    );
+    let history = store.key_history(&state_key("kv", b"a"), 10).unwrap();
+    assert_eq!(
+        history.iter().map(|(h, i, _)| (*h, *i)).collect::<Vec<_>>(),
+        vec![(1, 0), (2, 0)]
+    );
+    let events = store.contract_events("kv", 2, 10).unwrap();
+    assert_eq!(events, vec![(2, 0, 0), (2, 1, 0)]);
+    assert_eq!(store.height_of(b1.hash.as_bytes()).unwrap(), Some(1));
+    assert_eq!(store.block(1).unwrap().unwrap().hash, b1.hash);
+    assert!(store.block(3).unwrap().is_none());
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 3);
+}
+
+#[test]
+fn out_of_order_and_broken_links_are_rejected_without_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    store.commit(&block_after(&store, "main", &[])).unwrap();
+    let b1 = block_after(&store, "main", &[put("a", "1")]);
+    store.commit(&b1).unwrap();
+    // The same block again.
+    assert_eq!(store.commit(&b1).unwrap_err().code(), "BLOCK_OUT_OF_ORDER");
+    // A block of another chain.
+    let other = block_after(&store, "other", &[put("x", "1")]);
+    assert_eq!(store.commit(&other).unwrap_err().code(), "WRONG_CHAIN");
+    // A block whose body does not match its header.
+    let mut bad = block_after(&store, "main", &[put("b", "1")]);
+    bad.block.rwsets[0].push(1);
+    assert_eq!(store.commit(&bad).unwrap_err().code(), "BAD_BLOCK");
+    assert_eq!(store.height(), Some(1));
+    assert_eq!(state_map(&store).len(), 1);
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 2);
+}
+
+#[test]
+fn reopen_keeps_the_tip_and_a_second_opener_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+        store
+            .commit(&block_after(&store, "main", &[put("k", "v")]))
+            .unwrap();
+        assert_eq!(
+            Store::open(dir.path(), SUITE).unwrap_err().code(),
+            "STORAGE_LOCKED"
+        );
+    }
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(store.height(), Some(1));
+    assert_eq!(store.recovery().replayed, 0);
+    store
+        .commit(&block_after(&store, "main", &[put("k", "w")]))
+        .unwrap();
+}
+
+#[test]
+fn blocks_in_the_segments_but_not_in_the_index_are_applied_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending;
+    {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+        store
+            .commit(&block_after(&store, "main", &[put("a", "1")]))
+            .unwrap();
+        pending = block_after(&store, "main", &[put("b", "2")]);
+    }
+    // Simulate a crash after the append but before the index commit.
+    let mut segs = Segments::open(&dir.path().join("blocks")).unwrap();
+    segs.append(2, &pending.encode()).unwrap();
+    // And a torn append after it.
+    let seg_file = dir.path().join("blocks/seg-00000000.blk");
+    let mut bytes = std::fs::read(&seg_file).unwrap();
+    bytes.extend_from_slice(b"CVB1\0\0\0\0\0\0\0\x03\0\0");
+    std::fs::write(&seg_file, bytes).unwrap();
+    drop(segs);
+
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(store.recovery().replayed, 1);
+    assert_eq!(store.recovery().truncated_bytes, 14);
+    assert_eq!(store.height(), Some(2));
+    assert_eq!(store.tip().hash, pending.hash.as_bytes().to_vec());
+    assert_eq!(state_map(&store).len(), 2);
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 3);
+}
+
+#[test]
+fn a_changed_byte_is_reported_with_its_height() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+        for i in 0..5 {
+            store
+                .commit(&block_after(&store, "main", &[put(&format!("k{i}"), "v")]))
+                .unwrap();
+        }
+    }
+    let seg_file = dir.path().join("blocks/seg-00000000.blk");
+    let original = std::fs::read(&seg_file).unwrap();
+    // Find block 3's record and change one byte of its body.
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    let b3 = store.block_bytes(3).unwrap().unwrap();
+    drop(store);
+    let pos = original
+        .windows(b3.len())
+        .position(|w| w == b3.as_slice())
+        .unwrap();
+    let mut changed = original.clone();
+    changed[pos + b3.len() / 2] ^= 0x01;
+    std::fs::write(&seg_file, &changed).unwrap();
+
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    let err = store.verify(VerifyMode::All).unwrap_err();
+    assert_eq!(err.code(), "STORAGE_CORRUPT");
+    assert!(err.to_string().contains("height 3"), "{err}");
+    // Recent mode covering only blocks 4 and 5 does not read block 3's body... but 4's link
+    // check reads block 3; the damage is found either way.
+    assert!(store.verify(VerifyMode::Recent(3)).is_err());
+    // Serving the damaged block is refused too.
+    assert_eq!(store.block(3).unwrap_err().code(), "STORAGE_CORRUPT");
+    assert!(store.block(2).unwrap().is_some());
+}
+
+#[test]
+fn rebuild_rederives_the_same_state_and_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (before, tip) = {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+        for i in 0..20 {
+            let txs = vec![
+                put(&format!("k{}", i % 7), &format!("v{i}")),
+                TestTx {
+                    writes: vec![(state_key("kv", format!("k{}", i % 3).as_bytes()), None)],
+                    ok: i % 2 == 0,
+                },
+            ];
+            store.commit(&block_after(&store, "main", &txs)).unwrap();
+        }
+        (state_map(&store), store.tip())
+    };
+    assert_eq!(rebuild(dir.path(), SUITE).unwrap(), 21);
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(state_map(&store), before);
+    assert_eq!(store.tip(), tip);
+    assert!(
+        store
+            .key_history(&state_key("kv", b"k0"), 100)
+            .unwrap()
+            .len()
+            > 1
+    );
+}
+
+const CHILD_ENV: &str = "COVENANT_STORAGE_CRASH_DIR";
+
+/// Not a test on its own: the writer process of the crash test. Commits blocks until killed.
+#[test]
+fn crash_writer_child() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir), SUITE).unwrap();
+    if store.height().is_none() {
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+    }
+    let mut n = store.height().unwrap_or(0);
+    loop {
+        n += 1;
+        // Each block rewrites a rotating set of keys, so the final state depends on every block.
+        let txs: Vec<TestTx> = (0..20)
+            .map(|i| put(&format!("key{}", (n * 7 + i) % 97), &format!("{n}:{i}")))
+            .collect();
+        store.commit(&block_after(&store, "main", &txs)).unwrap();
+    }
+}
+
+/// The state the blocks imply, replayed independently of the store's indexes.
+fn replay(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut state = BTreeMap::new();
+    for h in 0..=store.height().unwrap_or(0) {
+        let b = store.block(h).unwrap().unwrap();
+        for (r, w) in b.block.results.iter().zip(&b.block.rwsets) {
+            let r = TxResult::decode(r.as_slice()).unwrap();
+            if r.code != "OK" {
+                continue;
+            }
+            for w in RwSet::decode(w.as_slice()).unwrap().writes {
+                if w.delete {
+                    state.remove(&w.key);
+                } else {
+                    state.insert(w.key, w.value);
+                }
+            }
+        }
+    }
+    state
+}
+
+#[test]
+fn sigkill_during_heavy_writes_always_recovers_a_consistent_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut last_height = 0;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..20 {
+        let mut child = Command::new(&exe)
+            .args(["crash_writer_child", "--exact", "--nocapture"])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 350));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        let h = store.height().unwrap();
+        assert!(
+            h >= last_height,
+            "round {round}: height went back from {last_height} to {h}"
+        );
+        last_height = h;
+        assert_eq!(
+            store.verify(VerifyMode::All).unwrap(),
+            h + 1,
+            "round {round}"
+        );
+        assert_eq!(
+            state_map(&store),
+            replay(&store),
+            "round {round}: state differs from the blocks"
+        );
+    }
+    assert!(
+        last_height > 20,
+        "the writer made too little progress to test anything ({last_height} blocks)"
+    );
+}

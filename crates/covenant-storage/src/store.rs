@@ -653,12 +653,7 @@ impl Snapshot {
     }
 
     /// Up to `limit` entries with `start <= key < end` (empty `end`: unbounded), in key order.
-    pub fn range(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Version, Vec<u8>)>> {
+    pub fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<StateEntry>> {
         let t = self.txn.open_table(STATE)?;
         let mut out = Vec::new();
         let iter = if end.is_empty() {

@@ -19,7 +19,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use parking_lot::Mutex;
 use thiserror::Error;
-use wasmi::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmi::{
+    CompilationMode, Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
+    TypedFunc,
+};
 
 pub use validate::ModuleInfo;
 
@@ -220,6 +223,9 @@ impl Vm {
         let mut config = Config::default();
         config
             .consume_fuel(true)
+            // Lazy translation charges fuel for compiling a function on its first call, which
+            // would make gas depend on what this node ran before; compile everything upfront.
+            .compilation_mode(CompilationMode::Eager)
             .floats(false)
             .wasm_multi_memory(false)
             .wasm_tail_call(false)

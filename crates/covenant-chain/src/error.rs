@@ -1,0 +1,130 @@
+use thiserror::Error;
+
+/// Why a transaction was refused at the door (txpool admission). Each check has its own
+/// stable [`code`](TxError::code).
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("transaction is {size} bytes, over the chain's limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("transaction does not decode: {0}")]
+    Malformed(String),
+    #[error("transaction is for chain {got:?}, this is {expected:?}")]
+    WrongChain { expected: String, got: String },
+    #[error("transaction timestamp is outside the accepted window: {0}")]
+    BadTimestamp(String),
+    #[error("transaction expired at {expiry_ms} (now {now_ms})")]
+    Expired { expiry_ms: u64, now_ms: u64 },
+    #[error("transaction {0} is already in the pool")]
+    DuplicateInPool(String),
+    #[error("transaction {0} is already on the ledger")]
+    DuplicateOnLedger(String),
+    #[error("sender certificate: {0}")]
+    UntrustedSender(String),
+    #[error("sender certificate {0} is frozen")]
+    FrozenSender(String),
+    #[error("sender certificate {0} is revoked")]
+    RevokedSender(String),
+    #[error("sender certificate is not valid now: {0}")]
+    ExpiredSender(String),
+    #[error("signature does not verify: {0}")]
+    BadSignature(String),
+    #[error("{role} of {org} may not call {contract}.{method}")]
+    MethodNotAllowed {
+        org: String,
+        role: String,
+        contract: String,
+        method: String,
+    },
+    #[error("no contract named {0:?}")]
+    UnknownContract(String),
+    #[error("contract {name} is {status}")]
+    ContractUnavailable { name: String, status: String },
+    #[error("the txpool is full ({pending} transactions); retry in {retry_after_ms} ms")]
+    PoolFull { pending: usize, retry_after_ms: u64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TxError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::TooLarge { .. } => "TX_TOO_LARGE",
+            TxError::Malformed(_) => "TX_MALFORMED",
+            TxError::WrongChain { .. } => "TX_WRONG_CHAIN",
+            TxError::BadTimestamp(_) => "TX_BAD_TIMESTAMP",
+            TxError::Expired { .. } => "TX_EXPIRED",
+            TxError::DuplicateInPool(_) => "TX_DUPLICATE_IN_POOL",
+            TxError::DuplicateOnLedger(_) => "TX_DUPLICATE_ON_LEDGER",
+            TxError::UntrustedSender(_) => "SENDER_UNTRUSTED",
+            TxError::FrozenSender(_) => "SENDER_FROZEN",
+            TxError::RevokedSender(_) => "SENDER_REVOKED",
+            TxError::ExpiredSender(_) => "SENDER_EXPIRED",
+            TxError::BadSignature(_) => "TX_BAD_SIGNATURE",
+            TxError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            TxError::UnknownContract(_) => "CONTRACT_NOT_FOUND",
+            TxError::ContractUnavailable { status, .. } => {
+                if status == "frozen" {
+                    "CONTRACT_FROZEN"
+                } else {
+                    "CONTRACT_REVOKED"
+                }
+            }
+            TxError::PoolFull { .. } => "TXPOOL_FULL",
+            TxError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Milliseconds after which a retry may succeed, for "busy" answers.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            TxError::PoolFull { retry_after_ms, .. } => Some(*retry_after_ms),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the chain as a whole (opening, committing, validating blocks).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    #[error(transparent)]
+    Storage(#[from] covenant_storage::StorageError),
+    #[error(transparent)]
+    Types(#[from] covenant_types::TypesError),
+    #[error("invalid block {height}: {detail}")]
+    InvalidBlock { height: u64, detail: String },
+    #[error("invalid genesis: {0}")]
+    BadGenesis(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ChainError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChainError::Storage(e) => e.code(),
+            ChainError::Types(e) => e.code(),
+            ChainError::InvalidBlock { .. } => "INVALID_BLOCK",
+            ChainError::BadGenesis(_) => "BAD_GENESIS",
+            ChainError::Other(_) => "CHAIN_ERROR",
+        }
+    }
+}
+
+/// Result codes of executed transactions (in [`covenant_types::TxResult::code`]).
+pub mod result_code {
+    pub const OK: &str = "OK";
+    pub const CONTRACT_NOT_FOUND: &str = "CONTRACT_NOT_FOUND";
+    pub const CONTRACT_FROZEN: &str = "CONTRACT_FROZEN";
+    pub const CONTRACT_REVOKED: &str = "CONTRACT_REVOKED";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const POLICY_NOT_MET: &str = "POLICY_NOT_MET";
+    pub const INVALID_ARGS: &str = "INVALID_ARGS";
+    pub const UNKNOWN_METHOD: &str = "UNKNOWN_METHOD";
+    pub const SENDER_INVALID: &str = "SENDER_INVALID";
+    pub const TX_EXPIRED: &str = "TX_EXPIRED";
+    pub const STATE_ERROR: &str = "STATE_ERROR";
+}

@@ -1,0 +1,268 @@
+//! `sys.config`: read the chain config; change it by policy (`config.update`).
+
+use covenant_pki::Certificate;
+use covenant_types::{
+    ChainConfig, ConsensusNode, Org, Policy, PolicyEntry,
+    config::{ChainConfigExt, resource},
+};
+use prost::Message;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{SysCtx, SysError, cert_from_text, unknown_method};
+use crate::identity::keys;
+
+/// The config as JSON (certificates as PEM).
+pub fn to_json(c: &ChainConfig) -> Value {
+    let pem = |der: &Vec<u8>| {
+        Certificate::from_der(der.clone(), "certificate")
+            .map(|c| c.to_pem())
+            .unwrap_or_default()
+    };
+    json!({
+        "chain_id": c.chain_id,
+        "suite": c.suite,
+        "version": c.version,
+        "orgs": c.orgs.iter().map(|o| json!({
+            "org_id": o.org_id,
+            "trust_roots": o.trust_roots.iter().map(pem).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "consensus": c.consensus.as_ref().map(|k| json!({
+            "kind": k.kind,
+            "nodes": k.nodes.iter().map(|n| json!({
+                "org_id": n.org_id,
+                "node_id": n.node_id,
+                "address": n.address,
+                "certificate": pem(&n.certificate),
+            })).collect::<Vec<_>>(),
+        })),
+        "policies": resource::DEFAULTS.iter().map(|(r, _)| {
+            let p = c.policy_for(r);
+            json!({"resource": r, "rule": p.rule, "org_ids": p.org_ids, "roles": p.roles})
+        }).collect::<Vec<_>>(),
+        "block": c.block.as_ref().map(|b| json!({
+            "max_txs": b.max_txs, "max_bytes": b.max_bytes, "interval_ms": b.interval_ms,
+        })),
+        "tx_expiry_window_ms": c.tx_expiry_window_ms,
+        "max_gas_per_tx": c.max_gas_per_tx,
+        "max_tx_bytes": c.max_tx_bytes,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddOrg {
+    org_id: String,
+    trust_roots: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddNode {
+    org_id: String,
+    node_id: String,
+    certificate: String,
+    #[serde(default)]
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBlock {
+    max_txs: Option<u32>,
+    max_bytes: Option<u64>,
+    interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPolicy {
+    resource: String,
+    rule: String,
+    #[serde(default)]
+    org_ids: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// The changes one `update` applies, all at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    add_org: Option<AddOrg>,
+    remove_org: Option<String>,
+    add_node: Option<AddNode>,
+    remove_node: Option<String>,
+    set_block: Option<SetBlock>,
+    set_policy: Option<SetPolicy>,
+    tx_expiry_window_ms: Option<u64>,
+    max_gas_per_tx: Option<u64>,
+    max_tx_bytes: Option<u64>,
+}
+
+/// Apply `u` to `config`, producing the next config (checked).
+pub fn apply(mut config: ChainConfig, u: Update, height: u64) -> Result<ChainConfig, SysError> {
+    let mut changed = false;
+    if let Some(add) = u.add_org {
+        if config.orgs.iter().any(|o| o.org_id == add.org_id) {
+            return Err(SysError::args(format!(
+                "org {} is already a member",
+                add.org_id
+            )));
+        }
+        if add.trust_roots.is_empty() {
+            return Err(SysError::args("a new org needs at least one trust root"));
+        }
+        let mut roots = Vec::new();
+        for (i, r) in add.trust_roots.iter().enumerate() {
+            let cert = cert_from_text(r, &format!("trust root {i}"))?;
+            covenant_pki::check_trust_root(&cert, std::time::SystemTime::now())
+                .map_err(|e| SysError::args(e.to_string()))?;
+            roots.push(cert.der().to_vec());
+        }
+        config.orgs.push(Org {
+            org_id: add.org_id,
+            trust_roots: roots,
+        });
+        changed = true;
+    }
+    if let Some(org) = u.remove_org {
+        let before = config.orgs.len();
+        config.orgs.retain(|o| o.org_id != org);
+        if config.orgs.len() == before {
+            return Err(SysError::args(format!("org {org} is not a member")));
+        }
+        if let Some(c) = config.consensus.as_ref()
+            && c.nodes.iter().any(|n| n.org_id == org)
+        {
+            return Err(SysError::args(format!(
+                "org {org} still runs consensus nodes; remove them first"
+            )));
+        }
+        changed = true;
+    }
+    if let Some(add) = u.add_node {
+        let cert = cert_from_text(&add.certificate, "node certificate")?;
+        if cert.role() != Some(covenant_pki::Role::Node) {
+            return Err(SysError::args(
+                "the certificate of a consensus node must have role node",
+            ));
+        }
+        let consensus = config
+            .consensus
+            .as_mut()
+            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        if consensus.nodes.iter().any(|n| n.node_id == add.node_id) {
+            return Err(SysError::args(format!(
+                "node {} is already a consensus node",
+                add.node_id
+            )));
+        }
+        consensus.nodes.push(ConsensusNode {
+            org_id: add.org_id,
+            node_id: add.node_id,
+            certificate: cert.der().to_vec(),
+            address: add.address,
+        });
+        changed = true;
+    }
+    if let Some(node) = u.remove_node {
+        let consensus = config
+            .consensus
+            .as_mut()
+            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let before = consensus.nodes.len();
+        consensus.nodes.retain(|n| n.node_id != node);
+        if consensus.nodes.len() == before {
+            return Err(SysError::args(format!("{node} is not a consensus node")));
+        }
+        changed = true;
+    }
+    if let Some(b) = u.set_block {
+        let block = config
+            .block
+            .get_or_insert_with(covenant_types::config::default_block_limits);
+        if let Some(v) = b.max_txs {
+            block.max_txs = v;
+        }
+        if let Some(v) = b.max_bytes {
+            block.max_bytes = v;
+        }
+        if let Some(v) = b.interval_ms {
+            block.interval_ms = v;
+        }
+        changed = true;
+    }
+    if let Some(p) = u.set_policy {
+        if !resource::DEFAULTS.iter().any(|(r, _)| *r == p.resource) {
+            return Err(SysError::args(format!(
+                "no governed resource named {}",
+                p.resource
+            )));
+        }
+        config.policies.retain(|e| e.resource != p.resource);
+        config.policies.push(PolicyEntry {
+            resource: p.resource,
+            policy: Some(Policy {
+                rule: p.rule,
+                org_ids: p.org_ids,
+                roles: p.roles,
+            }),
+        });
+        changed = true;
+    }
+    if let Some(v) = u.tx_expiry_window_ms {
+        config.tx_expiry_window_ms = v;
+        changed = true;
+    }
+    if let Some(v) = u.max_gas_per_tx {
+        config.max_gas_per_tx = v;
+        changed = true;
+    }
+    if let Some(v) = u.max_tx_bytes {
+        config.max_tx_bytes = v;
+        changed = true;
+    }
+    if !changed {
+        return Err(SysError::args("the update changes nothing"));
+    }
+    config.version = height;
+    config
+        .validate()
+        .map_err(|e| SysError::args(e.to_string()))?;
+    Ok(config)
+}
+
+pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
+    match ctx.method {
+        "get" => Ok(to_json(ctx.membership.config())),
+        "update" => {
+            let update: Update = ctx.parse()?;
+            ctx.require(resource::CONFIG_UPDATE, None)?;
+            let height = ctx.host.env().height;
+            // The current config as this transaction sees it (after earlier updates in the
+            // same block); the read also orders concurrent updates.
+            let current = ctx
+                .host
+                .read(&keys::config())
+                .map_err(SysError::state)?
+                .ok_or_else(|| SysError::state("no chain config in state"))?;
+            let current = ChainConfig::decode(current.as_slice())
+                .map_err(|e| SysError::state(e.to_string()))?;
+            let next = apply(current, update, height)?;
+            ctx.host.write(keys::config(), Some(next.encode_to_vec()));
+            let args: Value = serde_json::from_slice(ctx.args).unwrap_or(Value::Null);
+            ctx.record(
+                resource::CONFIG_UPDATE,
+                json!({"update": args, "version": next.version}),
+            );
+            ctx.host.event(
+                ctx.contract,
+                "config_updated",
+                json!({"version": next.version}).to_string().into_bytes(),
+            );
+            Ok(json!({"version": next.version}))
+        }
+        _ => Err(unknown_method(ctx)),
+    }
+}

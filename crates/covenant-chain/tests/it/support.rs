@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, OnceLock},
+    sync::OnceLock,
     time::{Duration, SystemTime},
 };
 
@@ -305,8 +305,4 @@ pub fn wasm(example: &str) -> Vec<u8> {
 
 pub fn code_b64(example: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(wasm(example))
-}
-
-pub fn arc<T>(t: T) -> Arc<T> {
-    Arc::new(t)
 }

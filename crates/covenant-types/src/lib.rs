@@ -14,6 +14,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/covenant.v1.rs"));
 }
 
+pub mod api;
 pub mod block;
 pub mod config;
 mod error;

@@ -22,6 +22,7 @@ pub mod hash;
 pub mod key;
 pub mod merkle;
 pub mod oid;
+pub mod sm2_verify;
 mod suite;
 
 pub use cipher::{CipherAlgorithm, SymmetricKey};

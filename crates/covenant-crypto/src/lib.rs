@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calibrate;
 pub mod cipher;
 mod ecsig;
 mod error;

@@ -10,6 +10,8 @@
 //!   once), strict DER and range checks included: what `PublicKey::verify` did before.
 //! - `covenant-cold` / `rustcrypto-sm2-cold` — a key seen for the first time: parse the public
 //!   key, compute Z (and for Covenant build the key's table), then verify.
+//! - `covenant-first-two` — a new key verified twice: the cold verification, then the second
+//!   one, which builds the key's 2^64/2^128/2^192 tables before taking the short chain.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -94,6 +96,22 @@ fn side_by_side(c: &mut Criterion) {
             .unwrap();
             key.verify(black_box(&case.message), black_box(&case.signature))
                 .unwrap()
+        })
+    });
+    let mut i = 0usize;
+    g.bench_function("covenant-first-two", |b| {
+        b.iter(|| {
+            let case = &cases[i % KEYS];
+            i += 1;
+            let key = sm2_verify::VerifyingKey::from_sec1_bytes(
+                black_box(&case.sec1),
+                SM2_DEFAULT_DISTID,
+            )
+            .unwrap();
+            for _ in 0..2 {
+                key.verify(black_box(&case.message), black_box(&case.signature))
+                    .unwrap()
+            }
         })
     });
     let mut i = 0usize;

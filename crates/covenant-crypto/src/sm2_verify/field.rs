@@ -211,6 +211,7 @@ impl Fe {
         self.add(self)
     }
 
+    #[inline(always)]
     pub(crate) fn mul(&self, b: &Fe) -> Fe {
         let [a0, a1, a2, a3] = self.0;
         let [b0, b1, b2, b3] = b.0;
@@ -237,6 +238,7 @@ impl Fe {
         Fe(montgomery_reduce(t0, t1, t2, t3, t4, t5, t6, t7))
     }
 
+    #[inline(always)]
     pub(crate) fn square(&self) -> Fe {
         let a = &self.0;
         // Off-diagonal products a_i·a_j (i < j), once.
@@ -349,6 +351,9 @@ pub(crate) fn limbs_to_be(limbs: &[u64; 4]) -> [u8; 32] {
     }
     out
 }
+
+#[cfg(test)]
+pub(crate) use tests::TestRng;
 
 #[cfg(test)]
 mod tests {
@@ -467,6 +472,3 @@ mod tests {
         assert!(Fe::from_bytes(&[0xff; 32]).is_none());
     }
 }
-
-#[cfg(test)]
-pub(crate) use tests::TestRng;

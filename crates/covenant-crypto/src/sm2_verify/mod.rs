@@ -19,8 +19,9 @@
 //!    means `x₁ = c` or `x₁ = c + n` (the latter only if `c + n < p`), and `x₁ = X/Z²` is
 //!    checked as `X = c·Z²`.
 //!
-//! Keys that verify more than once also get odd multiples of `2^128·P`; with the base point's
-//! `2^128·G` table, both scalars split into 128-bit halves and the doubling chain halves.
+//! Keys that verify more than once also get odd multiples of `2^64·P`, `2^128·P` and
+//! `2^192·P`; with the base point's matching tables, both scalars split into four 64-bit parts
+//! and the doubling chain shrinks from 256 to 64 steps.
 //! Prepared keys live in a bounded, thread-safe LRU cache keyed by (public key, distid), see
 //! [`KeyCache`].
 //!
@@ -46,19 +47,24 @@ pub use cache::{DEFAULT_CAPACITY, KeyCache};
 
 use crate::{CryptoError, ecsig};
 use point::{A_BYTES, Affine, B_BYTES, GX_BYTES, GY_BYTES, Jacobian};
-use scalar::{Scalar, split_halves, wnaf};
-use table::{KEY_WINDOW, Term, base_tables, double_times, linear_combination, table_len};
+use scalar::{Scalar, Wnaf, split_limbs, wnaf};
+use table::{
+    BASE_WINDOW, KEY_WINDOW, PARTS, Term, base_tables, linear_combination, part_bases, table_len,
+};
 
 /// The longest distinguishing ID SM2 allows: its bit length must fit ENTL's 16 bits.
 pub const MAX_DISTID_LEN: usize = (u16::MAX / 8) as usize;
 
 /// An SM2 public key prepared for verification under one distinguishing ID: the point, its
-/// `Z` value and its odd multiples (plus those of `2^128·P` once the key is used again).
+/// `Z` value and its odd multiples (plus those of `2^64·P`, `2^128·P`, `2^192·P` once the key
+/// is used again: about 2 KiB in all).
 pub struct VerifyingKey {
     point: Affine,
     z: [u8; 32],
+    /// Odd multiples of P.
     table: Vec<Affine>,
-    high_table: OnceLock<Vec<Affine>>,
+    /// Odd multiples of `2^(64j)·P` for j = 1, 2, 3.
+    part_tables: OnceLock<Vec<Vec<Affine>>>,
     used: AtomicBool,
 }
 
@@ -125,7 +131,7 @@ impl VerifyingKey {
             point,
             z,
             table,
-            high_table: OnceLock::new(),
+            part_tables: OnceLock::new(),
             used: AtomicBool::new(false),
         })
     }
@@ -179,7 +185,7 @@ impl VerifyingKey {
             }
         };
         let e = Scalar::reduce_bytes(e);
-        // A key seen before gets (once) the 2^128·P table and the halved doubling chain.
+        // A key seen before gets (once) the 2^(64j)·P tables and the 64-step doubling chain.
         let split = self.used.swap(true, Ordering::Relaxed);
         if check(&e, &r, &s, |s, t| self.combine(s, t, split)) {
             Ok(())
@@ -188,48 +194,49 @@ impl VerifyingKey {
         }
     }
 
-    /// `s·G + t·P`, either with one 256-step doubling chain or split into 128-bit halves.
+    /// `s·G + t·P`, either with one 256-step doubling chain or split into 64-bit parts.
     fn combine(&self, s: &Scalar, t: &Scalar, split: bool) -> Option<Jacobian> {
         let base = base_tables();
         if !split {
-            return combine_plain(&base.g, &self.table, s, t);
+            return combine_plain(base.part(0), &self.table, s, t);
         }
-        let high = self.high_table.get_or_init(|| {
-            let high = double_times(&self.point.to_jacobian(), 128);
-            table::odd_multiples(&high, table_len(KEY_WINDOW)).unwrap_or_default()
+        let parts = self.part_tables.get_or_init(|| {
+            let bases = part_bases(&self.point.to_jacobian());
+            table::odd_multiples_many(bases.get(1..).unwrap_or(&[]), table_len(KEY_WINDOW))
+                .unwrap_or_default()
         });
-        let (s_lo, s_hi) = split_halves(&s.0);
-        let (t_lo, t_hi) = split_halves(&t.0);
-        let naf = [
-            wnaf(&s_lo, table::BASE_WINDOW),
-            wnaf(&s_hi, table::BASE_WINDOW),
-            wnaf(&t_lo, KEY_WINDOW),
-            wnaf(&t_hi, KEY_WINDOW),
-        ];
-        linear_combination(&[
-            Term {
-                naf: &naf[0],
-                table: &base.g,
-            },
-            Term {
-                naf: &naf[1],
-                table: &base.g_high,
-            },
-            Term {
-                naf: &naf[2],
-                table: &self.table,
-            },
-            Term {
-                naf: &naf[3],
-                table: high,
-            },
-        ])
+        let key_part = |j: usize| -> &[Affine] {
+            if j == 0 {
+                &self.table
+            } else {
+                parts.get(j - 1).map_or(&[], Vec::as_slice)
+            }
+        };
+        let s_parts = split_limbs(&s.0);
+        let t_parts = split_limbs(&t.0);
+        let s_naf: [Wnaf; PARTS] = std::array::from_fn(|j| wnaf(&s_parts[j], BASE_WINDOW));
+        let t_naf: [Wnaf; PARTS] = std::array::from_fn(|j| wnaf(&t_parts[j], KEY_WINDOW));
+        let terms: Vec<Term<'_>> = (0..PARTS)
+            .flat_map(|j| {
+                [
+                    Term {
+                        naf: &s_naf[j],
+                        table: base.part(j),
+                    },
+                    Term {
+                        naf: &t_naf[j],
+                        table: key_part(j),
+                    },
+                ]
+            })
+            .collect();
+        linear_combination(&terms)
     }
 }
 
 /// `s·G + t·P` with one doubling chain.
 fn combine_plain(g: &[Affine], p: &[Affine], s: &Scalar, t: &Scalar) -> Option<Jacobian> {
-    let s_naf = wnaf(&s.0, table::BASE_WINDOW);
+    let s_naf = wnaf(&s.0, BASE_WINDOW);
     let t_naf = wnaf(&t.0, KEY_WINDOW);
     linear_combination(&[
         Term {

@@ -213,7 +213,7 @@ impl Jacobian {
 
     /// The affine point, or `None` for the identity.
     #[cfg(test)]
-    pub(crate) fn to_affine(&self) -> Option<Affine> {
+    pub(crate) fn to_affine(self) -> Option<Affine> {
         if self.is_identity() {
             return None;
         }

@@ -138,9 +138,14 @@ pub(crate) fn wnaf(k: &[u64; 4], w: u32) -> Wnaf {
     Wnaf { digits, len }
 }
 
-/// The low and high 128-bit halves of `k`, each as a 256-bit value.
-pub(crate) fn split_halves(k: &[u64; 4]) -> ([u64; 4], [u64; 4]) {
-    ([k[0], k[1], 0, 0], [k[2], k[3], 0, 0])
+/// The four 64-bit parts of `k` (`k = Σ part_j·2^(64j)`), each as a 256-bit value.
+pub(crate) fn split_limbs(k: &[u64; 4]) -> [[u64; 4]; 4] {
+    [
+        [k[0], 0, 0, 0],
+        [k[1], 0, 0, 0],
+        [k[2], 0, 0, 0],
+        [k[3], 0, 0, 0],
+    ]
 }
 
 #[cfg(test)]
@@ -219,9 +224,10 @@ mod tests {
             for w in 2..=8 {
                 check(k, w);
             }
-            let (lo, hi) = split_halves(&k);
-            check(lo, 5);
-            check(hi, 7);
+            for part in split_limbs(&k) {
+                check(part, 5);
+                check(part, 8);
+            }
         }
     }
 

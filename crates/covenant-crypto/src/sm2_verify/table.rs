@@ -4,9 +4,10 @@
 //! `Q, 3Q, 5Q, …, (2^(w−1) − 1)·Q`, negated when `d < 0`. Tables are affine so every table
 //! addition is a mixed (Jacobian + affine) addition.
 //!
-//! The base point's tables are built once per process. Besides G, they hold G·2^128, so a
-//! scalar `s = s_lo + 2^128·s_hi` can be evaluated as `s_lo·G + s_hi·(2^128·G)` with 128
-//! doublings instead of 256; keys that verify often get the same split (see `cache`).
+//! The base point's tables are built once per process. Besides G, they hold G·2^64, G·2^128
+//! and G·2^192, so a scalar `s = Σ s_j·2^(64j)` (64-bit parts `s_j`) can be evaluated as
+//! `Σ s_j·(2^(64j)·G)` with 64 doublings instead of 256; keys that verify more than once get
+//! the same split (see `VerifyingKey`).
 
 use std::sync::OnceLock;
 
@@ -19,6 +20,10 @@ use super::{
 pub(crate) const BASE_WINDOW: u32 = 8;
 /// wNAF width for public keys: 8 odd multiples per table.
 pub(crate) const KEY_WINDOW: u32 = 5;
+
+/// Parts a scalar is split into on the split path, and the bits of each part.
+pub(crate) const PARTS: usize = 4;
+pub(crate) const PART_BITS: usize = 64;
 
 /// Number of odd multiples in a table for window `w`.
 pub(crate) const fn table_len(w: u32) -> usize {
@@ -61,29 +66,37 @@ pub(crate) fn double_times(q: &Jacobian, k: usize) -> Jacobian {
     r
 }
 
-/// The base point's tables.
-pub(crate) struct BaseTables {
-    /// Odd multiples of G.
-    pub(crate) g: Vec<Affine>,
-    /// Odd multiples of 2^128·G.
-    pub(crate) g_high: Vec<Affine>,
+/// `q, 2^64·q, 2^128·q, 2^192·q`: the bases of the split scalar parts.
+pub(crate) fn part_bases(q: &Jacobian) -> Vec<Jacobian> {
+    let mut bases = Vec::with_capacity(PARTS);
+    bases.push(*q);
+    for j in 1..PARTS {
+        bases.push(double_times(&bases[j - 1], PART_BITS));
+    }
+    bases
 }
 
-/// The process-wide base point tables, built on first use (about a millisecond's work).
+/// The base point's tables: `parts[j]` holds the odd multiples of `2^(64j)·G`.
+pub(crate) struct BaseTables {
+    pub(crate) parts: Vec<Vec<Affine>>,
+}
+
+impl BaseTables {
+    /// The odd multiples of `2^(64j)·G` (empty if missing, which fails any lookup).
+    pub(crate) fn part(&self, j: usize) -> &[Affine] {
+        self.parts.get(j).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The process-wide base point tables, built on first use (a few milliseconds' work).
 pub(crate) fn base_tables() -> &'static BaseTables {
     static TABLES: OnceLock<BaseTables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let g = Affine::generator().to_jacobian();
-        let g_high = double_times(&g, 128);
         // Empty tables (unreachable: G has prime order n) would fail every verification
         // rather than panic.
-        let mut tables = odd_multiples_many(&[g, g_high], table_len(BASE_WINDOW))
-            .unwrap_or_default()
-            .into_iter();
-        BaseTables {
-            g: tables.next().unwrap_or_default(),
-            g_high: tables.next().unwrap_or_default(),
-        }
+        let parts = odd_multiples_many(&part_bases(&g), table_len(BASE_WINDOW)).unwrap_or_default();
+        BaseTables { parts }
     })
 }
 

@@ -52,7 +52,7 @@ fn mul_g(k: &[u8; 32]) -> Option<Affine> {
     let naf = wnaf(&k.0, table::BASE_WINDOW);
     linear_combination(&[Term {
         naf: &naf,
-        table: &base_tables().g,
+        table: base_tables().part(0),
     }])?
     .to_affine()
 }
@@ -403,8 +403,8 @@ fn degenerate_signatures_fail_like_rustcrypto() {
         Err(CryptoError::BadSignature)
     );
     // s·G + (r + s)·d·G = O  ⇔  s = −r·d / (1 + d): computed with RustCrypto's scalars.
-    let d = sm2::Scalar::from(*rustcrypto_scalar(&hex32(PRIVATE_KEY)).unwrap());
-    let r_rc = sm2::Scalar::from(*rustcrypto_scalar(&hex32(R)).unwrap());
+    let d = *rustcrypto_scalar(&hex32(PRIVATE_KEY)).unwrap();
+    let r_rc = *rustcrypto_scalar(&hex32(R)).unwrap();
     let inv = Option::<sm2::Scalar>::from((sm2::Scalar::ONE + d).invert()).unwrap();
     let s_rc = -(r_rc * d) * inv;
     let s_bytes: [u8; 32] = s_rc.to_bytes().into();

@@ -320,7 +320,9 @@ fn tricky_inputs_replay_through_both_verifiers() {
     };
     let long_id = "z".repeat(8191);
     let too_long_id = "z".repeat(8192);
-    let cases: Vec<(&str, Vec<u8>, &str, &[u8], Vec<u8>, &str)> = vec![
+    // (what, public key, ID, message, signature, expected code)
+    type Case<'a> = (&'a str, Vec<u8>, &'a str, &'a [u8], Vec<u8>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("published", example_key.clone(), id, msg, der(&r, &s), "OK"),
         (
             "compressed key",

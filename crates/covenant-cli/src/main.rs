@@ -49,7 +49,7 @@ struct Cli {
 enum Command {
     /// Run an org's certificate authority: issue, sign, revoke and verify certificates.
     Ca(ca::CaCommand),
-    /// Measure this machine: signature verifications per second per core.
+    // About text from `bench::BenchCommand` (its long form explains what is measured).
     Bench(bench::BenchCommand),
 }
 

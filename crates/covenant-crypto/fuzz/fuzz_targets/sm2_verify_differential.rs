@@ -87,11 +87,11 @@ fn mutate(op: u8, arg: u8, r: &mut [u8; 32], s: &mut [u8; 32]) {
         2 => *r = add32(r, &small(arg)),
         3 => *s = sub32(s, &small(arg)),
         4 => std::mem::swap(r, s),
-        5 => *s = sub32(&N, r),            // r + s = n
-        6 => *r = sub32(&N, &small(arg)),  // r near n (n itself for arg 0)
-        7 => *s = add32(&N, &small(arg)),  // s ≥ n
-        8 => *r = small(arg),              // tiny r (0 for arg 0)
-        9 => *s = sub32(&N, s),            // −s
+        5 => *s = sub32(&N, r),           // r + s = n
+        6 => *r = sub32(&N, &small(arg)), // r near n (n itself for arg 0)
+        7 => *s = add32(&N, &small(arg)), // s ≥ n
+        8 => *r = small(arg),             // tiny r (0 for arg 0)
+        9 => *s = sub32(&N, s),           // −s
         10 => r[(arg as usize) % 32] = 0,
         _ => *s = [arg; 32],
     }
@@ -104,7 +104,12 @@ fn code(r: &Result<(), CryptoError>) -> &'static str {
     }
 }
 
-const IDS: [&str; 4] = ["1234567812345678", "1234567812345678", "", "ALICE123@YAHOO.COM"];
+const IDS: [&str; 4] = [
+    "1234567812345678",
+    "1234567812345678",
+    "",
+    "ALICE123@YAHOO.COM",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -154,7 +159,10 @@ fuzz_target!(|data: &[u8]| {
     if key.first() == Some(&0x05) && key.len() == 33 {
         let ours = sm2_verify::verify(&key, distid, message, &signature);
         assert!(
-            matches!(ours, Err(CryptoError::MalformedKey(_) | CryptoError::MalformedSignature(_))),
+            matches!(
+                ours,
+                Err(CryptoError::MalformedKey(_) | CryptoError::MalformedSignature(_))
+            ),
             "compact key form accepted: {ours:?}"
         );
         return;

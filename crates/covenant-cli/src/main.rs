@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ca;
 mod failure;
 mod output;
@@ -48,6 +49,8 @@ struct Cli {
 enum Command {
     /// Run an org's certificate authority: issue, sign, revoke and verify certificates.
     Ca(ca::CaCommand),
+    // About text from `bench::BenchCommand` (its long form explains what is measured).
+    Bench(bench::BenchCommand),
 }
 
 /// Whether the raw arguments ask for JSON, for errors raised before parsing succeeds.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
     let format = cli.output;
     let result = match cli.command {
         Command::Ca(cmd) => ca::run(cmd, format),
+        Command::Bench(cmd) => bench::run(cmd, format),
     };
     match result {
         Ok(code) => ExitCode::from(code),

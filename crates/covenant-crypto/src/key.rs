@@ -11,7 +11,7 @@ use signature_traits::*;
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
-use crate::{CryptoError, HashAlgorithm, SM2_DEFAULT_DISTID, Suite, ecsig, oid};
+use crate::{CryptoError, HashAlgorithm, SM2_DEFAULT_DISTID, Suite, ecsig, oid, sm2_verify};
 
 /// The signature traits, re-exported by the curve crates.
 mod signature_traits {
@@ -159,7 +159,7 @@ impl PrivateKey {
     fn from_inner(inner: SecretInner) -> Self {
         let public = match &inner {
             SecretInner::Sm2(k) => PublicKey {
-                inner: PublicInner::Sm2(k.verifying_key().clone()),
+                inner: PublicInner::Sm2(Sm2Public::new(k.verifying_key().clone())),
             },
             SecretInner::P256(k) => PublicKey {
                 inner: PublicInner::P256(*k.verifying_key()),
@@ -315,9 +315,24 @@ fn key_algorithm_of(
     )))
 }
 
+/// An SM2 public key: the RustCrypto key (with `Z` for the default ID) and its uncompressed
+/// SEC1 bytes, which key the fast verifier's cache.
+#[derive(Clone)]
+struct Sm2Public {
+    key: sm2::dsa::VerifyingKey,
+    sec1: Box<[u8]>,
+}
+
+impl Sm2Public {
+    fn new(key: sm2::dsa::VerifyingKey) -> Self {
+        let sec1 = key.to_sec1_bytes();
+        Sm2Public { key, sec1 }
+    }
+}
+
 #[derive(Clone)]
 enum PublicInner {
-    Sm2(sm2::dsa::VerifyingKey),
+    Sm2(Sm2Public),
     P256(p256::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -360,7 +375,7 @@ impl PublicKey {
     /// The raw public key: the uncompressed SEC1 point for SM2 and P-256, 32 bytes for Ed25519.
     pub fn to_bytes(&self) -> Vec<u8> {
         match &self.inner {
-            PublicInner::Sm2(k) => k.to_sec1_bytes().into_vec(),
+            PublicInner::Sm2(k) => k.sec1.to_vec(),
             PublicInner::P256(k) => k.to_sec1_bytes().into_vec(),
             PublicInner::Ed25519(k) => k.to_bytes().to_vec(),
         }
@@ -369,10 +384,10 @@ impl PublicKey {
     /// Parse a raw public key of `algorithm` (the form [`to_bytes`](Self::to_bytes) writes).
     pub fn from_bytes(algorithm: KeyAlgorithm, bytes: &[u8]) -> Result<Self, CryptoError> {
         let inner = match algorithm {
-            KeyAlgorithm::Sm2 => PublicInner::Sm2(
+            KeyAlgorithm::Sm2 => PublicInner::Sm2(Sm2Public::new(
                 sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DEFAULT_DISTID, bytes)
                     .map_err(|_| malformed("not an SM2 curve point"))?,
-            ),
+            )),
             KeyAlgorithm::EcdsaP256 => PublicInner::P256(
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
                     .map_err(|_| malformed("not a P-256 curve point"))?,
@@ -395,7 +410,7 @@ impl PublicKey {
     pub fn to_spki_der(&self) -> Result<Vec<u8>, CryptoError> {
         let doc = match &self.inner {
             PublicInner::Sm2(k) => {
-                let pk = sm2::PublicKey::from_affine(*k.as_affine()).map_err(malformed)?;
+                let pk = sm2::PublicKey::from_affine(*k.key.as_affine()).map_err(malformed)?;
                 pk.to_public_key_der().map_err(malformed)?
             }
             PublicInner::P256(k) => k.to_public_key_der().map_err(malformed)?,
@@ -445,16 +460,12 @@ impl PublicKey {
     /// Verify `signature` over `message`.
     ///
     /// Inputs are checked strictly: DER must be minimal with no trailing bytes, `r` and `s` must
-    /// lie in `[1, n-1]`, Ed25519 signatures must be canonical.
+    /// lie in `[1, n-1]`, Ed25519 signatures must be canonical. SM2 signatures are checked by
+    /// the fast verifier ([`crate::sm2_verify`]) with the default distinguishing ID.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
         match &self.inner {
             PublicInner::Sm2(k) => {
-                let (r, s) = ecsig::decode(signature)?;
-                let sig = sm2::dsa::Signature::from_scalars(r, s).map_err(|_| {
-                    CryptoError::MalformedSignature("r or s outside [1, n-1]".into())
-                })?;
-                k.verify(message, &sig)
-                    .map_err(|_| CryptoError::BadSignature)
+                sm2_verify::verify(&k.sec1, SM2_DEFAULT_DISTID, message, signature)
             }
             PublicInner::P256(k) => {
                 let (r, s) = ecsig::decode(signature)?;
@@ -487,16 +498,7 @@ impl PublicKey {
         distid: &str,
     ) -> Result<(), CryptoError> {
         match &self.inner {
-            PublicInner::Sm2(k) if distid != SM2_DEFAULT_DISTID => {
-                let (r, s) = ecsig::decode(signature)?;
-                let sig = sm2::dsa::Signature::from_scalars(r, s).map_err(|_| {
-                    CryptoError::MalformedSignature("r or s outside [1, n-1]".into())
-                })?;
-                let key = sm2::dsa::VerifyingKey::from_affine(distid, *k.as_affine())
-                    .map_err(|_| malformed("distinguishing ID too long"))?;
-                key.verify(message, &sig)
-                    .map_err(|_| CryptoError::BadSignature)
-            }
+            PublicInner::Sm2(k) => sm2_verify::verify(&k.sec1, distid, message, signature),
             _ => self.verify(message, signature),
         }
     }
@@ -504,7 +506,7 @@ impl PublicKey {
     /// The SM2 verifying key (with its precomputed `Z` value), for SM2 keys.
     pub fn as_sm2(&self) -> Option<&sm2::dsa::VerifyingKey> {
         match &self.inner {
-            PublicInner::Sm2(k) => Some(k),
+            PublicInner::Sm2(k) => Some(&k.key),
             _ => None,
         }
     }

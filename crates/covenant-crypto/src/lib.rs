@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod calibrate;
 pub mod cipher;
 mod ecsig;
 mod error;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod key;
 pub mod merkle;
 pub mod oid;
+pub mod sm2_verify;
 mod suite;
 
 pub use cipher::{CipherAlgorithm, SymmetricKey};

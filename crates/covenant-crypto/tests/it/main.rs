@@ -5,3 +5,4 @@
 
 mod conformance;
 mod openssl;
+mod sm2_verify;

@@ -37,6 +37,9 @@ use crate::{
     txpool::{PoolLimits, PooledTx, TxPool, VerifiedCache},
 };
 
+/// The longest a transaction with an explicit expiry may wait for a block: 7 days.
+pub const MAX_TX_LIFETIME_MS: u64 = 7 * 86_400_000;
+
 /// How a chain is opened on this node.
 #[derive(Debug)]
 pub struct ChainOptions {
@@ -281,14 +284,28 @@ impl Chain {
         let now = now_ms();
         let window = config.tx_expiry_window_ms;
         let ts = tx.payload.timestamp_ms;
-        if ts > now + window || ts + window < now {
+        if ts > now + window {
             return Err(TxError::BadTimestamp(format!(
-                "timestamp {ts} is more than {window} ms away from this node's clock ({now})"
+                "timestamp {ts} is more than {window} ms ahead of this node's clock ({now})"
             )));
         }
         let expiry = if tx.payload.expiry_ms > 0 {
+            // An explicit expiry (e.g. a proposal signed offline over hours) bounds the
+            // transaction's life instead of its timestamp.
+            if tx.payload.expiry_ms > now + MAX_TX_LIFETIME_MS {
+                return Err(TxError::BadTimestamp(format!(
+                    "expiry {} is more than {} days away",
+                    tx.payload.expiry_ms,
+                    MAX_TX_LIFETIME_MS / 86_400_000
+                )));
+            }
             tx.payload.expiry_ms
         } else {
+            if ts + window < now {
+                return Err(TxError::BadTimestamp(format!(
+                    "timestamp {ts} is more than {window} ms behind this node's clock ({now}); set an expiry for long-lived transactions"
+                )));
+            }
             ts + window
         };
         if expiry < now {
@@ -296,11 +313,6 @@ impl Chain {
                 expiry_ms: expiry,
                 now_ms: now,
             });
-        }
-        if expiry > now + 2 * window {
-            return Err(TxError::BadTimestamp(format!(
-                "expiry {expiry} is further out than the chain allows"
-            )));
         }
         if names::is_system(&tx.payload.contract) && tx.payload.method == genesis::GENESIS_METHOD {
             return Err(TxError::Malformed(

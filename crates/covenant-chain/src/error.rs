@@ -7,7 +7,7 @@ use thiserror::Error;
 pub enum TxError {
     #[error("transaction is {size} bytes, over the chain's limit of {limit}")]
     TooLarge { size: usize, limit: usize },
-    #[error("transaction does not decode: {0}")]
+    #[error("{0}")]
     Malformed(String),
     #[error("transaction is for chain {got:?}, this is {expected:?}")]
     WrongChain { expected: String, got: String },

@@ -134,14 +134,18 @@ pub fn config_of(block: &DecodedBlock) -> Result<ChainConfig, ChainError> {
 
 /// Decode a genesis block from its file bytes (the suite comes from the config inside).
 pub fn decode(bytes: &[u8]) -> Result<DecodedBlock, ChainError> {
-    let block = covenant_types::Block::decode(bytes).map_err(|e| ChainError::BadGenesis(format!("not a block: {e}")))?;
+    let block = covenant_types::Block::decode(bytes)
+        .map_err(|e| ChainError::BadGenesis(format!("not a block: {e}")))?;
     let tx = block
         .transactions
         .first()
         .ok_or_else(|| ChainError::BadGenesis("the genesis block holds no transaction".into()))?;
-    let tx = Transaction::decode(tx.as_slice()).map_err(|e| ChainError::BadGenesis(e.to_string()))?;
-    let payload = TxPayload::decode(tx.payload.as_slice()).map_err(|e| ChainError::BadGenesis(e.to_string()))?;
-    let config = ChainConfig::decode(payload.args.as_slice()).map_err(|e| ChainError::BadGenesis(e.to_string()))?;
+    let tx =
+        Transaction::decode(tx.as_slice()).map_err(|e| ChainError::BadGenesis(e.to_string()))?;
+    let payload = TxPayload::decode(tx.payload.as_slice())
+        .map_err(|e| ChainError::BadGenesis(e.to_string()))?;
+    let config = ChainConfig::decode(payload.args.as_slice())
+        .map_err(|e| ChainError::BadGenesis(e.to_string()))?;
     let suite = config.suite()?;
     let decoded = DecodedBlock::from_block(suite, block)?;
     config_of(&decoded)?;

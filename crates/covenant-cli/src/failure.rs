@@ -4,6 +4,7 @@ use std::fmt;
 
 use covenant_crypto::CryptoError;
 use covenant_pki::PkiError;
+use covenant_sdk::{ClientError, ProfileError, contract_build::BuildError};
 
 /// An error raised by the command line itself, with its stable code.
 #[derive(Debug)]
@@ -30,19 +31,40 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// The stable code of the first coded error in `err`'s chain, or `INTERNAL`.
-pub fn code_of(err: &anyhow::Error) -> &'static str {
+pub fn code_of(err: &anyhow::Error) -> String {
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
-            return f.code;
+            return f.code.to_string();
         }
         if let Some(e) = cause.downcast_ref::<PkiError>() {
-            return e.code();
+            return e.code().to_string();
         }
         if let Some(e) = cause.downcast_ref::<CryptoError>() {
-            return e.code();
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<ProfileError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<BuildError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<covenant_node::NodeError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<covenant_chain::ChainError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<covenant_storage::StorageError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<covenant_types::TypesError>() {
+            return e.code().to_string();
         }
     }
-    "INTERNAL"
+    "INTERNAL".to_string()
 }
 
 /// The whole chain of messages on one line: `context: cause: cause`.

@@ -4,8 +4,13 @@
 
 mod bench;
 mod ca;
+mod contract;
 mod failure;
+mod ledger;
+mod node;
 mod output;
+mod proposal;
+mod session;
 
 use std::process::ExitCode;
 
@@ -32,9 +37,8 @@ smart contracts, with the national (SM2/SM3/SM4) or international (ECDSA P-256, 
 SHA-256, AES-GCM) algorithm suites.",
     after_help = "Every command takes --output json for scripts. Errors print one line with a \
 stable code, e.g. `error[CA_EXISTS]: ...`.\n\nExit status: 0 success, 1 failure, 2 usage error, \
-3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant ca init --org Org1 \
---suite sm --dir ./org1-ca\n  covenant ca issue --dir ./org1-ca --role node --name node1 --host \
-127.0.0.1"
+3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant node init --dir dev && \
+covenant node start --dir dev\n  covenant ca init --org Org1 --suite sm --dir ./org1-ca"
 )]
 struct Cli {
     /// Output format: human-readable text or JSON.
@@ -49,6 +53,18 @@ struct Cli {
 enum Command {
     /// Run an org's certificate authority: issue, sign, revoke and verify certificates.
     Ca(ca::CaCommand),
+    /// Create, run and repair a node.
+    Node(node::NodeCommand),
+    /// Build, deploy, govern, invoke and query smart contracts.
+    Contract(contract::ContractCommand),
+    /// Read committed transactions with their proofs.
+    Tx(ledger::TxCommand),
+    /// Read blocks.
+    Block(ledger::BlockCommand),
+    /// Chain info and config.
+    Chain(ledger::ChainCommand),
+    /// Governed changes signed by several orgs' admins.
+    Proposal(proposal::ProposalCommand),
     // About text from `bench::BenchCommand` (its long form explains what is measured).
     Bench(bench::BenchCommand),
 }
@@ -114,11 +130,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ca(cmd) => ca::run(cmd, format),
         Command::Bench(cmd) => bench::run(cmd, format),
+        Command::Node(cmd) => node::run(cmd, format),
+        Command::Contract(cmd) => contract::run(cmd, format),
+        Command::Tx(cmd) => ledger::tx(cmd, format),
+        Command::Block(cmd) => ledger::block(cmd, format),
+        Command::Chain(cmd) => ledger::chain(cmd, format),
+        Command::Proposal(cmd) => proposal::run(cmd, format),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            print_error(format, failure::code_of(&err), &failure::one_line(&err));
+            print_error(format, &failure::code_of(&err), &failure::one_line(&err));
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -213,7 +213,8 @@ pub fn json_or_base64(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;
     }
-    serde_json::from_slice(bytes).unwrap_or_else(|_| serde_json::json!({ "base64": b64_encode(bytes) }))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::json!({ "base64": b64_encode(bytes) }))
 }
 
 /// Standard base64, the encoding of the API's binary fields.
@@ -225,5 +226,7 @@ pub fn b64_encode(bytes: &[u8]) -> String {
 /// Decode standard base64.
 pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
 }

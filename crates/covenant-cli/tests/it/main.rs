@@ -4,6 +4,9 @@
 
 mod bench;
 mod ca;
+mod crash;
+mod devnode;
+mod node;
 
 use std::{
     collections::BTreeMap,

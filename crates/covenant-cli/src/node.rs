@@ -1,0 +1,452 @@
+//! `covenant node`: create, run and repair a node.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use covenant_crypto::Suite;
+use covenant_node::{
+    Node, NodeConfig,
+    config::{ChainSection, NodeSection},
+};
+use covenant_pki::{
+    CertificateAuthority, Role,
+    authority::{InitOptions, IssueOptions},
+    files::{self, PUBLIC_MODE},
+};
+use covenant_sdk::{IdentityFiles, Profile};
+use covenant_types::{
+    ChainConfig, ConsensusConfig, ConsensusNode, Org,
+    config::{
+        DEFAULT_MAX_GAS_PER_TX, DEFAULT_MAX_TX_BYTES, DEFAULT_TX_EXPIRY_WINDOW_MS,
+        default_block_limits, default_policies,
+    },
+};
+use serde_json::json;
+
+use crate::{
+    failure::Failure,
+    output::{Format, emit},
+};
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Create, run and repair a node",
+    long_about = "A node hosts one or more chains, each with its own storage, txpool and block \
+producer, described by a config file (node.toml). It serves a REST/JSON + WebSocket API \
+(with /metrics, /healthz and /openapi.json) and a gRPC API.",
+    after_help = "A single-org development chain, from nothing:\n  covenant node init --dir dev\n  \
+covenant node start --dir dev &\n  export COVENANT_PROFILE=dev/profile.json\n  covenant contract \
+build contracts/kv\n  covenant contract deploy kv target/contracts/wasm32-unknown-unknown/release/kv.wasm\n  \
+covenant contract invoke kv put --args '{\"key\":\"a\",\"value\":\"1\"}'"
+)]
+pub struct NodeCommand {
+    #[command(subcommand)]
+    command: NodeSub,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeSub {
+    Init(InitArgs),
+    Start(StartArgs),
+    RebuildIndex(RebuildArgs),
+}
+
+/// Create a single-org development chain in a directory.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Writes DIR/ca (the org's CA with admin, client and node identities; with \
+--orgs N also DIR/ca-ORG for the other orgs), DIR/genesis.block, DIR/node.toml and \
+DIR/profile.json (endpoint, chain and identities for the other commands). Refuses a directory \
+that already holds a node unless --force."
+)]
+struct InitArgs {
+    /// Directory to create the node in.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Algorithm suite of the chain: sm (SM2/SM3/SM4) or intl (P-256/SHA-256/AES-GCM).
+    #[arg(long, default_value = "sm")]
+    suite: String,
+    /// Key algorithm for the intl suite: p256 (default) or ed25519.
+    #[arg(long)]
+    key_algorithm: Option<String>,
+    /// The (first) org's name.
+    #[arg(long, default_value = "org1")]
+    org: String,
+    /// Number of member orgs, each with its own CA, admin and client (the profile names them
+    /// ORG-admin and ORG-client; the first org's are also plain `admin` and `client`). The
+    /// first org runs the node.
+    #[arg(long, default_value_t = 1)]
+    orgs: u32,
+    /// Chain id.
+    #[arg(long, default_value = "main")]
+    chain: String,
+    /// Port of the REST/JSON API on 127.0.0.1.
+    #[arg(long, default_value_t = 7070)]
+    api_port: u16,
+    /// Port of the gRPC API on 127.0.0.1.
+    #[arg(long, default_value_t = 7071)]
+    grpc_port: u16,
+    /// Replace a node already in the directory (its data is moved aside, not deleted).
+    #[arg(long)]
+    force: bool,
+}
+
+/// Run a node until Ctrl-C or SIGTERM.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "At start-up the node checks its ledger (the most recent blocks; every \
+block with --verify-all) and refuses to serve if a stored byte changed, naming the height. \
+Logs go to standard error (RUST_LOG sets the level, default info)."
+)]
+struct StartArgs {
+    /// Directory made by `covenant node init` (uses DIR/node.toml).
+    #[arg(long, conflicts_with = "config")]
+    dir: Option<PathBuf>,
+    /// A node config file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Verify every block at start-up instead of the recent ones.
+    #[arg(long)]
+    verify_all: bool,
+}
+
+/// Re-derive state and indexes from the block files (the node must be stopped).
+#[derive(Debug, Args)]
+#[command(after_help = "The old database is kept as state.redb.bak next to the new one.")]
+struct RebuildArgs {
+    #[arg(long, conflicts_with = "config")]
+    dir: Option<PathBuf>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only this chain (default: every chain of the node).
+    #[arg(long)]
+    chain: Option<String>,
+}
+
+pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
+    match cmd.command {
+        NodeSub::Init(a) => init(a, format),
+        NodeSub::Start(a) => start(a, format),
+        NodeSub::RebuildIndex(a) => rebuild(a, format),
+    }
+}
+
+fn config_path(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBuf> {
+    match (dir, config) {
+        (Some(d), _) => Ok(d.join("node.toml")),
+        (None, Some(c)) => Ok(c.clone()),
+        (None, None) => {
+            Err(Failure::new("INVALID_ARGUMENT", "give --dir DIR or --config FILE").into())
+        }
+    }
+}
+
+/// The chain config of a single-org dev chain.
+pub fn dev_chain_config(
+    chain: &str,
+    suite: Suite,
+    orgs: &[(String, Vec<u8>)],
+    nodes: Vec<ConsensusNode>,
+    consensus: &str,
+) -> ChainConfig {
+    ChainConfig {
+        chain_id: chain.into(),
+        suite: suite.name().into(),
+        orgs: orgs
+            .iter()
+            .map(|(id, root)| Org {
+                org_id: id.clone(),
+                trust_roots: vec![root.clone()],
+            })
+            .collect(),
+        consensus: Some(ConsensusConfig {
+            kind: consensus.into(),
+            nodes,
+        }),
+        policies: default_policies(),
+        block: Some(default_block_limits()),
+        tx_expiry_window_ms: DEFAULT_TX_EXPIRY_WINDOW_MS,
+        max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
+        max_tx_bytes: DEFAULT_MAX_TX_BYTES,
+        version: 0,
+    }
+}
+
+fn issue(
+    ca: &mut CertificateAuthority,
+    role: Role,
+    name: &str,
+    hosts: &[&str],
+) -> Result<IdentityFiles> {
+    let out = ca.issue(&IssueOptions {
+        role,
+        name: name.into(),
+        hosts: hosts.iter().map(|h| h.parse()).collect::<Result<_, _>>()?,
+        days: 3650,
+        key_algorithm: None,
+        out: None,
+        force: false,
+    })?;
+    Ok(IdentityFiles {
+        cert: out.cert,
+        key: out.key,
+    })
+}
+
+fn relative(base: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn init(a: InitArgs, format: Format) -> Result<u8> {
+    let suite: Suite = a.suite.parse()?;
+    covenant_types::names::validate_chain_id(&a.chain)?;
+    let key_algorithm = a.key_algorithm.as_deref().map(str::parse).transpose()?;
+    let dir = a.dir.clone();
+    if dir.join("node.toml").exists() {
+        if !a.force {
+            return Err(Failure::new(
+                "NODE_EXISTS",
+                format!("{} already holds a node; pass --force to replace it (its files are moved aside)", dir.display()),
+            )
+            .into());
+        }
+        let aside = dir.join(format!("replaced-{}", covenant_types::tx::now_ms()));
+        std::fs::create_dir_all(&aside)?;
+        for entry in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let n = name.to_string_lossy();
+            if n == "ca"
+                || n.starts_with("ca-")
+                || ["data", "genesis.block", "node.toml", "profile.json"].contains(&n.as_ref())
+            {
+                std::fs::rename(entry.path(), aside.join(&name))?;
+            }
+        }
+    }
+    if a.orgs == 0 || a.orgs > 16 {
+        return Err(Failure::new("INVALID_ARGUMENT", "--orgs is between 1 and 16").into());
+    }
+    files::create_private_dir(&dir)?;
+    let mut org_roots = Vec::new();
+    let mut identities = BTreeMap::new();
+    let mut node_files = None;
+    for i in 0..a.orgs {
+        let org = if i == 0 {
+            a.org.clone()
+        } else {
+            format!("org{}", i + 1)
+        };
+        let ca_dir = if i == 0 {
+            dir.join("ca")
+        } else {
+            dir.join(format!("ca-{org}"))
+        };
+        CertificateAuthority::init(
+            &ca_dir,
+            &InitOptions {
+                org: org.clone(),
+                suite,
+                key_algorithm,
+                intermediate: false,
+                days: 3650,
+                force: false,
+            },
+        )
+        .with_context(|| format!("cannot create the CA of {org}"))?;
+        let mut ca = CertificateAuthority::open(&ca_dir)?;
+        let admin = issue(&mut ca, Role::Admin, "admin", &[])?;
+        let client = issue(&mut ca, Role::Client, "client", &[])?;
+        if i == 0 {
+            node_files = Some(issue(
+                &mut ca,
+                Role::Node,
+                "node1",
+                &["127.0.0.1", "localhost"],
+            )?);
+            for (name, f) in [("admin", &admin), ("client", &client)] {
+                identities.insert(
+                    name.to_string(),
+                    IdentityFiles {
+                        cert: relative(&dir, &f.cert),
+                        key: relative(&dir, &f.key),
+                    },
+                );
+            }
+        }
+        for (name, f) in [("admin", admin), ("client", client)] {
+            identities.insert(
+                format!("{org}-{name}"),
+                IdentityFiles {
+                    cert: relative(&dir, &f.cert),
+                    key: relative(&dir, &f.key),
+                },
+            );
+        }
+        org_roots.push((org, ca.root().der().to_vec()));
+    }
+    let node_files = node_files.ok_or_else(|| Failure::new("INTERNAL", "no node identity"))?;
+    let node_cert = covenant_pki::Certificate::load(&node_files.cert)?;
+    let config = dev_chain_config(
+        &a.chain,
+        suite,
+        &org_roots,
+        vec![ConsensusNode {
+            org_id: a.org.clone(),
+            node_id: "node1".into(),
+            certificate: node_cert.der().to_vec(),
+            address: String::new(),
+        }],
+        "solo",
+    );
+    let genesis = covenant_chain::genesis::genesis_block(&config, covenant_types::tx::now_ms())?;
+    let genesis_path = dir.join("genesis.block");
+    files::write_atomic(&genesis_path, &genesis.encode(), PUBLIC_MODE)?;
+    let node_config = NodeConfig {
+        node: NodeSection {
+            name: "node1".into(),
+            data_dir: "data".into(),
+            api_listen: format!("127.0.0.1:{}", a.api_port),
+            grpc_listen: Some(format!("127.0.0.1:{}", a.grpc_port)),
+            cert: relative(&dir, &node_files.cert),
+            key: relative(&dir, &node_files.key),
+        },
+        chains: vec![ChainSection {
+            id: a.chain.clone(),
+            genesis: "genesis.block".into(),
+            verify_blocks: 100,
+            pool_max_txs: None,
+        }],
+        base: dir.clone(),
+    };
+    let config_path = dir.join("node.toml");
+    files::write_atomic(&config_path, node_config.to_toml()?.as_bytes(), PUBLIC_MODE)?;
+    let endpoint = format!("http://127.0.0.1:{}", a.api_port);
+    let profile = Profile {
+        endpoint: endpoint.clone(),
+        chain_id: a.chain.clone(),
+        identity: "admin".into(),
+        identities,
+        endpoints: vec![],
+        base: dir.clone(),
+    };
+    let profile_path = dir.join("profile.json");
+    files::write_atomic(
+        &profile_path,
+        serde_json::to_string_pretty(&profile)?.as_bytes(),
+        PUBLIC_MODE,
+    )?;
+    emit(
+        format,
+        &json!({
+            "dir": dir,
+            "config": config_path,
+            "genesis": genesis_path,
+            "genesis_hash": genesis.hash.to_hex(),
+            "profile": profile_path,
+            "chain_id": a.chain,
+            "suite": suite,
+            "api": endpoint,
+            "grpc": format!("127.0.0.1:{}", a.grpc_port),
+        }),
+        || {
+            format!(
+                "Created chain {} (suite {suite}, {} org(s)) in {}\n  genesis  {}\n  config   {}\n  profile  {}\nStart it: covenant node start --dir {}\nThen:     export COVENANT_PROFILE={}",
+                a.chain,
+                a.orgs,
+                dir.display(),
+                genesis.hash,
+                config_path.display(),
+                profile_path.display(),
+                dir.display(),
+                profile_path.display()
+            )
+        },
+    )?;
+    Ok(0)
+}
+
+fn start(a: StartArgs, format: Format) -> Result<u8> {
+    let path = config_path(&a.dir, &a.config)?;
+    let config = NodeConfig::load(&path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let verify_all = a.verify_all;
+    rt.block_on(async move {
+        let node = tokio::task::spawn_blocking(move || Node::open(config, verify_all))
+            .await
+            .context("node start-up")??;
+        let chains: Vec<String> = node.chains().map(|(id, _)| id.clone()).collect();
+        let name = node.config.node.name.clone();
+        covenant_node::serve(node, covenant_node::shutdown_signal(), |l| {
+            let api = format!("http://{}", l.api);
+            let grpc = l.grpc.map(|g| g.to_string());
+            // One line, so scripts and supervisors can read readiness line by line.
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    json!({"node": name, "api": api, "grpc": grpc, "chains": chains})
+                ),
+                Format::Text => println!(
+                    "Node {name} serving chain(s) {} at {api}{}",
+                    chains.join(", "),
+                    grpc.as_deref()
+                        .map(|g| format!(" (gRPC {g})"))
+                        .unwrap_or_default()
+                ),
+            }
+        })
+        .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+fn rebuild(a: RebuildArgs, format: Format) -> Result<u8> {
+    let path = config_path(&a.dir, &a.config)?;
+    let config = NodeConfig::load(&path)?;
+    let data = config.resolve(&config.node.data_dir);
+    let mut done = Vec::new();
+    for section in &config.chains {
+        if a.chain.as_ref().is_some_and(|c| *c != section.id) {
+            continue;
+        }
+        let genesis = covenant_node::read_genesis(&config.resolve(&section.genesis))?;
+        let suite = covenant_types::config::ChainConfigExt::suite(
+            &covenant_chain::genesis::config_of(&genesis)?,
+        )?;
+        let blocks = covenant_storage::rebuild(&data.join("chains").join(&section.id), suite)
+            .with_context(|| format!("rebuilding chain {}", section.id))?;
+        done.push(json!({"chain_id": section.id, "blocks": blocks}));
+    }
+    if done.is_empty() {
+        return Err(Failure::new("CHAIN_UNKNOWN", "the node hosts no such chain").into());
+    }
+    emit(format, &json!({"rebuilt": done}), || {
+        done.iter()
+            .map(|d| {
+                format!(
+                    "Rebuilt chain {} from {} block(s)",
+                    d["chain_id"].as_str().unwrap_or(""),
+                    d["blocks"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,76 @@
+//! What commands that talk to a node share: the profile, the client, the signer.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use covenant_sdk::{Client, ClientError, Profile, Signer};
+
+use crate::failure::Failure;
+
+/// Which node and identity to use.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// Client profile (endpoint, chain, identities), as `covenant node init` writes it.
+    #[arg(long, env = "COVENANT_PROFILE", global = true)]
+    pub profile: Option<PathBuf>,
+    /// Sign as this identity of the profile (default: the profile's own).
+    #[arg(long = "as", global = true, value_name = "IDENTITY")]
+    pub identity: Option<String>,
+    /// Talk to this node instead of the profile's endpoint.
+    #[arg(long, global = true)]
+    pub endpoint: Option<String>,
+}
+
+/// A loaded profile with its client and a runtime to drive it.
+pub struct Session {
+    pub profile: Profile,
+    pub client: Client,
+    pub identity: Option<String>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Session {
+    pub fn open(args: &ProfileArgs) -> Result<Self> {
+        let path = args.profile.clone().ok_or_else(|| {
+            Failure::new(
+                "PROFILE_REQUIRED",
+                "no profile: pass --profile FILE or set COVENANT_PROFILE (covenant node init writes DIR/profile.json)",
+            )
+        })?;
+        let profile = Profile::load(&path)?;
+        let endpoint = args
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| profile.endpoint.clone());
+        let client = Client::new(&endpoint, &profile.chain_id)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        Ok(Session {
+            profile,
+            client,
+            identity: args.identity.clone(),
+            rt,
+        })
+    }
+
+    /// The signing identity.
+    pub fn signer(&self) -> Result<Signer> {
+        Ok(self.profile.signer(self.identity.as_deref())?)
+    }
+
+    /// Another identity of the profile, by name.
+    pub fn signer_named(&self, name: &str) -> Result<Signer> {
+        Ok(self.profile.signer(Some(name))?)
+    }
+
+    /// Run a client call to completion.
+    pub fn call<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T> {
+        Ok(self.rt.block_on(f)?)
+    }
+}

@@ -1,0 +1,105 @@
+//! The node's configuration file (TOML).
+//!
+//! ```toml
+//! [node]
+//! name = "node1"
+//! data_dir = "data"                 # relative paths are relative to this file
+//! api_listen = "127.0.0.1:7070"     # REST/JSON, WebSocket, /metrics, /healthz, /openapi.json
+//! grpc_listen = "127.0.0.1:7071"    # optional
+//! cert = "node/cert.pem"            # the node's certificate (role node)
+//! key = "node/key.pem"
+//!
+//! [[chains]]
+//! id = "main"
+//! genesis = "genesis.block"
+//! verify_blocks = 100               # blocks checked at start-up; 0 = all
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::NodeError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub api_listen: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_listen: Option<String>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSection {
+    pub id: String,
+    pub genesis: PathBuf,
+    /// Recent blocks verified at start-up (0: all).
+    #[serde(default = "default_verify")]
+    pub verify_blocks: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_max_txs: Option<usize>,
+}
+
+fn default_verify() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub node: NodeSection,
+    #[serde(default)]
+    pub chains: Vec<ChainSection>,
+    /// Directory the relative paths are relative to (the config file's).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+impl NodeConfig {
+    /// Read and check a config file.
+    pub fn load(path: &Path) -> Result<Self, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        let mut config: NodeConfig = toml::from_str(&text)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        config.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), NodeError> {
+        if self.chains.is_empty() {
+            return Err(NodeError::Config(
+                "the node hosts no chain ([[chains]] is empty)".into(),
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for c in &self.chains {
+            covenant_types::names::validate_chain_id(&c.id)
+                .map_err(|e| NodeError::Config(e.to_string()))?;
+            if !ids.insert(&c.id) {
+                return Err(NodeError::Config(format!("chain {} is listed twice", c.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A path from the config, made absolute against the config's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// Write the config as TOML.
+    pub fn to_toml(&self) -> Result<String, NodeError> {
+        toml::to_string_pretty(self).map_err(|e| NodeError::Config(e.to_string()))
+    }
+}

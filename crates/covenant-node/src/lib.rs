@@ -1,0 +1,204 @@
+//! The Covenant node: hosts the chains of a config file and serves them.
+//!
+//! [`run`] opens every chain (verifying the ledger, recovering from a crash), starts their
+//! block producers, and serves the REST/JSON + WebSocket API (with `/metrics`, `/healthz` and
+//! `/openapi.json`) and the gRPC API until it is told to stop (Ctrl-C or SIGTERM), then stops
+//! producing after the block in progress.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod grpc;
+mod host;
+pub mod metrics;
+pub mod openapi;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+pub use config::NodeConfig;
+pub use host::{Node, read_genesis};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+/// Errors starting or running a node. Each has a stable [`code`](NodeError::code).
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Chain(#[from] covenant_chain::ChainError),
+    #[error(transparent)]
+    Types(#[from] covenant_types::TypesError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(String),
+}
+
+impl NodeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NodeError::Config(_) => "NODE_CONFIG",
+            NodeError::Chain(e) => e.code(),
+            NodeError::Types(e) => e.code(),
+            NodeError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                "PORT_IN_USE"
+            }
+            NodeError::Bind { .. } => "BIND_FAILED",
+            NodeError::Serve(_) => "SERVE_FAILED",
+        }
+    }
+}
+
+/// Addresses the node listens on.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    pub api: SocketAddr,
+    pub grpc: Option<SocketAddr>,
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Feed the metrics from committed blocks and refresh the gauges every second.
+fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
+    for (id, chain) in node.chains() {
+        let mut rx = chain.subscribe();
+        let m = metrics.clone();
+        let id = id.clone();
+        let c = chain.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(b) => {
+                        let now = covenant_types::tx::now_ms();
+                        let latencies: Vec<u64> = b
+                            .block
+                            .block
+                            .transactions
+                            .iter()
+                            .filter_map(|t| {
+                                covenant_types::tx::DecodedTx::decode(c.suite(), t, usize::MAX).ok()
+                            })
+                            .map(|t| now.saturating_sub(t.payload.timestamp_ms))
+                            .collect();
+                        m.committed(&id, latencies.len(), c.stats().last_commit_ms, &latencies);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let m = metrics.clone();
+    let n = node.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            m.refresh(&n);
+        }
+    });
+}
+
+/// Start serving `node`; `ready` gets the bound addresses. Returns when `shutdown` resolves.
+pub async fn serve(
+    node: Arc<Node>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&Listening),
+) -> Result<(), NodeError> {
+    let metrics = metrics::Metrics::install();
+    let api_listener = bind(&node.config.node.api_listen).await?;
+    let grpc_listener = match &node.config.node.grpc_listen {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let listening = Listening {
+        api: api_listener
+            .local_addr()
+            .map_err(|e| NodeError::Serve(e.to_string()))?,
+        grpc: grpc_listener.as_ref().and_then(|l| l.local_addr().ok()),
+    };
+    node.start();
+    spawn_metrics(&node, &metrics);
+    ready(&listening);
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let app = api::router(api::AppState {
+        node: node.clone(),
+        metrics,
+    });
+    let mut stop_api = stop_tx.subscribe();
+    let api = tokio::spawn(async move {
+        axum::serve(api_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_api.recv().await;
+            })
+            .await
+    });
+    let grpc = grpc_listener.map(|l| {
+        let svc = grpc::ChainService::new(node.clone()).server();
+        let mut stop_grpc = stop_tx.subscribe();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(l),
+                    async move {
+                        let _ = stop_grpc.recv().await;
+                    },
+                )
+                .await
+        })
+    });
+    shutdown.await;
+    info!("stopping: finishing the block in progress");
+    let _ = stop_tx.send(());
+    let n = node.clone();
+    let _ = tokio::task::spawn_blocking(move || n.stop()).await;
+    match tokio::time::timeout(Duration::from_secs(5), api).await {
+        Ok(Ok(Err(e))) => error!(error = %e, "API server"),
+        Ok(Err(e)) => error!(error = %e, "API task"),
+        _ => {}
+    }
+    if let Some(g) = grpc
+        && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), g).await
+    {
+        error!(error = %e, "gRPC server");
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

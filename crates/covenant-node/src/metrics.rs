@@ -1,0 +1,98 @@
+//! Prometheus metrics: per chain, the height, txpool size, committed transactions, tx/s over
+//! the last 10 s, admissions, block commit time and tx commit latency.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use parking_lot::Mutex;
+
+use crate::Node;
+
+/// The node's metrics.
+pub struct Metrics {
+    handle: Option<PrometheusHandle>,
+    /// Per chain: (time, txs committed so far) samples for the tx/s gauge.
+    samples: Mutex<HashMap<String, VecDeque<(Instant, u64)>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+impl Metrics {
+    /// Install the process-wide recorder (once) and return the node's metrics.
+    pub fn install() -> Arc<Self> {
+        let handle = HANDLE
+            .get_or_init(|| {
+                let recorder = PrometheusBuilder::new().build_recorder();
+                let handle = recorder.handle();
+                metrics::set_global_recorder(recorder).ok().map(|_| handle)
+            })
+            .clone();
+        Arc::new(Metrics {
+            handle,
+            samples: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A transaction was admitted to `chain`'s pool.
+    pub fn admitted(&self, chain: &str) {
+        counter!("covenant_txs_admitted_total", "chain" => chain.to_string()).increment(1);
+    }
+
+    /// Record a committed block.
+    pub fn committed(&self, chain: &str, txs: usize, commit_ms: u64, latencies_ms: &[u64]) {
+        counter!("covenant_txs_committed_total", "chain" => chain.to_string())
+            .increment(txs as u64);
+        counter!("covenant_blocks_committed_total", "chain" => chain.to_string()).increment(1);
+        histogram!("covenant_block_commit_seconds", "chain" => chain.to_string())
+            .record(commit_ms as f64 / 1000.0);
+        let h = histogram!("covenant_tx_commit_latency_seconds", "chain" => chain.to_string());
+        for l in latencies_ms {
+            h.record(*l as f64 / 1000.0);
+        }
+    }
+
+    /// Update the gauges from the node's current state.
+    pub fn refresh(&self, node: &Node) {
+        let now = Instant::now();
+        let mut samples = self.samples.lock();
+        for (id, c) in node.chains() {
+            let stats = c.stats();
+            gauge!("covenant_height", "chain" => id.clone()).set(stats.height.unwrap_or(0) as f64);
+            gauge!("covenant_txpool_size", "chain" => id.clone()).set(stats.pool_size as f64);
+            let s = samples.entry(id.clone()).or_default();
+            s.push_back((now, stats.txs_committed));
+            while s.len() > 2
+                && s.front()
+                    .is_some_and(|(t, _)| now.duration_since(*t).as_secs_f64() > 10.0)
+            {
+                s.pop_front();
+            }
+            let tps = match (s.front(), s.back()) {
+                (Some((t0, n0)), Some((t1, n1))) if t1 > t0 => {
+                    (n1 - n0) as f64 / t1.duration_since(*t0).as_secs_f64()
+                }
+                _ => 0.0,
+            };
+            gauge!("covenant_tx_per_second", "chain" => id.clone()).set(tps);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle
+            .as_ref()
+            .map(PrometheusHandle::render)
+            .unwrap_or_default()
+    }
+}

@@ -112,6 +112,10 @@ struct StartArgs {
     /// Verify every block at start-up instead of the recent ones.
     #[arg(long)]
     verify_all: bool,
+    /// If --dir holds no node yet, create a single-org development node there first (as
+    /// `covenant node init --dir DIR` would); afterwards the same command resumes it.
+    #[arg(long, requires = "dir")]
+    init: bool,
 }
 
 /// Re-derive state and indexes from the block files (the node must be stopped).
@@ -129,7 +133,7 @@ struct RebuildArgs {
 
 pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
     match cmd.command {
-        NodeSub::Init(a) => init(a, format),
+        NodeSub::Init(a) => init(a, format, false),
         NodeSub::Start(a) => start(a, format),
         NodeSub::RebuildIndex(a) => rebuild(a, format),
     }
@@ -203,7 +207,9 @@ fn relative(base: &Path, p: &Path) -> PathBuf {
         .unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn init(a: InitArgs, format: Format) -> Result<u8> {
+/// Create a dev node. `quiet` reports on standard error only (for `start --init`, whose
+/// standard output carries the readiness line).
+fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
     let suite: Suite = a.suite.parse()?;
     covenant_types::names::validate_chain_id(&a.chain)?;
     let key_algorithm = a.key_algorithm.as_deref().map(str::parse).transpose()?;
@@ -341,37 +347,57 @@ fn init(a: InitArgs, format: Format) -> Result<u8> {
         serde_json::to_string_pretty(&profile)?.as_bytes(),
         PUBLIC_MODE,
     )?;
-    emit(
-        format,
-        &json!({
-            "dir": dir,
-            "config": config_path,
-            "genesis": genesis_path,
-            "genesis_hash": genesis.hash.to_hex(),
-            "profile": profile_path,
-            "chain_id": a.chain,
-            "suite": suite,
-            "api": endpoint,
-            "grpc": format!("127.0.0.1:{}", a.grpc_port),
-        }),
-        || {
-            format!(
-                "Created chain {} (suite {suite}, {} org(s)) in {}\n  genesis  {}\n  config   {}\n  profile  {}\nStart it: covenant node start --dir {}\nThen:     export COVENANT_PROFILE={}",
-                a.chain,
-                a.orgs,
-                dir.display(),
-                genesis.hash,
-                config_path.display(),
-                profile_path.display(),
-                dir.display(),
-                profile_path.display()
-            )
-        },
-    )?;
+    let summary = json!({
+        "dir": dir,
+        "config": config_path,
+        "genesis": genesis_path,
+        "genesis_hash": genesis.hash.to_hex(),
+        "profile": profile_path,
+        "chain_id": a.chain,
+        "suite": suite,
+        "api": endpoint,
+        "grpc": format!("127.0.0.1:{}", a.grpc_port),
+    });
+    let text = format!(
+        "Created chain {} (suite {suite}, {} org(s)) in {}\n  genesis  {}\n  config   {}\n  profile  {}\nStart it: covenant node start --dir {}\nThen:     export COVENANT_PROFILE={}",
+        a.chain,
+        a.orgs,
+        dir.display(),
+        genesis.hash,
+        config_path.display(),
+        profile_path.display(),
+        dir.display(),
+        profile_path.display()
+    );
+    if quiet {
+        eprintln!("{text}");
+    } else {
+        emit(format, &summary, || text)?;
+    }
     Ok(0)
 }
 
 fn start(a: StartArgs, format: Format) -> Result<u8> {
+    if a.init
+        && let Some(dir) = &a.dir
+        && !dir.join("node.toml").exists()
+    {
+        init(
+            InitArgs {
+                dir: dir.clone(),
+                suite: "sm".into(),
+                key_algorithm: None,
+                org: "org1".into(),
+                orgs: 1,
+                chain: "main".into(),
+                api_port: 7070,
+                grpc_port: 7071,
+                force: false,
+            },
+            Format::Json,
+            true,
+        )?;
+    }
     let path = config_path(&a.dir, &a.config)?;
     let config = NodeConfig::load(&path)?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -83,24 +83,34 @@ async fn main() -> Result<()> {
 
     // The token contract.
     let contracts = client.contracts().await?;
-    let installed = contracts
-        .as_array()
-        .is_some_and(|l| l.iter().any(|c| c["name"] == "token" && c["status"] == "active"));
+    let installed = contracts.as_array().is_some_and(|l| {
+        l.iter()
+            .any(|c| c["name"] == "token" && c["status"] == "active")
+    });
     if !installed {
         let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts/token");
         let wasm = contract_build::build(&crate_dir, None)?;
         let code = b64_encode(&std::fs::read(wasm)?);
         let tx = admin
-            .sign(TxBuilder::new(&profile.chain_id, "sys.contracts", "install").args_json(&json!({"name": "token", "code": code})))
+            .sign(
+                TxBuilder::new(&profile.chain_id, "sys.contracts", "install")
+                    .args_json(&json!({"name": "token", "code": code})),
+            )
             .map_err(anyhow::Error::msg)?;
         let r = client.submit(&tx, true).await?;
-        eprintln!("installed token: {}", r.result.map(|x| x.code).unwrap_or_default());
+        eprintln!(
+            "installed token: {}",
+            r.result.map(|x| x.code).unwrap_or_default()
+        );
     }
     let accounts: Vec<String> = signers.iter().map(|s| s.account(suite).to_hex()).collect();
     let mut last = None;
     for acct in &accounts {
         let tx = admin
-            .sign(TxBuilder::new(&profile.chain_id, "token", "mint").args_json(&json!({"to": acct, "amount": 1_000_000_000u64})))
+            .sign(
+                TxBuilder::new(&profile.chain_id, "token", "mint")
+                    .args_json(&json!({"to": acct, "amount": 1_000_000_000u64})),
+            )
             .map_err(anyhow::Error::msg)?;
         last = Some(client.submit(&tx, false).await?.tx_id);
     }
@@ -117,7 +127,8 @@ async fn main() -> Result<()> {
     for round in 0..per {
         for (i, s) in signers.iter().enumerate() {
             let to = &accounts[(i + 1) % accounts.len()];
-            let payload = TxBuilder::new(&profile.chain_id, "token", "transfer").args_json(&json!({"to": to, "amount": 1}));
+            let payload = TxBuilder::new(&profile.chain_id, "token", "transfer")
+                .args_json(&json!({"to": to, "amount": 1}));
             let tx = s.sign(payload).map_err(anyhow::Error::msg)?;
             if round == per - 1 {
                 use prost::Message as _;
@@ -129,7 +140,10 @@ async fn main() -> Result<()> {
     }
     let total = signed.len();
     let start_height = client.info().await?.height;
-    eprintln!("signed {total} transfers from {} clients; submitting", a.clients);
+    eprintln!(
+        "signed {total} transfers from {} clients; submitting",
+        a.clients
+    );
 
     let t0 = Instant::now();
     let chunks: Vec<Vec<Vec<u8>>> = signed.chunks(500).map(<[Vec<u8>]>::to_vec).collect();
@@ -176,7 +190,11 @@ async fn main() -> Result<()> {
     let mut failed = 0u64;
     for h in start_height + 1..=end_height {
         let b = client.block(&h.to_string(), false).await?;
-        committed += b.txs.iter().filter(|t| t.contract == "token" && t.method == "transfer").count() as u64;
+        committed += b
+            .txs
+            .iter()
+            .filter(|t| t.contract == "token" && t.method == "transfer")
+            .count() as u64;
         failed += b.txs.iter().filter(|t| t.code != "OK").count() as u64;
     }
     let tps = committed as f64 / elapsed.as_secs_f64();

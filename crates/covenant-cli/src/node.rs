@@ -52,7 +52,24 @@ pub struct NodeCommand {
 enum NodeSub {
     Init(InitArgs),
     Start(StartArgs),
+    AddChain(AddChainArgs),
     RebuildIndex(RebuildArgs),
+}
+
+/// Add another chain to a node made by `covenant node init` (restart the node to host it).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The new chain has the same member orgs (the CAs in DIR) and this node as its \
+consensus node; it gets its own genesis (DIR/genesis-CHAIN.block), storage, txpool and producer. \
+Its suite must be the node key's: an SM2 node runs sm chains, a P-256 or Ed25519 node intl ones.\n\n\
+Example:\n  covenant node add-chain --dir dev --chain audit\n  covenant contract list --chain audit"
+)]
+struct AddChainArgs {
+    #[arg(long)]
+    dir: PathBuf,
+    /// Id of the new chain.
+    #[arg(long)]
+    chain: String,
 }
 
 /// Create a single-org development chain in a directory.
@@ -136,6 +153,7 @@ pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
         NodeSub::Init(a) => init(a, format, false),
         NodeSub::Start(a) => start(a, format),
         NodeSub::RebuildIndex(a) => rebuild(a, format),
+        NodeSub::AddChain(a) => add_chain(a, format),
     }
 }
 
@@ -474,5 +492,73 @@ fn rebuild(a: RebuildArgs, format: Format) -> Result<u8> {
             .collect::<Vec<_>>()
             .join("\n")
     })?;
+    Ok(0)
+}
+
+fn add_chain(a: AddChainArgs, format: Format) -> Result<u8> {
+    covenant_types::names::validate_chain_id(&a.chain)?;
+    let config_path = a.dir.join("node.toml");
+    let mut config = NodeConfig::load(&config_path)?;
+    if config.chains.iter().any(|c| c.id == a.chain) {
+        return Err(Failure::new(
+            "CHAIN_EXISTS",
+            format!("the node already hosts chain {}", a.chain),
+        )
+        .into());
+    }
+    let node_cert = covenant_pki::Certificate::load(&config.resolve(&config.node.cert))?;
+    let key_algorithm = node_cert.public_key()?.algorithm();
+    let suite = key_algorithm.suite();
+    // The member orgs: every CA directory of the node's directory.
+    let mut orgs = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&a.dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n == "ca" || n.to_string_lossy().starts_with("ca-"))
+        })
+        .collect();
+    entries.sort();
+    for ca_dir in entries {
+        let ca = CertificateAuthority::open(&ca_dir)?;
+        suite.check_key_algorithm(ca.config().key_algorithm)?;
+        orgs.push((ca.config().org.clone(), ca.root().der().to_vec()));
+    }
+    let node_org = node_cert.organization().unwrap_or_default();
+    let chain_config = dev_chain_config(
+        &a.chain,
+        suite,
+        &orgs,
+        vec![ConsensusNode {
+            org_id: node_org,
+            node_id: config.node.name.clone(),
+            certificate: node_cert.der().to_vec(),
+            address: String::new(),
+        }],
+        "solo",
+    );
+    let genesis =
+        covenant_chain::genesis::genesis_block(&chain_config, covenant_types::tx::now_ms())?;
+    let name = format!("genesis-{}.block", a.chain);
+    let genesis_path = a.dir.join(&name);
+    files::write_new(&genesis_path, &genesis.encode(), PUBLIC_MODE, false)?;
+    config.chains.push(ChainSection {
+        id: a.chain.clone(),
+        genesis: name.into(),
+        verify_blocks: 100,
+        pool_max_txs: None,
+    });
+    files::write_atomic(&config_path, config.to_toml()?.as_bytes(), PUBLIC_MODE)?;
+    emit(
+        format,
+        &json!({"chain_id": a.chain, "suite": suite, "genesis": genesis_path, "genesis_hash": genesis.hash.to_hex(), "config": config_path}),
+        || {
+            format!(
+                "Added chain {} (suite {suite}) to {}; restart the node to host it",
+                a.chain,
+                config_path.display()
+            )
+        },
+    )?;
     Ok(0)
 }

@@ -20,6 +20,9 @@ pub struct ProfileArgs {
     /// Talk to this node instead of the profile's endpoint.
     #[arg(long, global = true)]
     pub endpoint: Option<String>,
+    /// Use this chain instead of the profile's.
+    #[arg(long, global = true)]
+    pub chain: Option<String>,
 }
 
 /// A loaded profile with its client and a runtime to drive it.
@@ -38,7 +41,10 @@ impl Session {
                 "no profile: pass --profile FILE or set COVENANT_PROFILE (covenant node init writes DIR/profile.json)",
             )
         })?;
-        let profile = Profile::load(&path)?;
+        let mut profile = Profile::load(&path)?;
+        if let Some(chain) = &args.chain {
+            profile.chain_id = chain.clone();
+        }
         let endpoint = args
             .endpoint
             .clone()

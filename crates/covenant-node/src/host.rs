@@ -85,6 +85,16 @@ impl Node {
                 .check_key_algorithm(key.algorithm())
                 .map_err(|e| NodeError::Config(format!("chain {}: node key: {e}", section.id)))?;
             let node_id = suite.hash(cert.der()).0.to_vec();
+            let listed = gconfig
+                .consensus
+                .as_ref()
+                .is_some_and(|c| c.nodes.iter().any(|n| n.certificate == cert.der()));
+            if !listed {
+                return Err(NodeError::Config(format!(
+                    "this node's certificate is not a consensus node of chain {}",
+                    section.id
+                )));
+            }
             let options = ChainOptions {
                 genesis: Some(genesis),
                 verify: if verify_all || section.verify_blocks == 0 {

@@ -283,3 +283,71 @@ mod tests {
         assert!(short.check_body(Suite::Intl).is_err());
     }
 }
+
+#[cfg(test)]
+mod hostile_bytes {
+    use covenant_crypto::KeyAlgorithm;
+
+    use super::*;
+    use crate::{DagNode, tx::DecodedTx};
+
+    /// Every truncation and single-byte change of an encoded block and transaction decodes
+    /// to an error or to something the checks reject — never a panic.
+    #[test]
+    fn truncations_and_mutations_never_panic() {
+        let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let tx = crate::tx::sign(
+            crate::tx::TxBuilder::new("main", "kv", "put")
+                .build()
+                .unwrap(),
+            crate::tx::sender_by_certificate(vec![1, 2, 3]),
+            &key,
+        )
+        .unwrap()
+        .encode_to_vec();
+        let parts = BlockParts {
+            chain_id: "main".into(),
+            height: 3,
+            prev_hash: vec![1; 32],
+            prev_state_root: vec![2; 32],
+            timestamp_ms: 5,
+            proposer: vec![3; 32],
+            config_version: 0,
+            transactions: vec![tx.clone(), tx.clone()],
+            results: vec![vec![1, 2], vec![3]],
+            rwsets: vec![vec![], vec![4]],
+            dag: Dag {
+                nodes: vec![DagNode { deps: vec![] }, DagNode { deps: vec![0] }],
+            },
+        };
+        let original = assemble(Suite::Intl, parts, Some(&key)).unwrap();
+        let block = original.encode();
+        for input in [&block, &tx] {
+            for len in 0..input.len() {
+                let _ = DecodedBlock::decode(Suite::Intl, &input[..len], usize::MAX)
+                    .map(|b| b.check_body(Suite::Intl));
+                let _ = DecodedTx::decode(Suite::Intl, &input[..len], usize::MAX)
+                    .map(|t| t.args_json());
+            }
+            for i in 0..input.len() {
+                let mut m = input.clone();
+                m[i] ^= 0xa5;
+                if let Ok(b) = DecodedBlock::decode(Suite::Intl, &m, usize::MAX) {
+                    let _ = b.dag();
+                    // Same header, different body: the header's roots catch it.
+                    let body_changed = b.block.transactions != original.block.transactions
+                        || b.block.results != original.block.results
+                        || b.block.rwsets != original.block.rwsets
+                        || b.block.dag != original.block.dag;
+                    if b.block.header == original.block.header && body_changed {
+                        assert!(
+                            b.check_body(Suite::Intl).is_err(),
+                            "byte {i}: a changed body passed the check"
+                        );
+                    }
+                }
+                let _ = DecodedTx::decode(Suite::Intl, &m, usize::MAX);
+            }
+        }
+    }
+}

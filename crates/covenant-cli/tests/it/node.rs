@@ -779,3 +779,123 @@ fn start_errors_are_clear() {
         again.stderr
     );
 }
+
+#[test]
+fn one_node_hosts_several_chains_with_isolated_state() {
+    let mut node = DevNode::new(&["--suite", "intl"]);
+    node.stop();
+    let added = node
+        .cli(&[
+            "node",
+            "add-chain",
+            "--dir",
+            "dev",
+            "--chain",
+            "audit",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(added["suite"], "intl");
+    let again = node.cli(&["node", "add-chain", "--dir", "dev", "--chain", "audit"]);
+    assert!(
+        again.stderr.contains("error[CHAIN_EXISTS]"),
+        "{}",
+        again.stderr
+    );
+    node.start(&[]).unwrap();
+    node.deploy("kv", "kv", &[]);
+    let wasm = crate::devnode::example_wasm("kv");
+    node.cli(&[
+        "contract",
+        "deploy",
+        "kv",
+        wasm.to_str().unwrap(),
+        "--chain",
+        "audit",
+    ])
+    .ok();
+    let on_main = node
+        .cli(&[
+            "contract",
+            "invoke",
+            "kv",
+            "put",
+            "--args",
+            r#"{"key":"k","value":"main"}"#,
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    node.cli(&[
+        "contract",
+        "invoke",
+        "kv",
+        "put",
+        "--args",
+        r#"{"key":"k","value":"audit"}"#,
+        "--chain",
+        "audit",
+    ])
+    .ok();
+    let main_v = node
+        .cli(&[
+            "contract",
+            "query",
+            "kv",
+            "get",
+            "--args",
+            r#"{"key":"k"}"#,
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let audit_v = node
+        .cli(&[
+            "contract",
+            "query",
+            "kv",
+            "get",
+            "--args",
+            r#"{"key":"k"}"#,
+            "--chain",
+            "audit",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        (main_v["result"].as_str(), audit_v["result"].as_str()),
+        (Some("main"), Some("audit"))
+    );
+    let main_info = node.cli(&["chain", "info", "-o", "json"]).ok().json();
+    let audit_info = node
+        .cli(&["chain", "info", "--chain", "audit", "-o", "json"])
+        .ok()
+        .json();
+    assert_ne!(main_info["genesis_hash"], audit_info["genesis_hash"]);
+    // A transaction of one chain is unknown on the other, and cannot be replayed there.
+    let missing = node.cli(&[
+        "tx",
+        "get",
+        on_main["tx_id"].as_str().unwrap(),
+        "--chain",
+        "audit",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(missing.json()["error"]["code"], "NOT_FOUND");
+    assert!(
+        node.path().join("dev/data/chains/main").is_dir()
+            && node.path().join("dev/data/chains/audit").is_dir()
+    );
+    let chains = http_get(&format!("{}/v1/chains", node.api)).unwrap().1;
+    assert!(
+        chains.contains("\"audit\"") && chains.contains("\"main\""),
+        "{chains}"
+    );
+}

@@ -133,6 +133,12 @@ struct StartArgs {
     /// `covenant node init --dir DIR` would); afterwards the same command resumes it.
     #[arg(long, requires = "dir")]
     init: bool,
+    /// With --init: port of the REST/JSON API.
+    #[arg(long, default_value_t = 7070, requires = "init")]
+    api_port: u16,
+    /// With --init: port of the gRPC API.
+    #[arg(long, default_value_t = 7071, requires = "init")]
+    grpc_port: u16,
 }
 
 /// Re-derive state and indexes from the block files (the node must be stopped).
@@ -408,8 +414,8 @@ fn start(a: StartArgs, format: Format) -> Result<u8> {
                 org: "org1".into(),
                 orgs: 1,
                 chain: "main".into(),
-                api_port: 7070,
-                grpc_port: 7071,
+                api_port: a.api_port,
+                grpc_port: a.grpc_port,
                 force: false,
             },
             Format::Json,

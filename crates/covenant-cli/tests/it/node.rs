@@ -899,3 +899,51 @@ fn one_node_hosts_several_chains_with_isolated_state() {
         "{chains}"
     );
 }
+
+#[test]
+fn start_init_creates_a_dev_node_once_and_resumes_it_after() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let (api, grpc) = (crate::devnode::free_port(), crate::devnode::free_port());
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+            .args([
+                "node",
+                "start",
+                "--dir",
+                "dev",
+                "--init",
+                "--api-port",
+                &api.to_string(),
+                "--grpc-port",
+                &grpc.to_string(),
+                "-o",
+                "json",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let ready: Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(ready["api"], format!("http://127.0.0.1:{api}"));
+        let info = http_get(&format!("http://127.0.0.1:{api}/v1/chains/main"))
+            .unwrap()
+            .1;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().unwrap();
+        serde_json::from_str::<Value>(&info).unwrap()["genesis_hash"].clone()
+    };
+    let first = start();
+    assert!(dir.path().join("dev/profile.json").is_file());
+    let second = start();
+    assert_eq!(first, second, "the second start resumes the same chain");
+}

@@ -11,6 +11,7 @@ mod node;
 mod output;
 mod proposal;
 mod session;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -67,6 +68,8 @@ enum Command {
     Proposal(proposal::ProposalCommand),
     // About text from `bench::BenchCommand` (its long form explains what is measured).
     Bench(bench::BenchCommand),
+    // About text from `sim::SimCommand`.
+    Sim(sim::SimCommand),
 }
 
 /// Whether the raw arguments ask for JSON, for errors raised before parsing succeeds.
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
         Command::Block(cmd) => ledger::block(cmd, format),
         Command::Chain(cmd) => ledger::chain(cmd, format),
         Command::Proposal(cmd) => proposal::run(cmd, format),
+        Command::Sim(cmd) => sim::run_cmd(cmd, format),
     };
     match result {
         Ok(code) => ExitCode::from(code),

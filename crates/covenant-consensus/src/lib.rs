@@ -9,6 +9,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod tbft;
+
 use std::fmt;
 
 use covenant_crypto::{PrivateKey, PublicKey, Suite};

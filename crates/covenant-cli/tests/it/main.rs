@@ -7,6 +7,7 @@ mod ca;
 mod crash;
 mod devnode;
 mod node;
+mod sim;
 
 use std::{
     collections::BTreeMap,

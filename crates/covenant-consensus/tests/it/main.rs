@@ -1,0 +1,3 @@
+//! Integration tests of the consensus engines.
+
+mod tbft_sim;

@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "covenant/v1/types.proto",
         "covenant/v1/config.proto",
         "covenant/v1/api.proto",
+        "covenant/v1/net.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

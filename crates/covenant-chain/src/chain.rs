@@ -99,6 +99,8 @@ struct Inner {
     node_key: PrivateKey,
     node_id: Vec<u8>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    /// Transactions this node admitted from its own clients (for gossip to peers).
+    accepted: broadcast::Sender<Arc<Vec<u8>>>,
     waiters: Mutex<HashMap<Hash, Vec<oneshot::Sender<TxCommitted>>>>,
     wake: (Mutex<bool>, Condvar),
     stop: AtomicBool,
@@ -187,6 +189,7 @@ impl Chain {
         let chain_id = membership.config().chain_id.clone();
         let consensus = make_consensus(suite, membership.config());
         let (blocks, _) = broadcast::channel(1024);
+        let (accepted, _) = broadcast::channel(65_536);
         let stats = ChainStats {
             height: store.height(),
             ..Default::default()
@@ -204,6 +207,7 @@ impl Chain {
                 node_key: options.node_key,
                 node_id: options.node_id,
                 blocks,
+                accepted,
                 waiters: Mutex::new(HashMap::new()),
                 wake: (Mutex::new(false), Condvar::new()),
                 stop: AtomicBool::new(false),
@@ -253,6 +257,22 @@ impl Chain {
         self.inner.blocks.subscribe()
     }
 
+    /// Subscribe to the transactions this node admits from its own clients (not those that
+    /// came from peers), to pass them on.
+    pub fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        self.inner.accepted.subscribe()
+    }
+
+    /// Transactions waiting in the pool.
+    pub fn pool_len(&self) -> usize {
+        self.inner.pool.len()
+    }
+
+    /// The block limits of the current config: (max txs, max bytes, interval ms).
+    pub fn limits(&self) -> (usize, usize, u64) {
+        self.block_limits()
+    }
+
     fn snapshot(&self) -> Result<Arc<dyn StateRead>, TxError> {
         self.inner
             .store
@@ -261,8 +281,18 @@ impl Chain {
             .map_err(|e| TxError::Internal(e.to_string()))
     }
 
-    /// Check a transaction and add it to the pool. Returns its id.
+    /// Check a transaction from a client of this node and add it to the pool (peers hear of
+    /// it through [`Chain::subscribe_accepted`]). Returns its id.
     pub fn submit(&self, bytes: Vec<u8>) -> Result<Hash, TxError> {
+        self.admit(bytes, true)
+    }
+
+    /// Check a transaction a peer passed on and add it to the pool (not passed on again).
+    pub fn submit_from_peer(&self, bytes: Vec<u8>) -> Result<Hash, TxError> {
+        self.admit(bytes, false)
+    }
+
+    fn admit(&self, bytes: Vec<u8>, local: bool) -> Result<Hash, TxError> {
         let membership = self.membership();
         let config = membership.config().clone();
         let limit = config.max_tx_bytes as usize;
@@ -336,12 +366,17 @@ impl Chain {
         let signers = membership.verify_signatures(&tx, &*view, time_of_ms(now))?;
         self.check_callable(&tx, &signers[0], &*view)?;
         let envelope = self.inner.suite.hash(&bytes);
+        let bytes = Arc::new(bytes);
         self.inner.pool.insert(PooledTx {
             tx: Arc::new(tx),
-            bytes: Arc::new(bytes),
+            bytes: bytes.clone(),
             received: Instant::now(),
         })?;
         self.inner.verified.insert(envelope);
+        if local {
+            // Nobody listening (a single node) is fine.
+            let _ = self.inner.accepted.send(bytes);
+        }
         if self.inner.pool.len() >= self.block_limits().0 {
             self.wake_producer();
         }
@@ -493,19 +528,46 @@ impl Chain {
         cv.notify_one();
     }
 
-    /// Build, order and commit one block from the pool, if it holds anything.
+    /// Build, order and commit one block from the pool, if it holds anything (the solo
+    /// engine).
     pub fn produce_block(&self) -> Result<Option<Arc<CommittedBlock>>, ChainError> {
         let _guard = self.inner.commit_lock.lock();
+        let height = self.inner.store.tip().height.map_or(0, |h| h + 1);
+        if !self.inner.consensus.is_proposer(height) {
+            return Ok(None);
+        }
+        let Some((block, out)) = self.build_block(false)? else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let block = self
+            .inner
+            .consensus
+            .order(block)
+            .map_err(|e| ChainError::Other(e.to_string()))?;
+        let committed = self.commit(block, out)?;
+        debug!(
+            height,
+            txs = committed.results.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "block committed"
+        );
+        Ok(Some(committed))
+    }
+
+    /// Build the next block from the pool, executed and signed by this node as proposer, but
+    /// neither ordered nor committed. `None` when the pool is empty, unless `allow_empty`.
+    pub fn build_block(
+        &self,
+        allow_empty: bool,
+    ) -> Result<Option<(DecodedBlock, BlockOutput)>, ChainError> {
         let (max_txs, max_bytes, _) = self.block_limits();
         let mut batch = self.inner.pool.peek(max_txs, max_bytes);
-        if batch.is_empty() {
+        if batch.is_empty() && !allow_empty {
             return Ok(None);
         }
         let tip = self.inner.store.tip();
         let height = tip.height.map_or(0, |h| h + 1);
-        if !self.inner.consensus.is_proposer(height) {
-            return Ok(None);
-        }
         // A transaction committed meanwhile (a race with admission) must not go in again.
         let mut stale = Vec::new();
         batch.retain(|t| match self.inner.store.tx_location(t.tx.id.as_bytes()) {
@@ -516,7 +578,7 @@ impl Chain {
             }
         });
         self.inner.pool.remove(&stale);
-        if batch.is_empty() {
+        if batch.is_empty() && !allow_empty {
             return Ok(None);
         }
         let prev_time = match tip.height {
@@ -534,7 +596,6 @@ impl Chain {
         let membership = self.membership();
         let base: Arc<dyn StateRead> = Arc::new(self.inner.store.snapshot()?);
         let txs: Vec<Arc<DecodedTx>> = batch.iter().map(|t| t.tx.clone()).collect();
-        let started = Instant::now();
         let out = self
             .inner
             .executor
@@ -561,25 +622,64 @@ impl Chain {
             dag: out.dag.clone(),
         };
         let block = assemble(self.inner.suite, parts, Some(&self.inner.node_key))?;
-        let block = self
-            .inner
-            .consensus
-            .order(block)
-            .map_err(|e| ChainError::Other(e.to_string()))?;
-        let committed = self.commit(block, out)?;
-        debug!(
-            height,
-            txs = txs.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "block committed"
-        );
-        Ok(Some(committed))
+        Ok(Some((block, out)))
+    }
+
+    /// Check a block another node proposes for the next height, before it is decided: all of
+    /// [`Chain::validate`] except the commit certificate, which it cannot have yet.
+    pub fn check_proposal(&self, block: &DecodedBlock) -> Result<BlockOutput, ChainError> {
+        self.validate_block(block, false)
+    }
+
+    /// Commit a block the consensus engine decided, with its certificate. `output` is this
+    /// node's execution of it from [`Chain::build_block`] or [`Chain::check_proposal`]
+    /// against the same tip; without it the block is validated again. A block already
+    /// committed (e.g. by block sync meanwhile) is reported as it was committed.
+    pub fn commit_decided(
+        &self,
+        block: DecodedBlock,
+        output: Option<BlockOutput>,
+    ) -> Result<Option<Arc<CommittedBlock>>, ChainError> {
+        let _guard = self.inner.commit_lock.lock();
+        let h = block.height();
+        let tip = self.inner.store.tip();
+        if tip.height.is_some_and(|t| t >= h) {
+            let stored = self.inner.store.block(h)?;
+            return match stored {
+                Some(b) if b.hash == block.hash => Ok(None),
+                Some(b) => Err(Self::invalid(
+                    h,
+                    format!(
+                        "decided {} but {} is committed at this height",
+                        block.hash, b.hash
+                    ),
+                )),
+                None => Err(Self::invalid(h, "missing from the store")),
+            };
+        }
+        let out = match output {
+            Some(out) if tip.height.map_or(0, |t| t + 1) == h => {
+                let config = self.config();
+                self.inner
+                    .consensus
+                    .check_certificate(&block, &config)
+                    .map_err(|e| Self::invalid(h, e.to_string()))?;
+                out
+            }
+            _ => self.validate_block(&block, true)?,
+        };
+        self.commit(block, out).map(Some)
+    }
+
+    /// The committed block at `height` (decoded).
+    pub fn block(&self, height: u64) -> Result<Option<DecodedBlock>, ChainError> {
+        Ok(self.inner.store.block(height)?)
     }
 
     /// Validate a block decided elsewhere (re-executing it along its DAG) and commit it.
     pub fn apply_block(&self, block: DecodedBlock) -> Result<Arc<CommittedBlock>, ChainError> {
         let _guard = self.inner.commit_lock.lock();
-        let out = self.validate(&block)?;
+        let out = self.validate_block(&block, true)?;
         self.commit(block, out)
     }
 
@@ -592,6 +692,14 @@ impl Chain {
 
     /// Check a block from elsewhere without committing it; returns its execution.
     pub fn validate(&self, block: &DecodedBlock) -> Result<BlockOutput, ChainError> {
+        self.validate_block(block, true)
+    }
+
+    fn validate_block(
+        &self,
+        block: &DecodedBlock,
+        with_certificate: bool,
+    ) -> Result<BlockOutput, ChainError> {
         let h = block.height();
         let bad = |d: String| Self::invalid(h, d);
         let tip = self.inner.store.tip();
@@ -628,10 +736,12 @@ impl Chain {
         let key = covenant_consensus::node_key(&proposer.certificate).map_err(bad)?;
         key.verify(&block.block.header, &block.block.proposer_signature)
             .map_err(|_| bad("the proposer's signature does not verify".into()))?;
-        self.inner
-            .consensus
-            .check_certificate(block, config)
-            .map_err(|e| bad(e.to_string()))?;
+        if with_certificate {
+            self.inner
+                .consensus
+                .check_certificate(block, config)
+                .map_err(|e| bad(e.to_string()))?;
+        }
         let prev_time = match tip.height {
             Some(t) => self
                 .inner

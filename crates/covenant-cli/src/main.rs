@@ -12,6 +12,7 @@ mod output;
 mod proposal;
 mod session;
 mod sim;
+mod up;
 
 use std::process::ExitCode;
 
@@ -38,8 +39,9 @@ smart contracts, with the national (SM2/SM3/SM4) or international (ECDSA P-256, 
 SHA-256, AES-GCM) algorithm suites.",
     after_help = "Every command takes --output json for scripts. Errors print one line with a \
 stable code, e.g. `error[CA_EXISTS]: ...`.\n\nExit status: 0 success, 1 failure, 2 usage error, \
-3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant node init --dir dev && \
-covenant node start --dir dev\n  covenant ca init --org Org1 --suite sm --dir ./org1-ca"
+3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant up            (a local 4-org consortium; covenant down stops it)\n  \
+covenant node init --dir dev && covenant node start --dir dev\n  covenant ca init --org Org1 \
+--suite sm --dir ./org1-ca"
 )]
 struct Cli {
     /// Output format: human-readable text or JSON.
@@ -52,6 +54,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    // About text from `up::UpArgs` (its long form explains the layout).
+    Up(up::UpArgs),
+    // About text from `up::StatusArgs`.
+    Status(up::StatusArgs),
+    // About text from `up::DownArgs`.
+    Down(up::DownArgs),
     /// Run an org's certificate authority: issue, sign, revoke and verify certificates.
     Ca(ca::CaCommand),
     /// Create, run and repair a node.
@@ -131,6 +139,9 @@ fn main() -> ExitCode {
     };
     let format = cli.output;
     let result = match cli.command {
+        Command::Up(a) => up::up(a, format),
+        Command::Status(a) => up::status(a, format),
+        Command::Down(a) => up::down(a, format),
         Command::Ca(cmd) => ca::run(cmd, format),
         Command::Bench(cmd) => bench::run(cmd, format),
         Command::Node(cmd) => node::run(cmd, format),

@@ -194,6 +194,7 @@ pub fn dev_chain_config(
         consensus: Some(ConsensusConfig {
             kind: consensus.into(),
             nodes,
+            sync_nodes: vec![],
         }),
         policies: default_policies(),
         block: Some(default_block_limits()),
@@ -345,6 +346,8 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             grpc_listen: Some(format!("127.0.0.1:{}", a.grpc_port)),
             cert: relative(&dir, &node_files.cert),
             key: relative(&dir, &node_files.key),
+            peer_listen: None,
+            peer_advertise: None,
         },
         chains: vec![ChainSection {
             id: a.chain.clone(),
@@ -352,6 +355,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             verify_blocks: 100,
             pool_max_txs: None,
         }],
+        tbft: Default::default(),
         base: dir.clone(),
     };
     let config_path = dir.join("node.toml");

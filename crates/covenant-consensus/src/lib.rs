@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod raft;
 pub mod tbft;
 
 use std::fmt;
@@ -110,6 +111,7 @@ impl Consensus for Solo {
                 signer: Some(sender_by_hash(hash)),
                 signature,
             }],
+            votes: vec![],
         });
         Ok(block)
     }

@@ -8,6 +8,13 @@
 //! grpc_listen = "127.0.0.1:7071"    # optional
 //! cert = "node/cert.pem"            # the node's certificate (role node)
 //! key = "node/key.pem"
+//! peer_listen = "127.0.0.1:7051"    # node-to-node TLS; needed for raft/tbft chains
+//! peer_advertise = "10.0.0.5:7051"  # optional: the address peers dial, if not peer_listen
+//!
+//! [tbft]                            # optional: round timeouts (defaults shown)
+//! propose_ms = 3000
+//! vote_ms = 1000
+//! per_round_ms = 500
 //!
 //! [[chains]]
 //! id = "main"
@@ -31,6 +38,50 @@ pub struct NodeSection {
     pub grpc_listen: Option<String>,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Where to accept connections from other nodes (TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_listen: Option<String>,
+    /// The address other nodes should dial, if not `peer_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_advertise: Option<String>,
+}
+
+/// TBFT round timeouts. They do not affect safety, only how fast a round without progress
+/// is given up; every validator should use similar values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TbftSection {
+    /// Wait for the round's proposal.
+    #[serde(default = "default_propose_ms")]
+    pub propose_ms: u64,
+    /// Wait for more votes once a quorum voted, before voting nil.
+    #[serde(default = "default_vote_ms")]
+    pub vote_ms: u64,
+    /// Added to every timeout per round without a decision.
+    #[serde(default = "default_per_round_ms")]
+    pub per_round_ms: u64,
+}
+
+fn default_propose_ms() -> u64 {
+    3000
+}
+
+fn default_vote_ms() -> u64 {
+    1000
+}
+
+fn default_per_round_ms() -> u64 {
+    500
+}
+
+impl Default for TbftSection {
+    fn default() -> Self {
+        TbftSection {
+            propose_ms: default_propose_ms(),
+            vote_ms: default_vote_ms(),
+            per_round_ms: default_per_round_ms(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +106,8 @@ pub struct NodeConfig {
     pub node: NodeSection,
     #[serde(default)]
     pub chains: Vec<ChainSection>,
+    #[serde(default)]
+    pub tbft: TbftSection,
     /// Directory the relative paths are relative to (the config file's).
     #[serde(skip)]
     pub base: PathBuf,

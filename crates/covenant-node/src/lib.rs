@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod config;
+pub mod engine;
 pub mod grpc;
 mod host;
 pub mod metrics;
@@ -131,7 +132,7 @@ pub async fn serve(
             .map_err(|e| NodeError::Serve(e.to_string()))?,
         grpc: grpc_listener.as_ref().and_then(|l| l.local_addr().ok()),
     };
-    node.start();
+    node.start().await?;
     spawn_metrics(&node, &metrics);
     ready(&listening);
 

@@ -161,6 +161,32 @@ impl ChainConfigExt for ChainConfig {
                 ));
             }
         }
+        for node in &consensus.sync_nodes {
+            if !seen.contains(node.org_id.as_str()) {
+                return bad(format!(
+                    "sync node {} belongs to unknown org {}",
+                    node.node_id, node.org_id
+                ));
+            }
+            if !node_ids.insert(node.node_id.as_str()) {
+                return bad(format!(
+                    "node {} is listed twice (a node is either a consensus or a sync node)",
+                    node.node_id
+                ));
+            }
+            if node.certificate.is_empty() {
+                return bad(format!("sync node {} has no certificate", node.node_id));
+            }
+        }
+        let mut certs = BTreeSet::new();
+        for node in consensus.nodes.iter().chain(&consensus.sync_nodes) {
+            if !certs.insert(node.certificate.as_slice()) {
+                return bad(format!(
+                    "node {} uses a certificate another node uses",
+                    node.node_id
+                ));
+            }
+        }
         if consensus.kind == "solo" && consensus.nodes.len() != 1 {
             return bad("solo consensus has exactly one node".into());
         }
@@ -209,6 +235,7 @@ mod tests {
                     certificate: vec![1],
                     address: "127.0.0.1:1".into(),
                 }],
+                sync_nodes: vec![],
             }),
             policies: default_policies(),
             block: Some(default_block_limits()),

@@ -35,6 +35,12 @@ pub fn to_json(c: &ChainConfig) -> Value {
                 "address": n.address,
                 "certificate": pem(&n.certificate),
             })).collect::<Vec<_>>(),
+            "sync_nodes": k.sync_nodes.iter().map(|n| json!({
+                "org_id": n.org_id,
+                "node_id": n.node_id,
+                "address": n.address,
+                "certificate": pem(&n.certificate),
+            })).collect::<Vec<_>>(),
         })),
         "policies": resource::DEFAULTS.iter().map(|(r, _)| {
             let p = c.policy_for(r);
@@ -68,6 +74,15 @@ struct AddNode {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Promote {
+    node_id: String,
+    /// The peer address it accepts connections on, if it changes.
+    #[serde(default)]
+    address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetBlock {
     max_txs: Option<u32>,
     max_bytes: Option<u64>,
@@ -93,6 +108,9 @@ pub struct Update {
     remove_org: Option<String>,
     add_node: Option<AddNode>,
     remove_node: Option<String>,
+    add_sync_node: Option<AddNode>,
+    remove_sync_node: Option<String>,
+    promote_sync_node: Option<Promote>,
     set_block: Option<SetBlock>,
     set_policy: Option<SetPolicy>,
     tx_expiry_window_ms: Option<u64>,
@@ -133,37 +151,77 @@ pub fn apply(mut config: ChainConfig, u: Update, height: u64) -> Result<ChainCon
             return Err(SysError::args(format!("org {org} is not a member")));
         }
         if let Some(c) = config.consensus.as_ref()
-            && c.nodes.iter().any(|n| n.org_id == org)
+            && c.nodes.iter().chain(&c.sync_nodes).any(|n| n.org_id == org)
         {
             return Err(SysError::args(format!(
-                "org {org} still runs consensus nodes; remove them first"
+                "org {org} still runs consensus or sync nodes; remove them first"
             )));
         }
         changed = true;
     }
-    if let Some(add) = u.add_node {
+    for (add, sync) in [(u.add_node, false), (u.add_sync_node, true)] {
+        let Some(add) = add else { continue };
         let cert = cert_from_text(&add.certificate, "node certificate")?;
         if cert.role() != Some(covenant_pki::Role::Node) {
             return Err(SysError::args(
-                "the certificate of a consensus node must have role node",
+                "the certificate of a consensus or sync node must have role node",
             ));
         }
         let consensus = config
             .consensus
             .as_mut()
             .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
-        if consensus.nodes.iter().any(|n| n.node_id == add.node_id) {
+        if consensus
+            .nodes
+            .iter()
+            .chain(&consensus.sync_nodes)
+            .any(|n| n.node_id == add.node_id)
+        {
             return Err(SysError::args(format!(
-                "node {} is already a consensus node",
+                "node {} is already a node of the chain",
                 add.node_id
             )));
         }
-        consensus.nodes.push(ConsensusNode {
+        let node = ConsensusNode {
             org_id: add.org_id,
             node_id: add.node_id,
             certificate: cert.der().to_vec(),
             address: add.address,
-        });
+        };
+        if sync {
+            consensus.sync_nodes.push(node);
+        } else {
+            consensus.nodes.push(node);
+        }
+        changed = true;
+    }
+    if let Some(node) = u.remove_sync_node {
+        let consensus = config
+            .consensus
+            .as_mut()
+            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let before = consensus.sync_nodes.len();
+        consensus.sync_nodes.retain(|n| n.node_id != node);
+        if consensus.sync_nodes.len() == before {
+            return Err(SysError::args(format!("{node} is not a sync node")));
+        }
+        changed = true;
+    }
+    if let Some(p) = u.promote_sync_node {
+        let consensus = config
+            .consensus
+            .as_mut()
+            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let i = consensus
+            .sync_nodes
+            .iter()
+            .position(|n| n.node_id == p.node_id)
+            .ok_or_else(|| SysError::args(format!("{} is not a sync node", p.node_id)))?;
+        let mut node = consensus.sync_nodes.remove(i);
+        if let Some(a) = p.address {
+            node.address = a;
+        }
+        consensus.nodes.push(node);
         changed = true;
     }
     if let Some(node) = u.remove_node {

@@ -141,6 +141,7 @@ pub fn config(chain: &str, suite: Suite, orgs: &[&TestOrg]) -> ChainConfig {
                 certificate: orgs[0].node.cert.der().to_vec(),
                 address: "127.0.0.1:0".into(),
             }],
+            sync_nodes: vec![],
         }),
         policies: default_policies(),
         block: Some(default_block_limits()),

@@ -4,6 +4,8 @@
 
 mod bench;
 mod ca;
+mod cluster;
+mod consortium;
 mod crash;
 mod devnode;
 mod node;

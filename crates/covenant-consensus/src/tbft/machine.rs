@@ -339,6 +339,16 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
         self.decided
     }
 
+    /// Whether messages for `height` wait (received before this machine got there).
+    pub fn has_future(&self, height: u64) -> bool {
+        self.future.iter().any(|m| m.height() == height)
+    }
+
+    /// Whether the machine has started a height (or still waits for its first).
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
     /// A one-line description of the machine's state (diagnostics).
     pub fn describe(&self) -> String {
         let short = |h: &Hash| h.to_string().chars().take(8).collect::<String>();

@@ -1,3 +1,4 @@
 //! Integration tests of the consensus engines.
 
+mod raft;
 mod tbft_sim;

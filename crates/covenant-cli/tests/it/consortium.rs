@@ -1,0 +1,255 @@
+//! Consortia of real node processes on loopback (`covenant up`): consensus across processes,
+//! a crashed node catching up, a chain that halts without a quorum and resumes without a fork,
+//! a 5th consensus node added by proposal under load, and a revoked node shut out.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use serde_json::json;
+
+use crate::{
+    cluster::{Cluster, Load, free_ports, logs, wait_for},
+    covenant,
+};
+
+/// Crash one node under load; the rest go on and it catches up. Stop two of four; the chain
+/// halts, and resumes without a fork when they come back.
+fn crash_and_quorum_loss(consensus: &str, suite: &str) {
+    let c = Cluster::up(consensus, suite, 4);
+    let status = c.status();
+    for n in status["nodes"].as_array().unwrap() {
+        assert_eq!(n["running"], true, "{status}");
+        assert_eq!(n["role"], "consensus");
+        assert!(n["pid"].as_u64().is_some());
+    }
+    c.deploy_kv();
+    let load = Load::start(&c, c.apis.clone(), 3);
+    let h0 = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2, 3], h0 + 3, 60);
+
+    // One node crashes: the other three keep committing.
+    c.kill9(3);
+    let h1 = c.height(0).unwrap();
+    let before = load.committed();
+    c.wait_height(&[0, 1, 2], h1 + 5, 60);
+    wait_for("clients to commit with a node down", 60, || {
+        load.committed() > before + 5
+    });
+    // It comes back and catches up.
+    c.resume();
+    let h2 = c.height(0).unwrap();
+    c.wait_height(&[3], h2, 60);
+
+    // Two of four stop: no quorum, no blocks.
+    c.kill9(2);
+    c.kill9(3);
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = c.heights(&[0, 1]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        c.heights(&[0, 1]),
+        stalled,
+        "two of four nodes must not commit alone"
+    );
+    // They return: the chain resumes.
+    c.resume();
+    let top = stalled.iter().flatten().max().copied().unwrap();
+    c.wait_height(&[0, 1, 2, 3], top + 3, 90);
+    let (committed, _) = load.stop();
+    assert!(committed > 20, "only {committed} transactions committed");
+    c.assert_same_ledger(&[0, 1, 2, 3]);
+    let down = c.down();
+    assert_eq!(down["stopped"].as_array().unwrap().len(), 4);
+    assert!(
+        c.status()["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["running"] == false)
+    );
+}
+
+#[test]
+fn tbft_survives_a_crash_and_halts_without_a_quorum() {
+    crash_and_quorum_loss("tbft", "sm");
+}
+
+struct ExtraNode {
+    cert_pem: String,
+    api: String,
+    peer: String,
+    child: std::process::Child,
+}
+
+impl Drop for ExtraNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start an extra node of org1 in `c`'s directory, listening on fresh ports.
+fn extra_node(c: &Cluster, name: &str) -> ExtraNode {
+    let ca = c.dir.join("orgs/org1/ca");
+    let issued = covenant(
+        c.root.path(),
+        &[
+            "ca",
+            "issue",
+            "--dir",
+            ca.to_str().unwrap(),
+            "--role",
+            "node",
+            "--name",
+            name,
+            "--host",
+            "127.0.0.1",
+            "-o",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    let cert = Path::new(issued["cert"].as_str().unwrap()).to_path_buf();
+    let key = Path::new(issued["key"].as_str().unwrap()).to_path_buf();
+    let base = free_ports(5);
+    let (api, grpc, peer) = (base, base + 1, base + 2);
+    let node_dir = c.dir.join("nodes").join(name);
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let toml = format!(
+        "[node]\nname = \"{name}\"\ndata_dir = \"data\"\napi_listen = \"127.0.0.1:{api}\"\n\
+grpc_listen = \"127.0.0.1:{grpc}\"\ncert = \"{}\"\nkey = \"{}\"\npeer_listen = \"127.0.0.1:{peer}\"\n\n\
+[[chains]]\nid = \"main\"\ngenesis = \"{}\"\n\n[tbft]\npropose_ms = 1500\nvote_ms = 500\nper_round_ms = 250\n",
+        cert.display(),
+        key.display(),
+        c.dir.join("genesis/main.block").display()
+    );
+    std::fs::write(node_dir.join("node.toml"), toml).unwrap();
+    let log = std::fs::File::create(node_dir.join("node.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+        .args(["node", "start", "--dir", node_dir.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    ExtraNode {
+        cert_pem: std::fs::read_to_string(&cert).unwrap(),
+        api: format!("http://127.0.0.1:{api}"),
+        peer: format!("127.0.0.1:{peer}"),
+        child,
+    }
+}
+
+/// Add a 5th consensus node by proposal while clients keep submitting; it catches up and
+/// votes. Revoke another node's certificate: its peers shut it out, and it cannot rejoin.
+fn membership_under_load(consensus: &str, suite: &str) {
+    let c = Cluster::up(consensus, suite, 4);
+    c.deploy_kv();
+    let load = Load::start(&c, c.apis.clone(), 3);
+
+    // The new node starts first: its peers refuse it until the chain config lists it.
+    let fifth = extra_node(&c, "org1-node2");
+    let add = json!({"add_node": {
+        "org_id": "org1",
+        "node_id": "org1-node2",
+        "certificate": fifth.cert_pem,
+        "address": fifth.peer,
+    }});
+    let out = c
+        .cli(&[
+            "contract",
+            "invoke",
+            "sys.config",
+            "update",
+            "--args",
+            &add.to_string(),
+            "--endorse-as",
+            "org2-admin",
+            "--endorse-as",
+            "org3-admin",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(out["code"], "OK", "{out}");
+    let config = c.cli(&["chain", "config", "-o", "json"]).ok().json();
+    assert_eq!(
+        config["consensus"]["nodes"].as_array().unwrap().len(),
+        5,
+        "{config}"
+    );
+    let client5 = covenant_sdk::Client::new(&fifth.api, "main").unwrap();
+    let height5 = || c.rt.block_on(client5.info()).ok().map(|i| i.height);
+    let top = c.height(0).unwrap();
+    wait_for("the 5th node to catch up", 90, || {
+        height5().is_some_and(|h| h >= top)
+    });
+    // With five validators a quorum is four: with org4 down, blocks need the new node's votes.
+    c.kill9(3);
+    let h = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2], h + 3, 90);
+    wait_for("the 5th node to follow", 60, || {
+        height5().is_some_and(|x| x >= h + 3)
+    });
+    c.resume();
+
+    // org4 revokes its own node's certificate (its admin owns it).
+    let org4_node = c.read("orgs/org4/ca/identities/org4-node/cert.pem");
+    let out = c
+        .cli(&[
+            "contract",
+            "invoke",
+            "sys.certs",
+            "revoke",
+            "--args",
+            &json!({"cert": org4_node, "reason": "key compromise"}).to_string(),
+            "--as",
+            "org4-admin",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(out["code"], "OK", "{out}");
+    let revoked_at = out["height"].as_u64().unwrap();
+    // The others go on without it; it stays behind, even after a restart.
+    c.kill9(3);
+    c.resume();
+    let h = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2], h + 5, 90);
+    wait_for("the 5th node to follow", 60, || {
+        height5().is_some_and(|x| x >= h + 5)
+    });
+    let h4 = c.height(3).unwrap();
+    assert!(
+        h4 <= revoked_at + 1,
+        "the revoked node kept up: it is at {h4}, revoked at {revoked_at}\n{}",
+        logs(&c.dir)
+    );
+    let metrics = crate::devnode::http_get(&format!("{}/metrics", c.apis[0]))
+        .unwrap()
+        .1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("covenant_net_rejections_total") && l.contains("REVOKED")),
+        "no REVOKED rejection counted:\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("net"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    let (committed, _) = load.stop();
+    assert!(committed > 20, "only {committed} transactions committed");
+    c.assert_same_ledger(&[0, 1, 2]);
+    let top = c.height(0).unwrap();
+    assert_eq!(height5(), Some(top));
+}
+
+#[test]
+fn tbft_adds_a_fifth_node_under_load_and_shuts_out_a_revoked_one() {
+    membership_under_load("tbft", "intl");
+}

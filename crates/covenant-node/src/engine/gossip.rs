@@ -1,0 +1,85 @@
+//! Transaction gossip: transactions this node's clients submit are passed to the chain's
+//! peers in small batches, so whichever node proposes next has them. Transactions from peers
+//! are checked like any other and never passed on again (every node hears every other
+//! directly).
+
+use std::time::Duration;
+
+use covenant_types::pb::TxBatch;
+use prost::Message;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tracing::debug;
+
+use super::{ChainContext, KIND_TXS};
+
+/// Most transactions per batch.
+const MAX_BATCH: usize = 512;
+/// Most bytes per batch.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+/// How long a batch waits to fill.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// Pass this node's admitted transactions to its peers.
+pub async fn send(ctx: ChainContext) {
+    let mut rx = ctx.chain.subscribe_accepted();
+    let mut stop = ctx.stop.clone();
+    loop {
+        let first = tokio::select! {
+            r = rx.recv() => r,
+            _ = stop.changed() => return,
+        };
+        let first = match first {
+            Ok(t) => t,
+            Err(RecvError::Lagged(n)) => {
+                debug!(chain = ctx.chain.id(), missed = n, "gossip fell behind");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let mut batch = TxBatch {
+            transactions: vec![(*first).clone()],
+        };
+        let mut bytes = first.len();
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.transactions.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(t)) => {
+                    bytes += t.len();
+                    batch.transactions.push((*t).clone());
+                }
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                _ => break,
+            }
+        }
+        ctx.net
+            .broadcast(ctx.chain.id(), KIND_TXS, &batch.encode_to_vec());
+    }
+}
+
+/// A queue whose batches are checked into the pool off the async threads.
+pub fn receiver(ctx: ChainContext) -> mpsc::Sender<Vec<u8>> {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    tokio::spawn(async move {
+        while let Some(payload) = rx.recv().await {
+            let Ok(batch) = TxBatch::decode(payload.as_slice()) else {
+                debug!(
+                    chain = ctx.chain.id(),
+                    "undecodable transaction batch dropped"
+                );
+                continue;
+            };
+            let chain = ctx.chain.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                for t in batch.transactions {
+                    // Duplicates and transactions the pool refuses are simply not taken.
+                    let _ = chain.submit_from_peer(t);
+                }
+            })
+            .await;
+            if r.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}

@@ -429,7 +429,7 @@ fn start(a: StartArgs, format: Format) -> Result<u8> {
     let path = config_path(&a.dir, &a.config)?;
     let config = NodeConfig::load(&path)?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -504,7 +504,7 @@ fn spawn_node(dir: &Path, n: &NodeEntry) -> Result<Child> {
         // Its own process group: Ctrl-C in this terminal does not stop the consortium.
         .process_group(0);
     if std::env::var_os("RUST_LOG").is_none() {
-        cmd.env("RUST_LOG", "info");
+        cmd.env("RUST_LOG", "info,openraft=warn");
     }
     let child = cmd
         .spawn()

@@ -11,6 +11,7 @@ use std::{
 use covenant_chain::{Chain, ChainOptions, Executor, txpool::PoolLimits};
 use covenant_consensus::{
     Consensus, Solo,
+    raft::RaftCertificates,
     tbft::{TbftCertificates, Timeouts},
 };
 use covenant_crypto::{Hash, PrivateKey};
@@ -149,6 +150,7 @@ impl Node {
                 move |suite, _| -> Box<dyn Consensus> {
                     match engine_kind.as_str() {
                         "tbft" => Box::new(TbftCertificates::new(suite)),
+                        "raft" => Box::new(RaftCertificates::new(suite)),
                         _ => Box::new(Solo::new(suite, engine_key, node_id)),
                     }
                 },
@@ -251,22 +253,28 @@ impl Node {
             {
                 warn!(chain = %id, "this node is not in the chain's config yet: peers will refuse it until a config update adds it");
             }
-            let consensus = match kind.as_str() {
+            let (consensus, raft) = match kind.as_str() {
                 "tbft" => {
                     let (tx, crx) = mpsc::channel(16_384);
                     let journal = data.join("chains").join(&id).join("tbft.wal");
                     tokio::spawn(engine::tbft::run(ctx.clone(), crx, journal, timeouts));
-                    Some(tx)
+                    (Some(tx), None)
+                }
+                "raft" => {
+                    let (tx, rrx) = mpsc::channel(16_384);
+                    let dir = data.join("chains").join(&id).join("raft");
+                    tokio::spawn(engine::raft::run(ctx.clone(), rrx, dir));
+                    (None, Some(tx))
                 }
                 _ => {
                     // Solo: the producer thread orders; peers are sync nodes.
                     if ctx.is_validator() {
                         self.producers.lock().push(chain.start());
                     }
-                    None
+                    (None, None)
                 }
             };
-            tokio::spawn(engine::route(ctx.clone(), rx, consensus, None));
+            tokio::spawn(engine::route(ctx.clone(), rx, consensus, raft));
             tokio::spawn(engine::gossip::send(ctx.clone()));
             tokio::spawn(engine::sync::announce(ctx.clone()));
             tokio::spawn(engine::sync::follow(ctx.clone()));

@@ -118,6 +118,10 @@ pub struct ChainInfo {
     pub config_version: u64,
     pub txpool_size: usize,
     pub genesis_hash: String,
+    /// What this node's consensus driver reports: its role, the round or term, the leader, the
+    /// voters, connected peers (`null` for a single node).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub engine: serde_json::Value,
 }
 
 /// A transaction in a block listing.

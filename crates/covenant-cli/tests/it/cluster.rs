@@ -206,6 +206,17 @@ impl Cluster {
         Client::new(&self.apis[i], "main").unwrap()
     }
 
+    /// What node `i`'s consensus driver reports (`null` if it does not answer).
+    pub fn engine(&self, i: usize) -> Value {
+        let c = self.client(i);
+        self.rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(3), c.info()).await })
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|i| i.engine)
+            .unwrap_or(Value::Null)
+    }
+
     /// Height of node `i`, if it answers.
     pub fn height(&self, i: usize) -> Option<u64> {
         let c = self.client(i);

@@ -185,10 +185,28 @@ fn membership_under_load(consensus: &str, suite: &str) {
     wait_for("the 5th node to catch up", 90, || {
         height5().is_some_and(|h| h >= top)
     });
-    // With five validators a quorum is four: with org4 down, blocks need the new node's votes.
-    c.kill9(3);
+    if consensus == "raft" {
+        // Raft adds it as a learner, then a voter once it caught up with the log.
+        wait_for("the raft voters to include the 5th node", 90, || {
+            c.engine(0)["voters"]
+                .as_array()
+                .is_some_and(|v| v.len() == 5)
+        });
+    } else {
+        assert_eq!(c.engine(0)["validators"], 5, "{}", c.engine(0));
+    }
+    // With five voters, TBFT needs four and Raft three: with one (TBFT) or two (Raft) of the
+    // first four down, blocks need the new node's votes.
+    let (down, up): (&[usize], &[usize]) = if consensus == "tbft" {
+        (&[3], &[0, 1, 2])
+    } else {
+        (&[2, 3], &[0, 1])
+    };
+    for i in down {
+        c.kill9(*i);
+    }
     let h = c.height(0).unwrap();
-    c.wait_height(&[0, 1, 2], h + 3, 90);
+    c.wait_height(up, h + 3, 90);
     wait_for("the 5th node to follow", 60, || {
         height5().is_some_and(|x| x >= h + 3)
     });
@@ -252,4 +270,14 @@ fn membership_under_load(consensus: &str, suite: &str) {
 #[test]
 fn tbft_adds_a_fifth_node_under_load_and_shuts_out_a_revoked_one() {
     membership_under_load("tbft", "intl");
+}
+
+#[test]
+fn raft_survives_a_crash_and_halts_without_a_quorum() {
+    crash_and_quorum_loss("raft", "intl");
+}
+
+#[test]
+fn raft_adds_a_fifth_node_under_load_and_shuts_out_a_revoked_one() {
+    membership_under_load("raft", "sm");
 }

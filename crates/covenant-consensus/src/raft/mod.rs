@@ -16,11 +16,13 @@
 //! - `network`: openraft's network traits on top of a [`RaftTransport`].
 //! - `wire`: the versioned binary encoding of RPCs and stored records.
 //! - `error`: [`RaftError`] and its stable codes.
+//! - [`certificate`]: the commit certificates of Raft blocks, and their check.
 //!
 //! Everything lives in one redb file, `raft.redb`, inside [`RaftOptions::dir`].
 
 use std::{future::Future, path::PathBuf};
 
+pub mod certificate;
 mod db;
 mod error;
 mod log_store;
@@ -29,6 +31,7 @@ mod node;
 mod state_machine;
 mod wire;
 
+pub use certificate::RaftCertificates;
 pub use error::RaftError;
 pub use node::RaftNode;
 

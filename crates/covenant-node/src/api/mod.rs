@@ -220,6 +220,7 @@ pub(crate) fn info_of(c: &Chain) -> ApiResult<ChainInfo> {
         config_version: c.config().version,
         txpool_size: c.stats().pool_size,
         genesis_hash: genesis,
+        engine: c.engine_status(),
     })
 }
 

@@ -14,6 +14,7 @@
 
 pub mod admission;
 pub mod gossip;
+pub mod raft;
 pub mod sync;
 pub mod tbft;
 
@@ -54,6 +55,17 @@ impl std::fmt::Debug for ChainContext {
 }
 
 impl ChainContext {
+    /// The peers admitted on this chain, for status reports.
+    pub fn peer_report(&self) -> serde_json::Value {
+        let peers: Vec<String> = self
+            .net
+            .peers(Some(self.chain.id()))
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect();
+        serde_json::json!(peers)
+    }
+
     /// Whether this node votes on the chain under its current config.
     pub fn is_validator(&self) -> bool {
         let config = self.chain.config();

@@ -205,6 +205,7 @@ impl Driver {
             self.maybe_start();
             if last_resend.elapsed() > Duration::from_secs(1) {
                 last_resend = Instant::now();
+                self.report();
                 if self.working.is_some() {
                     for m in self.machine.own_messages() {
                         self.broadcast(&m);
@@ -212,6 +213,20 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn report(&self) {
+        let validators = self.machine.validators();
+        self.ctx.chain.set_engine_status(serde_json::json!({
+            "kind": "tbft",
+            "node": self.ctx.node_id.to_hex(),
+            "validator": self.ctx.is_validator(),
+            "working_height": self.working,
+            "round": self.working.map(|_| self.machine.round()),
+            "validators": validators.len(),
+            "quorum": validators.quorum(),
+            "peers": self.ctx.peer_report(),
+        }));
     }
 
     fn next_height(&self) -> u64 {

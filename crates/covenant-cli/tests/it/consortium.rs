@@ -149,38 +149,35 @@ fn membership_under_load(consensus: &str, suite: &str) {
 
     // The new node starts first: its peers refuse it until the chain config lists it.
     let fifth = extra_node(&c, "org1-node2");
-    let add = json!({"add_node": {
+    let client5 = covenant_sdk::Client::new(&fifth.api, "main").unwrap();
+    let height5 = || c.rt.block_on(client5.info()).ok().map(|i| i.height);
+    let node = json!({
         "org_id": "org1",
         "node_id": "org1-node2",
         "certificate": fifth.cert_pem,
         "address": fifth.peer,
-    }});
-    let out = c
-        .cli(&[
-            "contract",
-            "invoke",
-            "sys.config",
-            "update",
-            "--args",
-            &add.to_string(),
-            "--endorse-as",
-            "org2-admin",
-            "--endorse-as",
-            "org3-admin",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    assert_eq!(out["code"], "OK", "{out}");
+    });
+    if consensus == "tbft" {
+        // First a sync node: it follows the chain without voting...
+        config_update(&c, json!({ "add_sync_node": node }));
+        let top = c.height(0).unwrap();
+        wait_for("the sync node to follow", 90, || {
+            height5().is_some_and(|h| h >= top)
+        });
+        let engine5 = c.rt.block_on(client5.info()).unwrap().engine;
+        assert_eq!(engine5["validator"], false, "{engine5}");
+        assert_eq!(c.engine(0)["validators"], 4);
+        // ...then promoted to a consensus node.
+        config_update(&c, json!({"promote_sync_node": {"node_id": "org1-node2"}}));
+    } else {
+        config_update(&c, json!({ "add_node": node }));
+    }
     let config = c.cli(&["chain", "config", "-o", "json"]).ok().json();
     assert_eq!(
         config["consensus"]["nodes"].as_array().unwrap().len(),
         5,
         "{config}"
     );
-    let client5 = covenant_sdk::Client::new(&fifth.api, "main").unwrap();
-    let height5 = || c.rt.block_on(client5.info()).ok().map(|i| i.height);
     let top = c.height(0).unwrap();
     wait_for("the 5th node to catch up", 90, || {
         height5().is_some_and(|h| h >= top)
@@ -193,7 +190,7 @@ fn membership_under_load(consensus: &str, suite: &str) {
                 .is_some_and(|v| v.len() == 5)
         });
     } else {
-        assert_eq!(c.engine(0)["validators"], 5, "{}", c.engine(0));
+        wait_for("five validators", 30, || c.engine(0)["validators"] == 5);
     }
     // With five voters, TBFT needs four and Raft three: with one (TBFT) or two (Raft) of the
     // first four down, blocks need the new node's votes.
@@ -260,11 +257,51 @@ fn membership_under_load(consensus: &str, suite: &str) {
             .join("\n")
     );
 
+    // The revoked node leaves the consensus nodes; the chain goes on with four.
+    config_update(&c, json!({"remove_node": "org4-node"}));
+    let h = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2], h + 3, 90);
+    if consensus == "raft" {
+        wait_for("the raft voters to drop the removed node", 90, || {
+            c.engine(0)["voters"]
+                .as_array()
+                .is_some_and(|v| v.len() == 4)
+        });
+    } else {
+        wait_for("four validators", 30, || c.engine(0)["validators"] == 4);
+    }
+
     let (committed, _) = load.stop();
     assert!(committed > 20, "only {committed} transactions committed");
     c.assert_same_ledger(&[0, 1, 2]);
     let top = c.height(0).unwrap();
-    assert_eq!(height5(), Some(top));
+    wait_for("the 5th node to be level", 30, || height5() == Some(top));
+    let b5 =
+        c.rt.block_on(client5.block(&top.to_string(), false))
+            .unwrap();
+    assert_eq!(Some(b5.hash), c.block_hash(0, top));
+}
+
+/// A `sys.config update` signed by a majority of the four orgs' admins.
+fn config_update(c: &Cluster, update: serde_json::Value) {
+    let out = c
+        .cli(&[
+            "contract",
+            "invoke",
+            "sys.config",
+            "update",
+            "--args",
+            &update.to_string(),
+            "--endorse-as",
+            "org2-admin",
+            "--endorse-as",
+            "org3-admin",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(out["code"], "OK", "{update}: {out}");
 }
 
 #[test]

@@ -186,6 +186,7 @@ impl Driver {
         let mut stop = self.ctx.stop.clone();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut last_resend = Instant::now();
+        self.report();
         loop {
             tokio::select! {
                 m = inbound.recv() => match m {
@@ -216,15 +217,21 @@ impl Driver {
     }
 
     fn report(&self) {
-        let validators = self.machine.validators();
+        let validators = self
+            .ctx
+            .chain
+            .config()
+            .consensus
+            .as_ref()
+            .map_or(0, |c| c.nodes.len());
         self.ctx.chain.set_engine_status(serde_json::json!({
             "kind": "tbft",
             "node": self.ctx.node_id.to_hex(),
             "validator": self.ctx.is_validator(),
             "working_height": self.working,
             "round": self.working.map(|_| self.machine.round()),
-            "validators": validators.len(),
-            "quorum": validators.quorum(),
+            "validators": validators,
+            "quorum": certificate::quorum(validators),
             "peers": self.ctx.peer_report(),
         }));
     }

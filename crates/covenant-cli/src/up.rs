@@ -60,8 +60,8 @@ sources are found (./contracts). Returns once the chain commits blocks, leaving 
 running; `covenant status` shows them and `covenant down` stops them. Running `covenant up` \
 again on the same directory restarts stopped nodes and resumes the same chain.",
     after_help = "Ports: node k (k = 0..N-1) uses BASE+10k for its REST API, BASE+10k+1 for \
-gRPC and BASE+10k+2 for peers.\n\nJSON fields: dir, profile, chain, suite, consensus, height, \
-api, nodes (name, org, role, pid, api, grpc, peer, log).\n\nExamples:\n  covenant up\n  covenant \
+gRPC and BASE+10k+2 for peers.\n\nJSON fields: dir, profile, chain (the profile's), chains, suite, \
+consensus, height, api, nodes (name, org, role, pid, api, grpc, peer, log).\n\nExamples:\n  covenant up\n  covenant \
 up --dir demo --orgs 3 --consensus raft --suite intl\n  export COVENANT_PROFILE=consortium/profile.json\n  \
 covenant contract invoke kv put --args '{\"key\":\"a\",\"value\":\"1\"}'\n  covenant status\n  \
 covenant down"
@@ -83,9 +83,9 @@ pub struct UpArgs {
     /// Key algorithm for the intl suite: p256 (default) or ed25519.
     #[arg(long)]
     key_algorithm: Option<String>,
-    /// Chain id.
-    #[arg(long, default_value = "main")]
-    chain: String,
+    /// Chain id; repeat for several chains on the same nodes (the first is the profile's).
+    #[arg(long = "chain", default_values_t = vec!["main".to_string()])]
+    chains: Vec<String>,
     /// First port; every node takes three (API, gRPC, peers).
     #[arg(long, default_value_t = 7100)]
     base_port: u16,
@@ -152,7 +152,11 @@ impl NodeEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Consortium {
     version: u32,
+    /// The first chain (the profile's).
     chain: String,
+    /// Every chain the nodes host.
+    #[serde(default)]
+    chains: Vec<String>,
     suite: String,
     consensus: String,
     orgs: Vec<OrgEntry>,
@@ -181,8 +185,11 @@ fn load(dir: &Path) -> Result<Consortium> {
             ),
         )
     })?;
-    let c: Consortium = serde_json::from_str(&text)
+    let mut c: Consortium = serde_json::from_str(&text)
         .map_err(|e| inconsistent(dir, format!("{STATE_FILE} is damaged: {e}")))?;
+    if c.chains.is_empty() {
+        c.chains = vec![c.chain.clone()];
+    }
     for n in &c.nodes {
         if !dir.join(&n.dir).join("node.toml").exists() {
             return Err(inconsistent(
@@ -243,7 +250,18 @@ fn rel(base: &Path, p: &Path) -> PathBuf {
 fn create(a: &UpArgs) -> Result<Consortium> {
     let suite: Suite = a.suite.parse()?;
     let key_algorithm = a.key_algorithm.as_deref().map(str::parse).transpose()?;
-    covenant_types::names::validate_chain_id(&a.chain)?;
+    for c in &a.chains {
+        covenant_types::names::validate_chain_id(c)?;
+    }
+    if a.chains.is_empty() || a.chains.len() > 8 {
+        return Err(Failure::new("INVALID_ARGUMENT", "give between 1 and 8 --chain").into());
+    }
+    let mut unique = a.chains.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != a.chains.len() {
+        return Err(Failure::new("INVALID_ARGUMENT", "a --chain is given twice").into());
+    }
     if !(1..=16).contains(&a.orgs) {
         return Err(Failure::new("INVALID_ARGUMENT", "--orgs is between 1 and 16").into());
     }
@@ -346,21 +364,26 @@ fn create(a: &UpArgs) -> Result<Consortium> {
             sync_nodes.push(n);
         }
     }
-    let mut config = dev_chain_config(&a.chain, suite, &roots, consensus_nodes, &a.consensus);
-    if let Some(c) = config.consensus.as_mut() {
-        c.sync_nodes = sync_nodes;
-    }
-    let genesis = covenant_chain::genesis::genesis_block(&config, covenant_types::tx::now_ms())?;
-    let genesis_rel = PathBuf::from("genesis").join(format!("{}.block", a.chain));
     std::fs::create_dir_all(dir.join("genesis"))?;
-    files::write_atomic(&dir.join(&genesis_rel), &genesis.encode(), PUBLIC_MODE)?;
-    progress(format!(
-        "Chain {} ({} consensus, {} nodes), genesis {}",
-        a.chain,
-        a.consensus,
-        nodes.len(),
-        genesis.hash
-    ));
+    let mut genesis_files = Vec::new();
+    for chain in &a.chains {
+        let mut config =
+            dev_chain_config(chain, suite, &roots, consensus_nodes.clone(), &a.consensus);
+        if let Some(c) = config.consensus.as_mut() {
+            c.sync_nodes = sync_nodes.clone();
+        }
+        let genesis =
+            covenant_chain::genesis::genesis_block(&config, covenant_types::tx::now_ms())?;
+        let genesis_rel = PathBuf::from("genesis").join(format!("{chain}.block"));
+        files::write_atomic(&dir.join(&genesis_rel), &genesis.encode(), PUBLIC_MODE)?;
+        progress(format!(
+            "Chain {chain} ({} consensus, {} nodes), genesis {}",
+            a.consensus,
+            nodes.len(),
+            genesis.hash
+        ));
+        genesis_files.push((chain.clone(), genesis_rel));
+    }
     for (entry, f) in nodes.iter().zip(&node_files) {
         let node_dir = dir.join(&entry.dir);
         files::create_private_dir(&node_dir)?;
@@ -376,12 +399,15 @@ fn create(a: &UpArgs) -> Result<Consortium> {
                 peer_listen: Some(format!("127.0.0.1:{}", entry.peer_port)),
                 peer_advertise: None,
             },
-            chains: vec![ChainSection {
-                id: a.chain.clone(),
-                genesis: Path::new("../..").join(&genesis_rel),
-                verify_blocks: 100,
-                pool_max_txs: None,
-            }],
+            chains: genesis_files
+                .iter()
+                .map(|(chain, g)| ChainSection {
+                    id: chain.clone(),
+                    genesis: Path::new("../..").join(g),
+                    verify_blocks: 100,
+                    pool_max_txs: None,
+                })
+                .collect(),
             // Loopback is fast: give up on a silent proposer sooner than on a real network.
             tbft: TbftSection {
                 propose_ms: 1500,
@@ -398,7 +424,7 @@ fn create(a: &UpArgs) -> Result<Consortium> {
     }
     let profile = Profile {
         endpoint: nodes[0].api(),
-        chain_id: a.chain.clone(),
+        chain_id: a.chains[0].clone(),
         identity: "admin".into(),
         identities,
         endpoints: nodes.iter().map(NodeEntry::api).collect(),
@@ -411,13 +437,14 @@ fn create(a: &UpArgs) -> Result<Consortium> {
     )?;
     let consortium = Consortium {
         version: 1,
-        chain: a.chain.clone(),
+        chain: a.chains[0].clone(),
+        chains: a.chains.clone(),
         suite: suite.name().into(),
         consensus: a.consensus.clone(),
         orgs,
         nodes,
         profile: "profile.json".into(),
-        genesis: genesis_rel,
+        genesis: genesis_files[0].1.clone(),
     };
     // Written last: a directory with this file is complete.
     files::write_atomic(
@@ -607,6 +634,7 @@ fn find_contracts(a: &UpArgs) -> Option<PathBuf> {
 fn commit(
     rt: &tokio::runtime::Runtime,
     profile: &Profile,
+    chain: &str,
     builder: impl Fn() -> TxBuilder,
     deadline: Instant,
 ) -> Result<covenant_types::api::SubmitResponse> {
@@ -614,7 +642,7 @@ fn commit(
     loop {
         let mut last = String::new();
         for endpoint in std::iter::once(&profile.endpoint).chain(&profile.endpoints) {
-            let client = Client::new(endpoint, &profile.chain_id)?;
+            let client = Client::new(endpoint, chain)?;
             let payload = builder().build()?;
             let tx: Transaction = signer
                 .sign_payload(payload)
@@ -685,16 +713,19 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         .ok_or_else(|| inconsistent(&dir, "the profile has no admin identity"))?;
     let pem = std::fs::read_to_string(&admin_cert)?;
     let chain_id = consortium.chain.clone();
-    let r = commit(
-        &rt,
-        &profile,
-        || TxBuilder::new(&chain_id, "sys.certs", "register").args_json(&json!({"cert": pem})),
-        deadline,
-    )?;
-    progress(format!(
-        "  committed at height {}",
-        r.height.unwrap_or_default()
-    ));
+    for chain in &consortium.chains {
+        let r = commit(
+            &rt,
+            &profile,
+            chain,
+            || TxBuilder::new(chain, "sys.certs", "register").args_json(&json!({"cert": pem})),
+            deadline,
+        )?;
+        progress(format!(
+            "  {chain} committed at height {}",
+            r.height.unwrap_or_default()
+        ));
+    }
     if let Some(contracts) = find_contracts(&a) {
         let client = Client::new(&profile.endpoint, &chain_id)?;
         let deployed = rt.block_on(client.contracts()).unwrap_or_default();
@@ -714,6 +745,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             let r = commit(
                 &rt,
                 &profile,
+                &chain_id,
                 || {
                     TxBuilder::new(&chain_id, "sys.contracts", "install").args_json(
                         &json!({"name": name, "version": "1.0.0", "code": code, "methods": []}),
@@ -756,6 +788,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         "dir": dir,
         "profile": profile_path,
         "chain": consortium.chain,
+        "chains": consortium.chains,
         "suite": consortium.suite,
         "consensus": consortium.consensus,
         "height": height,
@@ -766,7 +799,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
     emit(format, &out, || {
         let mut t = format!(
             "Consortium {} is up in {} ({} consensus, {} suite, {} orgs), height {height} ({:.1} s)\n",
-            consortium.chain,
+            consortium.chains.join(", "),
             dir.display(),
             consortium.consensus,
             consortium.suite,

@@ -60,27 +60,33 @@ pub struct Cluster {
 impl Cluster {
     /// `covenant up` with these arguments (plus a free port range and --no-contracts).
     pub fn up(consensus: &str, suite: &str, orgs: u32) -> Self {
+        Self::up_with(consensus, suite, orgs, &[])
+    }
+
+    /// `covenant up` with `extra` arguments too.
+    pub fn up_with(consensus: &str, suite: &str, orgs: u32, extra: &[&str]) -> Self {
         let root = tempfile::tempdir().unwrap();
         let base = free_ports(10 * orgs as u16 + 20);
-        let out = covenant(
-            root.path(),
-            &[
-                "up",
-                "--dir",
-                "c",
-                "--orgs",
-                &orgs.to_string(),
-                "--consensus",
-                consensus,
-                "--suite",
-                suite,
-                "--base-port",
-                &base.to_string(),
-                "--no-contracts",
-                "-o",
-                "json",
-            ],
-        );
+        let orgs_arg = orgs.to_string();
+        let base_arg = base.to_string();
+        let mut args = vec![
+            "up",
+            "--dir",
+            "c",
+            "--orgs",
+            &orgs_arg,
+            "--consensus",
+            consensus,
+            "--suite",
+            suite,
+            "--base-port",
+            &base_arg,
+            "--no-contracts",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = covenant(root.path(), &args);
         let cluster_dir = root.path().join("c");
         let out = match out.code {
             0 => out.json(),
@@ -204,6 +210,12 @@ impl Cluster {
 
     pub fn client(&self, i: usize) -> Client {
         Client::new(&self.apis[i], "main").unwrap()
+    }
+
+    /// Height of chain `chain` on node `i`.
+    pub fn chain_height(&self, i: usize, chain: &str) -> Option<u64> {
+        let c = Client::new(&self.apis[i], chain).unwrap();
+        self.rt.block_on(c.info()).ok().map(|i| i.height)
     }
 
     /// What node `i`'s consensus driver reports (`null` if it does not answer).

@@ -318,3 +318,112 @@ fn raft_survives_a_crash_and_halts_without_a_quorum() {
 fn raft_adds_a_fifth_node_under_load_and_shuts_out_a_revoked_one() {
     membership_under_load("raft", "sm");
 }
+
+/// Two chains on the same four node processes: separate ledgers, pools and consensus over the
+/// same connections; a crashed node stops neither.
+#[test]
+fn one_set_of_processes_runs_two_chains_apart() {
+    let c = Cluster::up_with("tbft", "sm", 4, &["--chain", "main", "--chain", "audit"]);
+    c.deploy_kv();
+    let put = |chain: &str, key: &str| {
+        c.cli(&[
+            "contract",
+            "invoke",
+            "kv",
+            "put",
+            "--chain",
+            chain,
+            "--args",
+            &json!({"key": key, "value": chain}).to_string(),
+            "-o",
+            "json",
+        ])
+    };
+    assert_eq!(put("main", "a").ok().json()["code"], "OK");
+    // The audit chain has no kv contract: each chain has its own state.
+    let r = put("audit", "a");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stdout.contains("kv") || r.stderr.contains("kv"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    let register = |chain: &str| {
+        let pem = c.read("orgs/org2/ca/identities/client/cert.pem");
+        c.cli(&[
+            "contract",
+            "invoke",
+            "sys.certs",
+            "register",
+            "--chain",
+            chain,
+            "--args",
+            &json!({ "cert": pem }).to_string(),
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json()
+    };
+    let audit_before = c.chain_height(0, "audit").unwrap();
+    assert_eq!(register("audit")["code"], "OK");
+    assert_eq!(c.chain_height(0, "audit"), Some(audit_before + 1));
+    // One process dies: both chains go on.
+    c.kill9(2);
+    let main_before = c.chain_height(0, "main").unwrap();
+    assert_eq!(put("main", "b").ok().json()["code"], "OK");
+    assert_eq!(register("audit")["code"], "OK");
+    wait_for("both chains past the crash", 60, || {
+        c.chain_height(1, "main").is_some_and(|h| h > main_before)
+            && c.chain_height(1, "audit")
+                .is_some_and(|h| h > audit_before + 1)
+    });
+    c.resume();
+    for chain in ["main", "audit"] {
+        let top = c.chain_height(0, chain).unwrap();
+        wait_for("the restarted node on both chains", 60, || {
+            c.chain_height(2, chain).is_some_and(|h| h >= top)
+        });
+    }
+    let engine = c.engine(0);
+    assert_eq!(engine["kind"], "tbft", "{engine}");
+}
+
+/// What `covenant up` refuses, with stable codes, and what status and down say about a
+/// directory without a consortium.
+#[test]
+fn up_refuses_taken_ports_and_foreign_directories() {
+    let root = tempfile::tempdir().unwrap();
+    let base = free_ports(50);
+    let taken = std::net::TcpListener::bind(("127.0.0.1", base + 12)).unwrap();
+    let r = covenant(
+        root.path(),
+        &[
+            "up",
+            "--dir",
+            "c",
+            "--base-port",
+            &base.to_string(),
+            "--no-contracts",
+        ],
+    )
+    .fails_with("PORT_IN_USE");
+    assert!(r.stderr.contains(&(base + 12).to_string()), "{}", r.stderr);
+    assert!(!root.path().join("c").exists(), "nothing is left behind");
+    drop(taken);
+
+    std::fs::create_dir_all(root.path().join("busy")).unwrap();
+    std::fs::write(root.path().join("busy/notes.txt"), "mine").unwrap();
+    covenant(root.path(), &["up", "--dir", "busy", "--no-contracts"])
+        .fails_with("DIR_INCONSISTENT");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("busy/notes.txt")).unwrap(),
+        "mine"
+    );
+    covenant(root.path(), &["status", "--dir", "busy"]).fails_with("NO_CONSORTIUM");
+    covenant(root.path(), &["down", "--dir", "busy"]).fails_with("NO_CONSORTIUM");
+    covenant(root.path(), &["up", "--dir", "x", "--consensus", "paxos"])
+        .fails_with("INVALID_ARGUMENT");
+    covenant(root.path(), &["up", "--dir", "x", "--orgs", "0"]).fails_with("INVALID_ARGUMENT");
+}

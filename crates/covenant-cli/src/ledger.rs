@@ -173,7 +173,7 @@ pub fn chain(cmd: ChainCommand, format: Format) -> Result<u8> {
         ChainSub::Info => {
             let i = s.call(s.client.info())?;
             emit(format, &i, || {
-                format!(
+                let mut t = format!(
                     "chain {} ({} suite, {} consensus)\n  height          {}\n  last hash       {}\n  state root      {}\n  config version  {}\n  txpool          {}\n  genesis         {}",
                     i.chain_id,
                     i.suite,
@@ -184,7 +184,30 @@ pub fn chain(cmd: ChainCommand, format: Format) -> Result<u8> {
                     i.config_version,
                     i.txpool_size,
                     i.genesis_hash
-                )
+                );
+                let e = &i.engine;
+                let peers = e["peers"].as_array().map_or(0, Vec::len);
+                match e["kind"].as_str() {
+                    Some("tbft") => t.push_str(&format!(
+                        "\n  engine          tbft, {} ({} validators, quorum {}), {}, {peers} peer(s)",
+                        if e["validator"] == true { "validator" } else { "follower" },
+                        e["validators"],
+                        e["quorum"],
+                        match (e["working_height"].as_u64(), e["round"].as_u64()) {
+                            (Some(h), Some(r)) => format!("working on height {h} round {r}"),
+                            _ => "idle".to_string(),
+                        }
+                    )),
+                    Some("raft") => t.push_str(&format!(
+                        "\n  engine          raft {}, term {}, leader {}, {} voter(s), {peers} peer(s)",
+                        e["raft_id"].as_str().unwrap_or("?"),
+                        e["term"],
+                        e["leader"].as_str().unwrap_or("none"),
+                        e["voters"].as_array().map_or(0, Vec::len)
+                    )),
+                    _ => {}
+                }
+                t
             })?;
         }
         ChainSub::Config => {

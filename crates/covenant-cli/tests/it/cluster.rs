@@ -18,22 +18,28 @@ use serde_json::{Value, json};
 
 use crate::{Run, covenant, devnode::example_wasm};
 
-/// `count` consecutive free ports on 127.0.0.1, starting at the returned one.
+/// `count` consecutive free ports on 127.0.0.1, starting at the returned one. They are taken
+/// below the kernel's ephemeral range (32768 and up), so the nodes' own outgoing connections
+/// cannot take them between this check and the nodes binding them.
 pub fn free_ports(count: u16) -> u16 {
-    for _ in 0..200 {
-        let start = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if u32::from(start) + u32::from(count) >= 65_000 {
-            continue;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Tests of one process walk up from a random point; processes start at different points.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u64 ^ covenant_types::tx::now_ms()) % 20_000;
+    if NEXT.load(Ordering::SeqCst) == 0 {
+        NEXT.store(10_000 + seed as u16, Ordering::SeqCst);
+    }
+    for _ in 0..400 {
+        let mut start = NEXT.fetch_add(count + 10, Ordering::SeqCst);
+        if u32::from(start) + u32::from(count) >= 32_000 {
+            NEXT.store(10_000, Ordering::SeqCst);
+            start = NEXT.fetch_add(count + 10, Ordering::SeqCst);
         }
         if (start..start + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return start;
         }
     }
-    panic!("no run of {count} free ports");
+    panic!("no run of {count} free ports below 32000");
 }
 
 /// Poll `cond` until it holds or `secs` pass.

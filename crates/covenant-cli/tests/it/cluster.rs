@@ -18,28 +18,47 @@ use serde_json::{Value, json};
 
 use crate::{Run, covenant, devnode::example_wasm};
 
-/// `count` consecutive free ports on 127.0.0.1, starting at the returned one. They are taken
-/// below the kernel's ephemeral range (32768 and up), so the nodes' own outgoing connections
-/// cannot take them between this check and the nodes binding them.
+/// `count` (at most 100) consecutive free ports on 127.0.0.1, starting at the returned one.
+///
+/// Tests run in parallel processes, so ports are handed out in slots of 100 claimed with a file
+/// per slot in the temporary directory (a slot whose owner process is gone is taken over). The
+/// slots lie below the kernel's ephemeral range (32768 and up), so the nodes' own outgoing
+/// connections cannot take a port between this check and a node binding it.
 pub fn free_ports(count: u16) -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    // Tests of one process walk up from a random point; processes start at different points.
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let seed = (std::process::id() as u64 ^ covenant_types::tx::now_ms()) % 20_000;
-    if NEXT.load(Ordering::SeqCst) == 0 {
-        NEXT.store(10_000 + seed as u16, Ordering::SeqCst);
-    }
-    for _ in 0..400 {
-        let mut start = NEXT.fetch_add(count + 10, Ordering::SeqCst);
-        if u32::from(start) + u32::from(count) >= 32_000 {
-            NEXT.store(10_000, Ordering::SeqCst);
-            start = NEXT.fetch_add(count + 10, Ordering::SeqCst);
+    const SLOTS: u32 = 220;
+    assert!(count <= 100);
+    let dir = std::env::temp_dir().join("covenant-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let me = std::process::id();
+    let first = me.wrapping_mul(7919) % SLOTS;
+    for k in 0..SLOTS {
+        let slot = (first + k) % SLOTS;
+        let path = dir.join(format!("slot-{slot}"));
+        let claim = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, me.to_string().as_bytes()))
+                .is_ok()
+        };
+        let claimed = claim() || {
+            let owner: Option<u32> = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            let stale =
+                owner.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists());
+            stale && std::fs::remove_file(&path).is_ok() && claim()
+        };
+        if !claimed {
+            continue;
         }
-        if (start..start + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return start;
+        let base = 10_000 + (slot * 100) as u16;
+        if (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
         }
     }
-    panic!("no run of {count} free ports below 32000");
+    panic!("no free slot of {count} ports below 32000");
 }
 
 /// Poll `cond` until it holds or `secs` pass.

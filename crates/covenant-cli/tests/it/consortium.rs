@@ -26,18 +26,33 @@ fn crash_and_quorum_loss(consensus: &str, suite: &str) {
     let h0 = c.height(0).unwrap();
     c.wait_height(&[0, 1, 2, 3], h0 + 3, 60);
 
-    // One node crashes: the other three keep committing.
-    c.kill9(3);
-    let h1 = c.height(0).unwrap();
+    // One node crashes — under Raft, the leader — and the other three keep committing.
+    let victim = if consensus == "raft" {
+        let leader = c.engine(0)["leader"].as_str().unwrap().to_string();
+        (0..4)
+            .find(|i| c.engine(*i)["raft_id"] == leader.as_str())
+            .unwrap()
+    } else {
+        3
+    };
+    c.kill9(victim);
+    let alive: Vec<usize> = (0..4).filter(|i| *i != victim).collect();
+    let h1 = c.height(alive[0]).unwrap();
     let before = load.committed();
-    c.wait_height(&[0, 1, 2], h1 + 5, 60);
+    c.wait_height(&alive, h1 + 5, 60);
+    if consensus == "raft" {
+        wait_for("a new leader", 30, || {
+            let e = c.engine(alive[0]);
+            e["leader"].is_string() && e["leader"] != c.engine(victim)["raft_id"]
+        });
+    }
     wait_for("clients to commit with a node down", 60, || {
         load.committed() > before + 5
     });
     // It comes back and catches up.
     c.resume();
-    let h2 = c.height(0).unwrap();
-    c.wait_height(&[3], h2, 60);
+    let h2 = c.height(alive[0]).unwrap();
+    c.wait_height(&[victim], h2, 60);
 
     // Two of four stop: no quorum, no blocks.
     c.kill9(2);
@@ -270,6 +285,67 @@ fn membership_under_load(consensus: &str, suite: &str) {
     } else {
         wait_for("four validators", 30, || c.engine(0)["validators"] == 4);
     }
+
+    // A new org joins by vote; its client transacts through another org's node; then it is
+    // voted out and its client is refused.
+    let org5 = c.root.path().join("org5-ca");
+    covenant(
+        c.root.path(),
+        &[
+            "ca",
+            "init",
+            "--org",
+            "org5",
+            "--suite",
+            suite,
+            "--dir",
+            org5.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let issued = covenant(
+        c.root.path(),
+        &[
+            "ca",
+            "issue",
+            "--dir",
+            org5.to_str().unwrap(),
+            "--role",
+            "client",
+            "--name",
+            "client",
+            "-o",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    let signer = covenant_sdk::Signer::load(
+        Path::new(issued["cert"].as_str().unwrap()),
+        Path::new(issued["key"].as_str().unwrap()),
+    )
+    .unwrap();
+    let put_as_org5 = |key: &str| {
+        let tx = signer
+            .sign(
+                covenant_types::tx::TxBuilder::new("main", "kv", "put")
+                    .args_json(&json!({"key": key, "value": "org5"})),
+            )
+            .unwrap();
+        c.rt.block_on(c.client(1).submit(&tx, true))
+    };
+    let refused = put_as_org5("before").unwrap_err();
+    assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
+    let root = std::fs::read_to_string(org5.join("root.crt")).unwrap();
+    config_update(
+        &c,
+        json!({"add_org": {"org_id": "org5", "trust_roots": [root]}}),
+    );
+    let r = put_as_org5("member").unwrap();
+    assert_eq!(r.result.unwrap().code, "OK");
+    config_update(&c, json!({ "remove_org": "org5" }));
+    let refused = put_as_org5("after").unwrap_err();
+    assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
 
     let (committed, _) = load.stop();
     assert!(committed > 20, "only {committed} transactions committed");

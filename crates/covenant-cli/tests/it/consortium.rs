@@ -337,13 +337,16 @@ fn membership_under_load(consensus: &str, suite: &str) {
     let refused = put_as_org5("before").unwrap_err();
     assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
     let root = std::fs::read_to_string(org5.join("root.crt")).unwrap();
-    config_update(
+    let at = config_update(
         &c,
         json!({"add_org": {"org_id": "org5", "trust_roots": [root]}}),
     );
+    // The change holds from the next block, on each node once it committed that block.
+    c.wait_height(&[1], at, 30);
     let r = put_as_org5("member").unwrap();
     assert_eq!(r.result.unwrap().code, "OK");
-    config_update(&c, json!({ "remove_org": "org5" }));
+    let at = config_update(&c, json!({ "remove_org": "org5" }));
+    c.wait_height(&[1], at, 30);
     let refused = put_as_org5("after").unwrap_err();
     assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
 
@@ -358,8 +361,9 @@ fn membership_under_load(consensus: &str, suite: &str) {
     assert_eq!(Some(b5.hash), c.block_hash(0, top));
 }
 
-/// A `sys.config update` signed by a majority of the four orgs' admins.
-fn config_update(c: &Cluster, update: serde_json::Value) {
+/// A `sys.config update` signed by a majority of the four orgs' admins; returns the height it
+/// was committed at (on the profile's node).
+fn config_update(c: &Cluster, update: serde_json::Value) -> u64 {
     let out = c
         .cli(&[
             "contract",
@@ -378,6 +382,7 @@ fn config_update(c: &Cluster, update: serde_json::Value) {
         .ok()
         .json();
     assert_eq!(out["code"], "OK", "{update}: {out}");
+    out["height"].as_u64().unwrap()
 }
 
 #[test]

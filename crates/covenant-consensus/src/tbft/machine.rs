@@ -247,6 +247,15 @@ enum Step {
 
 /// Votes kept per voter, round and kind (only an equivocator has more than one).
 const MAX_VOTES_PER_VOTER: usize = 64;
+/// Votes kept per voter and height, whatever the rounds: a Byzantine validator signing votes
+/// for countless rounds cannot grow this node's memory without bound.
+const MAX_VOTES_PER_VOTER_HEIGHT: usize = 4096;
+/// How far ahead of the current height messages are kept for later.
+const FUTURE_HEIGHTS: u64 = 2;
+/// Proposals (they carry blocks) kept for later heights.
+const FUTURE_PROPOSALS: usize = 64;
+/// How far ahead of the current round a proposal is kept (its proposer sends it again).
+const PROPOSAL_ROUNDS_AHEAD: u32 = 2;
 
 /// Messages for later heights kept until this node gets there.
 const FUTURE_LIMIT: usize = 10_000;
@@ -272,11 +281,19 @@ pub struct Machine<V: Value, J: Journal, S: Signer> {
     /// different peer, and lets honest nodes that saw different halves agree on a polka).
     votes: BTreeMap<(u32, VoteKind), BTreeMap<NodeId, Vec<SignedVote>>>,
     round_senders: BTreeMap<u32, BTreeSet<NodeId>>,
+    /// Rounds with messages from at least f+1 validators (kept as they arrive, so a flood of
+    /// rounds costs nothing per message).
+    skip_rounds: BTreeSet<u32>,
+    /// Distinct voters precommitting each (round, value), and the pairs that reached a quorum.
+    precommit_tally: HashMap<(u32, Hash), usize>,
+    decidable: BTreeSet<(u32, Hash)>,
     prevote_timeout: BTreeSet<u32>,
     precommit_timeout: BTreeSet<u32>,
     locked_in_round: BTreeSet<u32>,
     fetch_requested: BTreeSet<(u32, Hash)>,
     prior_votes: HashMap<(u32, VoteKind), Option<Hash>>,
+    /// Votes stored per voter at this height.
+    stored: HashMap<NodeId, usize>,
     prior_proposals: HashMap<u32, (Option<u32>, V)>,
     decided: bool,
     started: bool,
@@ -305,11 +322,15 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
             check_requested: BTreeSet::new(),
             votes: BTreeMap::new(),
             round_senders: BTreeMap::new(),
+            skip_rounds: BTreeSet::new(),
+            precommit_tally: HashMap::new(),
+            decidable: BTreeSet::new(),
             prevote_timeout: BTreeSet::new(),
             precommit_timeout: BTreeSet::new(),
             locked_in_round: BTreeSet::new(),
             fetch_requested: BTreeSet::new(),
             prior_votes: HashMap::new(),
+            stored: HashMap::new(),
             prior_proposals: HashMap::new(),
             decided: false,
             started: false,
@@ -342,6 +363,18 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
     /// Whether messages for `height` wait (received before this machine got there).
     pub fn has_future(&self, height: u64) -> bool {
         self.future.iter().any(|m| m.height() == height)
+    }
+
+    /// Votes stored for the current height, and messages kept for later heights (diagnostics).
+    pub fn stored(&self) -> (usize, usize) {
+        (
+            self.votes
+                .values()
+                .flat_map(|m| m.values())
+                .map(Vec::len)
+                .sum(),
+            self.future.len(),
+        )
     }
 
     /// Whether the machine has started a height (or still waits for its first).
@@ -428,11 +461,15 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
         self.check_requested.clear();
         self.votes.clear();
         self.round_senders.clear();
+        self.skip_rounds.clear();
+        self.precommit_tally.clear();
+        self.decidable.clear();
         self.prevote_timeout.clear();
         self.precommit_timeout.clear();
         self.locked_in_round.clear();
         self.fetch_requested.clear();
         self.prior_votes.clear();
+        self.stored.clear();
         self.prior_proposals.clear();
         self.decided = false;
         self.started = true;
@@ -485,10 +522,8 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
     /// Feed one input.
     pub fn handle(&mut self, input: Input<V>) -> Vec<Action<V>> {
         if !self.started {
-            if let Input::Message(m) = input
-                && self.future.len() < FUTURE_LIMIT
-            {
-                self.future.push(m);
+            if let Input::Message(m) = input {
+                self.keep_for_later(m);
             }
             return Vec::new();
         }
@@ -674,19 +709,55 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
         // value that was proposed can matter (a polka or commit needs a proposed value), and
         // those are bounded by the rounds; anything else is noise from a Byzantine voter.
         let relevant = v.vote.value.is_none_or(|h| self.values.contains_key(&h));
+        let stored = self.stored.entry(v.voter).or_default();
+        if *stored >= MAX_VOTES_PER_VOTER_HEIGHT {
+            return;
+        }
         if mine.len() < 2 || (relevant && mine.len() < MAX_VOTES_PER_VOTER) {
+            *stored += 1;
             mine.push(v.clone());
-            self.round_senders
-                .entry(v.vote.round)
-                .or_default()
-                .insert(v.voter);
+            if v.vote.kind == VoteKind::Precommit
+                && let Some(value) = v.vote.value
+            {
+                let tally = self
+                    .precommit_tally
+                    .entry((v.vote.round, value))
+                    .or_default();
+                *tally += 1;
+                if *tally >= self.validators.quorum() {
+                    self.decidable.insert((v.vote.round, value));
+                }
+            }
+            self.note_sender(v.vote.round, v.voter);
+        }
+    }
+
+    fn note_sender(&mut self, round: u32, sender: NodeId) {
+        let senders = self.round_senders.entry(round).or_default();
+        senders.insert(sender);
+        if senders.len() >= self.validators.one_honest() {
+            self.skip_rounds.insert(round);
+        }
+    }
+
+    fn keep_for_later(&mut self, m: Message<V>) {
+        let proposals = || {
+            self.future
+                .iter()
+                .filter(|f| matches!(f, Message::Proposal(_)))
+                .count()
+        };
+        if self.future.len() < FUTURE_LIMIT
+            && (matches!(m, Message::Vote(_)) || proposals() < FUTURE_PROPOSALS)
+        {
+            self.future.push(m);
         }
     }
 
     fn on_message(&mut self, m: Message<V>) {
         if m.height() > self.height {
-            if self.future.len() < FUTURE_LIMIT {
-                self.future.push(m);
+            if m.height() <= self.height + FUTURE_HEIGHTS {
+                self.keep_for_later(m);
             }
             return;
         }
@@ -701,7 +772,8 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
             }
             Message::Proposal(p) => {
                 let round = p.proposal.round;
-                if p.proposal.chain_id != self.chain_id
+                if round > self.round.saturating_add(PROPOSAL_ROUNDS_AHEAD)
+                    || p.proposal.chain_id != self.chain_id
                     || p.proposer != self.validators.proposer(self.height, round)
                     || p.value.id() != p.proposal.value
                     || p.proposal.pol_round.is_some_and(|vr| vr >= round)
@@ -715,10 +787,7 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
                     return;
                 }
                 let id = p.value.id();
-                self.round_senders
-                    .entry(round)
-                    .or_default()
-                    .insert(p.proposer);
+                self.note_sender(round, p.proposer);
                 self.values.insert(id, p.value.clone());
                 if !self.validity.contains_key(&id) && self.check_requested.insert(id) {
                     self.out.push(Action::Check {
@@ -877,54 +946,39 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
             }
 
             // L49: a quorum of precommits for a value decides it, in any round.
-            let rounds: Vec<u32> = self
-                .votes
-                .keys()
-                .filter(|(_, k)| *k == VoteKind::Precommit)
-                .map(|(r, _)| *r)
-                .collect();
-            for round in rounds {
-                let ids: BTreeSet<Hash> = self
-                    .votes
-                    .get(&(round, VoteKind::Precommit))
-                    .map(|m| m.values().flatten().filter_map(|v| v.vote.value).collect())
-                    .unwrap_or_default();
-                for id in ids {
-                    if self.count(round, VoteKind::Precommit, Some(id)) < q {
-                        continue;
-                    }
-                    match self.values.get(&id).cloned() {
-                        Some(v) => match self.validity.get(&id) {
-                            Some(true) => {
-                                let precommits = self.quorum_votes(round, VoteKind::Precommit, id);
-                                self.decided = true;
-                                self.out.push(Action::Decide {
+            let decidable: Vec<(u32, Hash)> = self.decidable.iter().copied().collect();
+            for (round, id) in decidable {
+                match self.values.get(&id).cloned() {
+                    Some(v) => match self.validity.get(&id) {
+                        Some(true) => {
+                            let precommits = self.quorum_votes(round, VoteKind::Precommit, id);
+                            self.decided = true;
+                            self.out.push(Action::Decide {
+                                height: self.height,
+                                round,
+                                value: v,
+                                precommits,
+                            });
+                            return;
+                        }
+                        Some(false) => {}
+                        None => {
+                            if self.check_requested.insert(id) {
+                                self.out.push(Action::Check {
                                     height: self.height,
                                     round,
                                     value: v,
-                                    precommits,
-                                });
-                                return;
-                            }
-                            Some(false) => {}
-                            None => {
-                                if self.check_requested.insert(id) {
-                                    self.out.push(Action::Check {
-                                        height: self.height,
-                                        round,
-                                        value: v,
-                                    });
-                                }
-                            }
-                        },
-                        None => {
-                            if self.fetch_requested.insert((round, id)) {
-                                self.out.push(Action::Fetch {
-                                    height: self.height,
-                                    round,
-                                    id,
                                 });
                             }
+                        }
+                    },
+                    None => {
+                        if self.fetch_requested.insert((round, id)) {
+                            self.out.push(Action::Fetch {
+                                height: self.height,
+                                round,
+                                id,
+                            });
                         }
                     }
                 }
@@ -932,13 +986,10 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
 
             // L55: f+1 validators are in a later round.
             let skip_to = self
-                .round_senders
-                .iter()
-                .filter(|(round, senders)| {
-                    **round > r && senders.len() >= self.validators.one_honest()
-                })
-                .map(|(round, _)| *round)
-                .max();
+                .skip_rounds
+                .range((std::ops::Bound::Excluded(r), std::ops::Bound::Unbounded))
+                .next_back()
+                .copied();
             if let Some(target) = skip_to {
                 self.start_round(target);
                 changed = true;

@@ -1,4 +1,5 @@
 //! Integration tests of the consensus engines.
 
 mod raft;
+mod tbft_machine;
 mod tbft_sim;

@@ -37,8 +37,11 @@ use tracing::{debug, error, info, warn};
 
 use super::{ChainContext, KIND_CONSENSUS};
 
-/// The largest proposed block accepted from a peer.
+/// The largest proposed block decoded (the network's frame limit is lower still).
 const MAX_BLOCK_BYTES: usize = 256 << 20;
+/// Heights ahead of this node's next one whose messages are verified and kept (a node further
+/// behind catches up by block sync).
+const FUTURE_HEIGHTS: u64 = 2;
 
 /// A proposed block as the machine's value.
 #[derive(Clone)]
@@ -329,7 +332,10 @@ impl Driver {
 
     fn verify_vote(&mut self, v: TbftVote, next: u64) -> Option<SignedVote> {
         let body = VoteBody::decode(&v.body)?;
-        if body.chain_id != self.ctx.chain.id() || body.height < next {
+        if body.chain_id != self.ctx.chain.id()
+            || body.height < next
+            || body.height > next + FUTURE_HEIGHTS
+        {
             return None;
         }
         let (voter, key) = self.signer_key(&v.voter)?;
@@ -343,7 +349,10 @@ impl Driver {
         next: u64,
     ) -> Option<SignedProposal<BlockValue>> {
         let body = ProposalBody::decode(&p.body)?;
-        if body.chain_id != self.ctx.chain.id() || body.height < next {
+        if body.chain_id != self.ctx.chain.id()
+            || body.height < next
+            || body.height > next + FUTURE_HEIGHTS
+        {
             return None;
         }
         let (proposer, key) = self.signer_key(&p.proposer)?;

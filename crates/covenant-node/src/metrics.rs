@@ -1,5 +1,6 @@
 //! Prometheus metrics: per chain, the height, txpool size, committed transactions, tx/s over
-//! the last 10 s, admissions, block commit time and tx commit latency.
+//! the last 10 s, admissions, block commit time and tx commit latency; and the CPU time the
+//! process used (`covenant_process_cpu_seconds_total`, read by `covenant bench run`).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -65,6 +66,9 @@ impl Metrics {
     /// Update the gauges from the node's current state.
     pub fn refresh(&self, node: &Node) {
         let now = Instant::now();
+        let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        gauge!("covenant_process_cpu_seconds_total")
+            .set(cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9);
         let mut samples = self.samples.lock();
         for (id, c) in node.chains() {
             let stats = c.stats();

@@ -1,4 +1,8 @@
-//! `covenant bench`: measure this machine.
+//! `covenant bench`: measure this machine (`calibrate`) and a running chain (`run`).
+
+mod load;
+mod report;
+mod workload;
 
 use std::time::Duration;
 
@@ -19,10 +23,12 @@ const MAX_SECONDS: f64 = 600.0;
 
 #[derive(Debug, Args)]
 #[command(
-    about = "Measure this machine: signature verifications per second per core",
-    long_about = "Measure this machine. Every node verifies every transaction's signature, so \
-signature verification bounds a chain's throughput; `bench calibrate` measures how many \
-verifications one core of this machine does per second for a suite's algorithms."
+    about = "Measure a running chain (bench run) and this machine's verification rate (bench calibrate)",
+    long_about = "Measure a running chain and this machine. Every node verifies every \
+transaction's signature, so signature verification bounds a chain's throughput: `bench \
+calibrate` measures how many verifications one core of this machine does per second, and \
+`bench run` drives a workload against a chain and reports its committed TPS and latency against \
+that ceiling (cores × verify rate ÷ replicas that verify each transaction)."
 )]
 pub struct BenchCommand {
     #[command(subcommand)]
@@ -31,6 +37,7 @@ pub struct BenchCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchSub {
+    Run(load::RunArgs),
     Calibrate(CalibrateArgs),
 }
 
@@ -62,6 +69,7 @@ struct CalibrateArgs {
 
 pub fn run(cmd: BenchCommand, format: Format) -> Result<u8> {
     match cmd.command {
+        BenchSub::Run(a) => load::run(a, format),
         BenchSub::Calibrate(a) => calibrate_cmd(a, format),
     }
 }
@@ -78,7 +86,7 @@ fn budget(seconds: f64) -> Result<Duration> {
 }
 
 /// `12345.6` → `12,346`.
-fn thousands(v: f64) -> String {
+pub(crate) fn thousands(v: f64) -> String {
     let digits = format!("{:.0}", v.max(0.0));
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

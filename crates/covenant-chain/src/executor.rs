@@ -4,10 +4,10 @@
 //! Semantics are those of executing the block's transactions one after another in order.
 //! Parallelism never changes a result:
 //!
-//! - The proposer runs every transaction of the batch in parallel against the state at the
-//!   start of the block, then walks them in order: a transaction that read a key (or a range)
-//!   written by an earlier one of the batch runs again, serially, over the block's writes so
-//!   far. It then builds the canonical dependency DAG from the final read/write sets.
+//! - The proposer runs the batch in small chunks, each chunk's transactions in parallel over
+//!   the block's writes so far, then walks the chunk in order: a transaction that read a key
+//!   (or a range) written by an earlier one of its chunk runs again, serially. It then builds
+//!   the canonical dependency DAG from the final read/write sets.
 //! - A validator runs the block level by level of its DAG (a transaction's level is one more
 //!   than its deepest dependency), each level in parallel, and accepts the block only if it
 //!   reproduces the results, the read/write sets and the DAG exactly.
@@ -425,8 +425,10 @@ impl Executor {
         }
     }
 
-    /// The proposer's path: execute `txs` in parallel, re-run in order those that read what
-    /// an earlier one wrote, and build the DAG.
+    /// The proposer's path: execute `txs` in chunks; each chunk runs in parallel over the
+    /// block's writes so far, then in order a transaction that read what an earlier one of
+    /// its chunk wrote runs again, serially. Small chunks keep those re-runs rare even when
+    /// most transactions touch a few hot accounts. Then the DAG is built.
     pub fn execute_batch(
         &self,
         membership: &Membership,
@@ -434,37 +436,48 @@ impl Executor {
         env: BlockEnv,
         txs: &[Arc<DecodedTx>],
     ) -> BlockOutput {
-        let first: Vec<TxOutcome> = txs
-            .par_iter()
-            .map(|tx| self.execute_tx(membership, base.clone(), &*base, env, tx))
-            .collect();
+        let chunk = (rayon::current_num_threads() * 8).max(8);
         let mut overlay = Arc::new(Overlay::new(base.clone()));
         let mut outcomes = Vec::with_capacity(txs.len());
-        for (i, (tx, out)) in txs.iter().zip(first).enumerate() {
-            let rw = &out.effects.rwset;
-            let stale = rw.reads.iter().any(|r| overlay.written(&r.key))
-                || rw
-                    .ranges
-                    .iter()
-                    .any(|r| overlay.written_in(&r.start, &r.end));
-            let out = if stale {
-                let view: Arc<dyn StateRead> = overlay.clone();
-                self.execute_tx(membership, view, &*base, env, tx)
-            } else {
-                out
-            };
-            let o = Arc::make_mut(&mut overlay);
-            for (k, v) in &out.effects.writes {
-                o.apply(
-                    k.clone(),
-                    Version {
-                        height: env.height,
-                        index: i as u32,
-                    },
-                    v.clone(),
-                );
+        for (c, part) in txs.chunks(chunk).enumerate() {
+            let view = overlay.clone();
+            let first: Vec<TxOutcome> = part
+                .par_iter()
+                .map(|tx| {
+                    let v: Arc<dyn StateRead> = view.clone();
+                    self.execute_tx(membership, v, &*base, env, tx)
+                })
+                .collect();
+            drop(view);
+            // Keys written by earlier transactions of this chunk.
+            let mut written: BTreeSet<Vec<u8>> = BTreeSet::new();
+            for (j, (tx, out)) in part.iter().zip(first).enumerate() {
+                let rw = &out.effects.rwset;
+                let stale = rw.reads.iter().any(|r| written.contains(&r.key))
+                    || rw
+                        .ranges
+                        .iter()
+                        .any(|r| written_in(&written, &r.start, &r.end));
+                let out = if stale {
+                    let view: Arc<dyn StateRead> = overlay.clone();
+                    self.execute_tx(membership, view, &*base, env, tx)
+                } else {
+                    out
+                };
+                let o = Arc::make_mut(&mut overlay);
+                for (k, v) in &out.effects.writes {
+                    written.insert(k.clone());
+                    o.apply(
+                        k.clone(),
+                        Version {
+                            height: env.height,
+                            index: (c * chunk + j) as u32,
+                        },
+                        v.clone(),
+                    );
+                }
+                outcomes.push(out);
             }
-            outcomes.push(out);
         }
         let dag = build_dag(outcomes.iter().map(|o| &o.effects.rwset));
         BlockOutput { outcomes, dag }
@@ -525,6 +538,17 @@ impl Executor {
         let outcomes: Vec<TxOutcome> = outcomes.into_iter().flatten().collect();
         let dag = build_dag(outcomes.iter().map(|o| &o.effects.rwset));
         BlockOutput { outcomes, dag }
+    }
+}
+
+/// Whether a key of `keys` falls in `[start, end)` (empty `end`: unbounded).
+fn written_in(keys: &BTreeSet<Vec<u8>>, start: &[u8], end: &[u8]) -> bool {
+    if end.is_empty() {
+        keys.range(start.to_vec()..).next().is_some()
+    } else if end <= start {
+        false
+    } else {
+        keys.range(start.to_vec()..end.to_vec()).next().is_some()
     }
 }
 

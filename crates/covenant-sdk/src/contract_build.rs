@@ -36,6 +36,13 @@ impl BuildError {
 /// The target triple contracts compile to.
 pub const TARGET: &str = "wasm32-unknown-unknown";
 
+/// Stack of a contract: 128 KiB (the toolchain's default is 1 MiB). The stack sits first in
+/// linear memory, so overflowing it traps (the call fails) instead of corrupting data.
+pub const CONTRACT_STACK_BYTES: u32 = 128 * 1024;
+
+/// Compiler flags of a contract build.
+const CONTRACT_RUSTFLAGS: &str = "-Clink-arg=-zstack-size=131072";
+
 /// Build the contract crate at `crate_dir` in release mode for wasm32 and return the path of
 /// its `.wasm`. `target_dir` overrides cargo's target directory. Compiler messages go to
 /// standard error as they come.
@@ -60,8 +67,10 @@ pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, Bui
         cmd.env("CARGO_TARGET_DIR", t);
     }
     // Flags meant for the host build (coverage, sanitizers) must not leak into the contract.
+    // The contract's own: a smaller shadow stack than the toolchain's 1 MiB default, since
+    // every call instantiates the module and zeroes its initial memory (stack included).
     cmd.env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        .env("CARGO_ENCODED_RUSTFLAGS", CONTRACT_RUSTFLAGS);
     let mut child = cmd.spawn().map_err(BuildError::Cargo)?;
     let stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {

@@ -87,11 +87,12 @@ pub struct RunArgs {
     /// Stop sending after this many seconds (default: when every transaction is sent).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
-    /// Offered load in transactions per second (open loop); default is a closed loop.
+    /// Offered load in transactions per second (open loop); default is a closed loop that
+    /// keeps --concurrency × --batch transactions outstanding (sent, not yet committed).
     #[arg(long, value_name = "TX_PER_S")]
     rate: Option<f64>,
-    /// Requests in flight (the closed loop's window; the open loop's bound).
-    #[arg(long, default_value_t = 8)]
+    /// Requests in flight; in the closed loop also the window of outstanding batches.
+    #[arg(long, default_value_t = 24)]
     concurrency: usize,
     /// Transactions per request to the batch endpoint.
     #[arg(long, default_value_t = 250)]
@@ -564,6 +565,8 @@ async fn drive(
     let mut tasks = tokio::task::JoinSet::new();
     match a.rate {
         None => {
+            // Closed loop: at most `window` transactions outstanding (sent, not committed).
+            let window = (a.concurrency * a.batch) as u64;
             for _ in 0..a.concurrency {
                 let (queue, shared, clients, sem) =
                     (queue.clone(), shared.clone(), clients.to_vec(), sem.clone());
@@ -575,6 +578,25 @@ async fn drive(
                         let Some(batch) = queue.lock().pop_front() else {
                             return;
                         };
+                        let len = batch.len() as u64;
+                        loop {
+                            // Checked and reserved under one lock, so workers cannot overshoot.
+                            let admitted = {
+                                let r = shared.record.lock();
+                                let done =
+                                    r.committed.len() as u64 + r.refused.values().sum::<u64>();
+                                let sent = shared.sent.load(Ordering::Relaxed);
+                                let ok = sent.saturating_sub(done) + len <= window.max(len);
+                                if ok {
+                                    shared.sent.fetch_add(len, Ordering::Relaxed);
+                                }
+                                ok
+                            };
+                            if admitted {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
                         let Ok(permit) = sem.acquire().await else {
                             return;
                         };
@@ -609,6 +631,7 @@ async fn drive(
                         let take = (due - released).min(pending.len());
                         let chunk: Vec<SignedTx> = pending.drain(..take).collect();
                         released += chunk.len();
+                        shared.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                         let Ok(permit) = sem.clone().acquire_owned().await else {
                             return;
                         };
@@ -673,9 +696,9 @@ async fn drive(
     Ok((end_height, record))
 }
 
-/// One request: a batch, sent again (after the node's hint) while the pool says busy.
+/// One request: a batch, sent again (after the node's hint) while the pool says busy. The
+/// caller counted it as sent.
 async fn send(clients: &[Client], shared: &Shared, mut batch: Vec<SignedTx>) {
-    shared.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
     loop {
         let k = shared.next_client.fetch_add(1, Ordering::Relaxed) % clients.len();
         let bytes: Vec<Vec<u8>> = batch.iter().map(|t| t.bytes.clone()).collect();

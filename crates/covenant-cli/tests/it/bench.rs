@@ -109,3 +109,171 @@ fn calibrate_rejects_bad_arguments_with_stable_codes() {
     assert!(help.stdout.contains("--seconds"));
     assert!(help.stdout.contains("rustcrypto") || help.stdout.contains("RustCrypto"));
 }
+
+mod run {
+    //! `covenant bench run` against real consortiums: what it reports must match the ledger.
+
+    use serde_json::Value;
+
+    use crate::cluster::Cluster;
+
+    fn bench(c: &Cluster, args: &[&str]) -> Value {
+        let mut all = vec![
+            "bench",
+            "run",
+            "--clients",
+            "8",
+            "--concurrency",
+            "2",
+            "--batch",
+            "50",
+            "--warmup",
+            "40",
+            "--verify-rate",
+            "10000",
+            "--drain",
+            "60",
+            "-o",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        c.cli(&all).ok().json()
+    }
+
+    /// Transactions of `contract.method` in the blocks a report covers, read from node `i`.
+    fn in_ledger(c: &Cluster, i: usize, r: &Value, contract: &str, method: &str) -> u64 {
+        let client = c.client(i);
+        let (from, to) = (
+            r["start_height"].as_u64().unwrap(),
+            r["end_height"].as_u64().unwrap(),
+        );
+        let mut n = 0;
+        for h in from + 1..=to {
+            let b = c.rt.block_on(client.block(&h.to_string(), false)).unwrap();
+            n += b
+                .txs
+                .iter()
+                .filter(|t| t.contract == contract && t.method == method && t.code == "OK")
+                .count() as u64;
+        }
+        n
+    }
+
+    #[track_caller]
+    fn check_report(r: &Value, sent: u64) {
+        for key in [
+            "tps",
+            "committed",
+            "failed",
+            "lost",
+            "p50_ms",
+            "p99_ms",
+            "ceiling_tps",
+            "fraction_of_ceiling",
+            "node_tx_per_core_s",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing from {r}");
+        }
+        assert_eq!(r["sent"], sent, "{r}");
+        assert_eq!(r["committed"], sent, "{r}");
+        assert_eq!(r["failed"], 0, "{r}");
+        assert_eq!(r["lost"], 0, "{r}");
+        let tps = r["tps"].as_f64().unwrap();
+        let cores = r["cores"].as_f64().unwrap();
+        let replicas = r["replicas"].as_f64().unwrap();
+        assert!(tps > 0.0, "{r}");
+        let ceiling = r["ceiling_tps"].as_f64().unwrap();
+        assert!((ceiling - cores * 10_000.0 / replicas).abs() < 1e-6, "{r}");
+        let fraction = r["fraction_of_ceiling"].as_f64().unwrap();
+        assert!((fraction - tps / ceiling).abs() < 1e-9, "{r}");
+        let per_core = r["node_tx_per_core_s"].as_f64().unwrap();
+        assert!((per_core - tps * replicas / cores).abs() < 1e-6, "{r}");
+        let (p50, p99, max) = (
+            r["p50_ms"].as_f64().unwrap(),
+            r["p99_ms"].as_f64().unwrap(),
+            r["max_ms"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
+        assert_eq!(r["ledgers_agree"], true, "{r}");
+        for n in r["node_cpu"].as_array().unwrap() {
+            assert!(n["cpu_seconds"].as_f64().unwrap() > 0.0, "{r}");
+        }
+    }
+
+    #[test]
+    fn every_workload_on_one_node_reports_what_the_ledger_holds() {
+        let c = Cluster::up("solo", "sm", 1);
+        // Without the token contract the transfer workload refuses to start.
+        c.cli(&["bench", "run", "--txs", "10"])
+            .fails_with("CONTRACT_MISSING");
+        c.cli(&["bench", "run", "--txs", "0"])
+            .fails_with("INVALID_ARGUMENT");
+        for name in ["kv", "token", "evidence"] {
+            c.deploy(name);
+        }
+
+        let r = bench(&c, &["--txs", "300"]);
+        check_report(&r, 300);
+        assert_eq!(r["workload"], "transfer");
+        assert_eq!(r["replicas"], 1);
+        assert_eq!(r["key_algorithm"], "sm2");
+        assert_eq!(in_ledger(&c, 0, &r, "token", "transfer"), 300);
+
+        for (workload, contract, method) in [
+            ("kv", "kv", "put"),
+            ("evidence", "evidence", "put"),
+            ("hotkey", "kv", "put"),
+        ] {
+            let r = bench(&c, &["--workload", workload, "--txs", "200"]);
+            check_report(&r, 200);
+            assert_eq!(in_ledger(&c, 0, &r, contract, method), 200, "{workload}");
+        }
+
+        // Open loop: the offered rate paces the sending.
+        let r = bench(&c, &["--workload", "kv", "--rate", "200", "--txs", "100"]);
+        check_report(&r, 100);
+        assert_eq!(r["mode"], "open");
+        assert!(r["window_s"].as_f64().unwrap() >= 0.4, "{r}");
+
+        // Queries: answered, never signed, so no ceiling.
+        let r = bench(&c, &["--workload", "query", "--txs", "150"]);
+        assert_eq!(r["committed"], 150, "{r}");
+        assert_eq!(r["failed"], 0, "{r}");
+        assert!(r["ceiling_tps"].is_null() && r["fraction_of_ceiling"].is_null());
+        assert!(r["p99_ms"].as_f64().unwrap() > 0.0);
+
+        // The text report carries the same figures.
+        let text = c
+            .cli(&[
+                "bench",
+                "run",
+                "--workload",
+                "kv",
+                "--txs",
+                "50",
+                "--warmup",
+                "0",
+                "--clients",
+                "8",
+            ])
+            .ok();
+        assert!(text.stdout.contains("tx/s committed"), "{}", text.stdout);
+        assert!(text.stdout.contains("lost 0"), "{}", text.stdout);
+        assert!(text.stderr.contains("the window opens"), "{}", text.stderr);
+    }
+
+    #[test]
+    fn transfers_on_four_tbft_nodes_are_in_every_ledger() {
+        let c = Cluster::up("tbft", "intl", 4);
+        c.deploy("token");
+        let r = bench(&c, &["--txs", "400", "--key-algorithm", "ed25519"]);
+        check_report(&r, 400);
+        assert_eq!(r["replicas"], 4);
+        assert_eq!(r["key_algorithm"], "ed25519");
+        assert_eq!(r["endpoints"].as_array().unwrap().len(), 4);
+        for i in 0..4 {
+            assert_eq!(in_ledger(&c, i, &r, "token", "transfer"), 400, "node {i}");
+        }
+        c.assert_same_ledger(&[0, 1, 2, 3]);
+    }
+}

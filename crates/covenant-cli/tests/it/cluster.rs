@@ -156,12 +156,17 @@ impl Cluster {
     }
 
     pub fn deploy_kv(&self) {
-        let wasm = example_wasm("kv");
+        self.deploy("kv");
+    }
+
+    /// Deploy example contract `name` (built from `contracts/`).
+    pub fn deploy(&self, name: &str) {
+        let wasm = example_wasm(name);
         let out = self
             .cli(&[
                 "contract",
                 "deploy",
-                "kv",
+                name,
                 wasm.to_str().unwrap(),
                 "-o",
                 "json",

@@ -466,3 +466,48 @@ fn recursion_hits_the_depth_limit() {
     let (_, out) = run(&vm, host, "rec", &rec, "x", "{}", GAS);
     assert_eq!(out.result, Err(ExecError::DepthExceeded));
 }
+
+/// Initial linear memory of a module, in 64 KiB pages (from its memory section).
+fn initial_pages(wasm: &[u8]) -> Option<u64> {
+    fn leb(b: &[u8], i: &mut usize) -> Option<u64> {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(v);
+            }
+            shift += 7;
+        }
+    }
+    let mut i = 8;
+    while i < wasm.len() {
+        let id = wasm[i];
+        i += 1;
+        let size = leb(wasm, &mut i)? as usize;
+        if id == 5 {
+            let mut j = i;
+            let _count = leb(wasm, &mut j)?;
+            j += 1; // limits flag
+            return leb(wasm, &mut j);
+        }
+        i += size;
+    }
+    None
+}
+
+#[test]
+fn example_contracts_start_with_a_small_memory() {
+    // Every call instantiates the module and zeroes its initial memory: the contract build
+    // links a 128 KiB stack instead of the toolchain's 1 MiB, so that stays a few pages.
+    let stack_pages = u64::from(covenant_sdk::contract_build::CONTRACT_STACK_BYTES) / 65536;
+    for name in ["kv", "token", "evidence"] {
+        let c = example(name);
+        let pages = initial_pages(&c.code).expect("a memory section");
+        assert!(
+            pages >= stack_pages && pages <= stack_pages + 2,
+            "{name} starts with {pages} pages"
+        );
+    }
+}

@@ -259,7 +259,8 @@ or pass --profile FILE or set COVENANT_PROFILE",
             "CONTRACT_MISSING",
             format!(
                 "the {} workload calls contract {contract}, which chain {chain} does not have \
-active (covenant up deploys it; or covenant contract deploy {contract} --wasm FILE)",
+active (covenant up deploys it; or covenant contract build contracts/{contract}, then \
+covenant contract deploy {contract} WASM)",
                 a.workload.name()
             ),
         )
@@ -276,7 +277,7 @@ active (covenant up deploys it; or covenant contract deploy {contract} --wasm FI
         )));
     }
     progress.line(format!(
-        "bench {} on chain {chain} ({} consensus, {suite}, {replicas} replicas) via {} endpoint(s)",
+        "bench {} on chain {chain} ({} consensus, {suite}, {replicas} replica(s)) via {} endpoint(s)",
         a.workload.name(),
         info.consensus,
         endpoints.len()

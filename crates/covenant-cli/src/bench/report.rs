@@ -144,12 +144,13 @@ impl Report {
         ));
         match (self.ceiling_tps, self.fraction_of_ceiling) {
             (Some(c), Some(f)) => t.push_str(&format!(
-                "  ceiling     {} tx/s = {} cores × {} {} verifications/s ÷ {} replicas; achieved {:.1} %\n",
+                "  ceiling     {} tx/s = {} cores × {} {} verifications/s ÷ {} replica{}; achieved {:.1} %\n",
                 thousands(c),
                 self.cores,
                 thousands(self.verify_per_sec_per_core),
                 self.verify_algorithm,
                 self.replicas,
+                if self.replicas == 1 { "" } else { "s" },
                 f * 100.0
             )),
             _ => t.push_str("  ceiling     none (queries verify no signature)\n"),

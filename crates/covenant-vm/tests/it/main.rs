@@ -511,3 +511,58 @@ fn example_contracts_start_with_a_small_memory() {
         );
     }
 }
+
+#[test]
+fn long_loops_over_many_instruction_kinds_run_in_a_small_native_stack() {
+    // The interpreter dispatches by tail calls: a long-running contract must not grow the
+    // node's native stack. Millions of instructions of many kinds on a 256 KiB thread stack
+    // would overflow it (and abort the test) if any of them did.
+    let busy = code(
+        wat::parse_str(
+            r#"(module
+              (memory (export "memory") 1)
+              (global $g (mut i64) (i64.const 1))
+              (table 2 funcref)
+              (elem (i32.const 0) $inc $dec)
+              (type $t (func (param i32) (result i32)))
+              (func $inc (type $t) (i32.add (local.get 0) (i32.const 1)))
+              (func $dec (type $t) (i32.sub (local.get 0) (i32.const 1)))
+              (func (export "call") (local $i i32) (local $x i64) (local $y i32)
+                (loop $top
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (i32.store (i32.and (i32.mul (local.get $i) (i32.const 4)) (i32.const 4092))
+                    (i32.xor (local.get $i) (i32.const 0x5a5a)))
+                  (local.set $y (i32.load (i32.and (i32.shl (local.get $i) (i32.const 2)) (i32.const 4092))))
+                  (i64.store8 (i32.const 8) (i64.extend_i32_u (local.get $y)))
+                  (local.set $x (i64.add (i64.load8_u (i32.const 8)) (global.get $g)))
+                  (global.set $g (i64.rotl (i64.mul (local.get $x) (i64.const 3)) (i64.const 7)))
+                  (local.set $y (select (local.get $y) (i32.clz (local.get $i))
+                    (i32.lt_u (local.get $i) (i32.const 500))))
+                  (local.set $y (call $inc (local.get $y)))
+                  (local.set $y (call_indirect (type $t) (local.get $y)
+                    (i32.and (local.get $i) (i32.const 1))))
+                  (drop (i32.div_u (local.get $y) (i32.or (local.get $i) (i32.const 1))))
+                  (drop (i64.rem_s (global.get $g) (i64.const 1000003)))
+                  (drop (memory.size))
+                  (if (i32.eqz (i32.and (local.get $i) (i32.const 255)))
+                    (then (local.set $x (i64.popcnt (local.get $x))))
+                    (else (local.set $x (i64.ctz (local.get $x)))))
+                  (block $out
+                    (br_table $out $out (i32.and (local.get $i) (i32.const 1))))
+                  (br_if $top (i32.lt_u (local.get $i) (i32.const 200000)))))
+            )"#,
+        )
+        .unwrap(),
+    );
+    let outcome = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let vm = Vm::new().unwrap();
+            run(&vm, MemHost::default(), "t", &busy, "x", "{}", 200_000_000).1
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(outcome.result, Ok(Vec::new()), "{outcome:?}");
+    assert!(outcome.gas_used > 5_000_000, "{}", outcome.gas_used);
+}

@@ -53,25 +53,6 @@ impl Overlay {
         self.writes.insert(key, (version, value));
     }
 
-    /// Whether an overlay write falls on `key`.
-    pub fn written(&self, key: &[u8]) -> bool {
-        self.writes.contains_key(key)
-    }
-
-    /// Whether an overlay write falls in `[start, end)`.
-    pub fn written_in(&self, start: &[u8], end: &[u8]) -> bool {
-        if end.is_empty() {
-            self.writes.range(start.to_vec()..).next().is_some()
-        } else if end <= start {
-            false
-        } else {
-            self.writes
-                .range(start.to_vec()..end.to_vec())
-                .next()
-                .is_some()
-        }
-    }
-
     /// The base this overlay reads through to.
     pub fn base(&self) -> &Arc<dyn StateRead> {
         &self.base

@@ -40,9 +40,6 @@ pub const TARGET: &str = "wasm32-unknown-unknown";
 /// linear memory, so overflowing it traps (the call fails) instead of corrupting data.
 pub const CONTRACT_STACK_BYTES: u32 = 128 * 1024;
 
-/// Compiler flags of a contract build.
-const CONTRACT_RUSTFLAGS: &str = "-Clink-arg=-zstack-size=131072";
-
 /// Build the contract crate at `crate_dir` in release mode for wasm32 and return the path of
 /// its `.wasm`. `target_dir` overrides cargo's target directory. Compiler messages go to
 /// standard error as they come.
@@ -69,8 +66,10 @@ pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, Bui
     // Flags meant for the host build (coverage, sanitizers) must not leak into the contract.
     // The contract's own: a smaller shadow stack than the toolchain's 1 MiB default, since
     // every call instantiates the module and zeroes its initial memory (stack included).
-    cmd.env_remove("RUSTFLAGS")
-        .env("CARGO_ENCODED_RUSTFLAGS", CONTRACT_RUSTFLAGS);
+    cmd.env_remove("RUSTFLAGS").env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        format!("-Clink-arg=-zstack-size={CONTRACT_STACK_BYTES}"),
+    );
     let mut child = cmd.spawn().map_err(BuildError::Cargo)?;
     let stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {

@@ -145,6 +145,7 @@ impl RunArgs {
 }
 
 /// Progress on standard error: a line rewritten in place on a terminal, lines otherwise.
+#[derive(Clone, Copy)]
 struct Progress {
     tty: bool,
 }
@@ -650,11 +651,12 @@ async fn drive(
     // Live progress while sending and draining.
     let reporter = {
         let shared = shared.clone();
-        let live = progress.tty;
+        let progress = *progress;
         tokio::spawn(async move {
             let mut last = (Instant::now(), 0usize);
             loop {
-                tokio::time::sleep(Duration::from_millis(if live { 500 } else { 2000 })).await;
+                tokio::time::sleep(Duration::from_millis(if progress.tty { 500 } else { 2000 }))
+                    .await;
                 let (acc, com) = {
                     let r = shared.record.lock();
                     (r.accepted.len(), r.committed.len())
@@ -669,11 +671,7 @@ async fn drive(
                     shared.sent.load(Ordering::Relaxed),
                     rate
                 );
-                if live {
-                    eprint!("\r\x1b[2K{msg}");
-                } else {
-                    eprintln!("{msg}");
-                }
+                progress.live(&msg);
             }
         })
     };

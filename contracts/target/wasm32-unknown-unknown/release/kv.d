@@ -1,1 +1,0 @@
-/work/main/contracts/target/wasm32-unknown-unknown/release/kv.wasm: /work/main/contracts/kv/src/lib.rs /work/main/crates/covenant-contract/src/abi.rs /work/main/crates/covenant-contract/src/host.rs /work/main/crates/covenant-contract/src/json.rs /work/main/crates/covenant-contract/src/lib.rs /work/main/crates/covenant-contract/src/runtime.rs

@@ -1,0 +1,309 @@
+//! A chain in a temporary directory with real org CAs and the example contracts.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+    time::{Duration, SystemTime},
+};
+
+use base64::Engine as _;
+use covenant_chain::{Chain, ChainOptions, Executor, TxOutcome, txpool::PoolLimits};
+use covenant_consensus::Solo;
+use covenant_crypto::{KeyAlgorithm, PrivateKey, Suite};
+use covenant_pki::{
+    Certificate, CertificateSpec, Issuer, Role, issue_certificate, key_identifier, random_serial,
+    subject_name,
+};
+use covenant_storage::VerifyMode;
+use covenant_types::{
+    ChainConfig, ConsensusConfig, ConsensusNode, Org, TxResult,
+    block::DecodedBlock,
+    config::{
+        DEFAULT_MAX_GAS_PER_TX, DEFAULT_MAX_TX_BYTES, DEFAULT_TX_EXPIRY_WINDOW_MS,
+        default_block_limits, default_policies,
+    },
+    tx::{TxBuilder, endorse, sender_by_certificate, sign},
+};
+use covenant_vm::Vm;
+use prost::Message;
+use serde_json::Value;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A signer: certificate and key.
+#[derive(Clone)]
+pub struct Id {
+    pub cert: Certificate,
+    pub key: PrivateKey,
+}
+
+/// An org with its CA and three identities.
+pub struct TestOrg {
+    pub name: String,
+    pub root: Certificate,
+    pub root_key: PrivateKey,
+    pub admin: Id,
+    pub client: Id,
+    pub node: Id,
+}
+
+fn alg(suite: Suite) -> KeyAlgorithm {
+    suite.default_key_algorithm()
+}
+
+impl TestOrg {
+    pub fn new(name: &str, suite: Suite) -> Self {
+        let root_key = PrivateKey::generate(alg(suite)).unwrap();
+        let subject = subject_name(name, Role::Ca, &format!("{name} Root CA")).unwrap();
+        let kid = key_identifier(root_key.public_key());
+        let now = SystemTime::now();
+        let root = issue_certificate(
+            &CertificateSpec {
+                subject: subject.clone(),
+                public_key: root_key.public_key().clone(),
+                role: Role::Ca,
+                hosts: vec![],
+                not_before: now - HOUR,
+                not_after: now + 1000 * HOUR,
+                path_len: None,
+            },
+            &random_serial().unwrap(),
+            Issuer {
+                name: &subject,
+                key: &root_key,
+                key_id: Some(&kid),
+            },
+        )
+        .unwrap();
+        let mut org = TestOrg {
+            name: name.into(),
+            root: root.clone(),
+            root_key,
+            admin: Id {
+                cert: root.clone(),
+                key: PrivateKey::generate(alg(suite)).unwrap(),
+            },
+            client: Id {
+                cert: root.clone(),
+                key: PrivateKey::generate(alg(suite)).unwrap(),
+            },
+            node: Id {
+                cert: root,
+                key: PrivateKey::generate(alg(suite)).unwrap(),
+            },
+        };
+        org.admin = org.issue(Role::Admin, "admin", now + 100 * HOUR);
+        org.client = org.issue(Role::Client, "client", now + 100 * HOUR);
+        org.node = org.issue(Role::Node, "node", now + 100 * HOUR);
+        org
+    }
+
+    pub fn issue(&self, role: Role, name: &str, not_after: SystemTime) -> Id {
+        let key = PrivateKey::generate(self.root_key.algorithm()).unwrap();
+        let cert = issue_certificate(
+            &CertificateSpec {
+                subject: subject_name(&self.name, role, name).unwrap(),
+                public_key: key.public_key().clone(),
+                role,
+                hosts: vec![],
+                not_before: SystemTime::now() - HOUR,
+                not_after,
+                path_len: None,
+            },
+            &random_serial().unwrap(),
+            Issuer {
+                name: self.root.subject(),
+                key: &self.root_key,
+                key_id: self.root.subject_key_id().as_deref(),
+            },
+        )
+        .unwrap();
+        Id { cert, key }
+    }
+}
+
+pub fn config(chain: &str, suite: Suite, orgs: &[&TestOrg]) -> ChainConfig {
+    ChainConfig {
+        chain_id: chain.into(),
+        suite: suite.name().into(),
+        orgs: orgs
+            .iter()
+            .map(|o| Org {
+                org_id: o.name.clone(),
+                trust_roots: vec![o.root.der().to_vec()],
+            })
+            .collect(),
+        consensus: Some(ConsensusConfig {
+            kind: "solo".into(),
+            nodes: vec![ConsensusNode {
+                org_id: orgs[0].name.clone(),
+                node_id: "node".into(),
+                certificate: orgs[0].node.cert.der().to_vec(),
+                address: "127.0.0.1:0".into(),
+            }],
+            sync_nodes: vec![],
+        }),
+        policies: default_policies(),
+        block: Some(default_block_limits()),
+        tx_expiry_window_ms: DEFAULT_TX_EXPIRY_WINDOW_MS,
+        max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
+        max_tx_bytes: DEFAULT_MAX_TX_BYTES,
+        version: 0,
+    }
+}
+
+pub struct TestChain {
+    pub chain: Chain,
+    pub suite: Suite,
+    pub id: String,
+    pub genesis: DecodedBlock,
+    pub node: Id,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn open_with(
+    dir: &Path,
+    genesis: &DecodedBlock,
+    node: &Id,
+    suite: Suite,
+    pool: PoolLimits,
+) -> Chain {
+    let node_id = suite.hash(node.cert.der()).0.to_vec();
+    let key = node.key.clone();
+    let id2 = node_id.clone();
+    Chain::open(
+        dir,
+        ChainOptions {
+            genesis: Some(genesis.clone()),
+            verify: VerifyMode::All,
+            node_key: node.key.clone(),
+            node_id,
+            pool,
+        },
+        Executor::new(Vm::new().unwrap()),
+        move |suite, _| Box::new(Solo::new(suite, key, id2)),
+    )
+    .unwrap()
+}
+
+impl TestChain {
+    pub fn new(config: ChainConfig, node: &Id) -> Self {
+        Self::with_pool(config, node, PoolLimits::default())
+    }
+
+    pub fn with_pool(config: ChainConfig, node: &Id, pool: PoolLimits) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let suite: Suite = config.suite.parse().unwrap();
+        let genesis =
+            covenant_chain::genesis::genesis_block(&config, covenant_types::tx::now_ms() - 1000)
+                .unwrap();
+        let chain = open_with(dir.path(), &genesis, node, suite, pool);
+        TestChain {
+            id: config.chain_id.clone(),
+            chain,
+            suite,
+            genesis,
+            node: node.clone(),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A signed transaction by `who`, endorsed by `endorsers`.
+    pub fn tx(
+        &self,
+        who: &Id,
+        contract: &str,
+        method: &str,
+        args: &Value,
+        endorsers: &[&Id],
+    ) -> Vec<u8> {
+        self.tx_with(
+            TxBuilder::new(&self.id, contract, method).args_json(args),
+            who,
+            endorsers,
+        )
+    }
+
+    pub fn tx_with(&self, builder: TxBuilder, who: &Id, endorsers: &[&Id]) -> Vec<u8> {
+        let payload = builder.build().unwrap();
+        let mut tx = sign(
+            payload.clone(),
+            sender_by_certificate(who.cert.der().to_vec()),
+            &who.key,
+        )
+        .unwrap();
+        for e in endorsers {
+            tx.endorsements.push(
+                endorse(
+                    &payload,
+                    sender_by_certificate(e.cert.der().to_vec()),
+                    &e.key,
+                )
+                .unwrap(),
+            );
+        }
+        tx.encode_to_vec()
+    }
+
+    /// Submit, make a block, return the committed result.
+    pub fn run(&self, bytes: Vec<u8>) -> TxResult {
+        let id = self
+            .chain
+            .submit(bytes)
+            .unwrap_or_else(|e| panic!("admission refused: {} {e}", e.code()));
+        self.chain.produce_block().unwrap().expect("a block");
+        self.chain
+            .committed(&id)
+            .unwrap()
+            .expect("committed")
+            .result
+    }
+
+    pub fn call(&self, who: &Id, contract: &str, method: &str, args: Value) -> TxResult {
+        self.run(self.tx(who, contract, method, &args, &[]))
+    }
+
+    pub fn query(&self, contract: &str, method: &str, args: Value, who: Option<&Id>) -> TxOutcome {
+        self.chain
+            .query(
+                contract,
+                method,
+                args.to_string().as_bytes(),
+                who.map(|i| i.cert.der()),
+            )
+            .unwrap()
+    }
+
+    pub fn install(&self, admin: &Id, name: &str, example: &str, methods: Value) -> TxResult {
+        self.call(
+            admin,
+            "sys.contracts",
+            "install",
+            serde_json::json!({"name": name, "version": "1.0", "code": code_b64(example), "methods": methods}),
+        )
+    }
+}
+
+pub fn ok(r: &TxResult) -> Value {
+    assert_eq!(r.code, "OK", "{}: {}", r.code, r.message);
+    serde_json::from_slice(&r.return_data).unwrap_or(Value::Null)
+}
+
+pub fn wasm(example: &str) -> Vec<u8> {
+    static TARGET: OnceLock<PathBuf> = OnceLock::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let target = TARGET.get_or_init(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"))
+            .join("contracts")
+    });
+    let path =
+        covenant_sdk::contract_build::build(&root.join("contracts").join(example), Some(target))
+            .unwrap();
+    std::fs::read(path).unwrap()
+}
+
+pub fn code_b64(example: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(wasm(example))
+}

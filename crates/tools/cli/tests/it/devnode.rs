@@ -1,0 +1,230 @@
+//! A development node in a temporary directory, run as a real `covenant node start` process.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::{Run, covenant};
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    crate::cluster::free_ports(1)
+}
+
+/// The example contracts, built once per test process.
+pub fn example_wasm(name: &str) -> PathBuf {
+    static TARGET: OnceLock<PathBuf> = OnceLock::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let target = TARGET.get_or_init(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"))
+            .join("contracts")
+    });
+    let run = covenant(
+        &root,
+        &[
+            "contract",
+            "build",
+            &format!("contracts/{name}"),
+            "--target-dir",
+            target.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    let out = run.ok().json();
+    PathBuf::from(out["wasm"].as_str().unwrap())
+}
+
+pub struct DevNode {
+    pub dir: tempfile::TempDir,
+    pub api: String,
+    pub api_port: u16,
+    pub grpc_port: u16,
+    child: Option<Child>,
+}
+
+impl DevNode {
+    /// `covenant node init` with `extra` arguments, then start it.
+    pub fn new(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (api_port, grpc_port) = (free_port(), free_port());
+        let mut args = vec![
+            "node".to_string(),
+            "init".into(),
+            "--dir".into(),
+            "dev".into(),
+            "--api-port".into(),
+            api_port.to_string(),
+            "--grpc-port".into(),
+            grpc_port.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        covenant(dir.path(), &argv).ok();
+        let mut node = DevNode {
+            api: format!("http://127.0.0.1:{api_port}"),
+            dir,
+            api_port,
+            grpc_port,
+            child: None,
+        };
+        node.start(&[]).expect("node starts");
+        node
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Start the node process; waits until it serves (or returns what it printed on failure).
+    pub fn start(&mut self, extra: &[&str]) -> Result<(), String> {
+        let mut args = vec!["node", "start", "--dir", "dev", "-o", "json"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+            .args(&args)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        let ready = BufReader::new(stdout).read_line(&mut line);
+        if ready.is_err() || line.trim().is_empty() {
+            let out = child.wait_with_output().unwrap();
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let ready: Value = match serde_json::from_str(line.trim()) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{e}: {line}"));
+            }
+        };
+        if ready.get("error").is_some() {
+            let _ = child.wait();
+            return Err(line);
+        }
+        assert_eq!(ready["api"], self.api.as_str());
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if http_get(&format!("{}/healthz", self.api)).is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("the node did not answer /healthz".into())
+    }
+
+    /// Send SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stop gracefully (SIGTERM) and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Run the CLI with this node's profile.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_covenant"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("COVENANT_PROFILE", self.dir.path().join("dev/profile.json"))
+            .env_remove("COVENANT_OUTPUT")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Deploy an example contract (by the profile's admin).
+    pub fn deploy(&self, name: &str, example: &str, extra: &[&str]) -> Value {
+        let wasm = example_wasm(example);
+        let mut args = vec![
+            "contract",
+            "deploy",
+            name,
+            wasm.to_str().unwrap(),
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args).ok().json()
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A GET with a short timeout; `None` if the node does not answer.
+pub fn http_get(url: &str) -> Option<(u16, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    })
+}
+
+/// A POST of a JSON body.
+pub fn http_post(url: &str, body: &str) -> Option<(u16, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    })
+}

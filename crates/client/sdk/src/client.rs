@@ -120,6 +120,22 @@ impl Client {
         self.answer(r).await
     }
 
+    /// Submit and wait at most `timeout` for the commit; the answer's `status` is
+    /// `committed`, or `pending` when the transaction did not commit in that time.
+    pub async fn submit_and_wait(
+        &self,
+        tx: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<SubmitResponse, ClientError> {
+        let body = SubmitRequest {
+            tx: b64_encode(tx),
+            wait: true,
+            timeout_ms: Some(timeout.as_millis() as u64),
+        };
+        let r = self.http.post(self.url("/txs")).json(&body).send().await;
+        self.answer(r).await
+    }
+
     /// Submit an encoded transaction as raw protobuf (no base64, no JSON).
     pub async fn submit_raw(&self, tx: Vec<u8>, wait: bool) -> Result<SubmitResponse, ClientError> {
         let r = self

@@ -5,12 +5,10 @@
 //! - [`Signer`]: an identity that builds and signs transactions (and endorsements).
 //! - [`Client`]: the node's REST API — submit (and wait), query, blocks, transactions with
 //!   proofs, chain info.
-//! - [`contract_build`]: build a Rust contract crate to WebAssembly.
 
 #![forbid(unsafe_code)]
 
 mod client;
-pub mod contract_build;
 mod profile;
 mod signer;
 

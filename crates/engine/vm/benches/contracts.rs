@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use covenant_vm::{Call, ContractCode, Host, Vm};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -77,15 +77,7 @@ impl Host for MemHost {
 }
 
 fn example(name: &str) -> ContractCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("contracts");
-    let wasm =
-        covenant_sdk::contract_build::build(&root.join("contracts").join(name), Some(&target))
-            .unwrap();
-    let code = std::fs::read(wasm).unwrap();
+    let code = covenant_test_utils::contracts::example_bytes(name);
     let mut hash = [0u8; 32];
     hash[..name.len()].copy_from_slice(name.as_bytes());
     ContractCode {

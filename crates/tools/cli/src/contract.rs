@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use covenant_sdk::{Signer, contract_build};
+use covenant_deploy::contract_build;
+use covenant_sdk::Signer;
 use covenant_types::{
     Transaction,
     api::{SubmitResponse, TxResultView, b64_encode},

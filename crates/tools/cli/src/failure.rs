@@ -3,8 +3,9 @@
 use std::fmt;
 
 use covenant_crypto::CryptoError;
+use covenant_deploy::contract_build::BuildError;
 use covenant_pki::PkiError;
-use covenant_sdk::{ClientError, ProfileError, contract_build::BuildError};
+use covenant_sdk::{ClientError, ProfileError};
 
 /// An error raised by the command line itself, with its stable code.
 #[derive(Debug)]

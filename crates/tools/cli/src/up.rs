@@ -739,7 +739,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             progress(format!(
                 "Building contract {name} (the first build takes a while)…"
             ));
-            let wasm = covenant_sdk::contract_build::build(&contracts.join(name), None)?;
+            let wasm = covenant_deploy::contract_build::build(&contracts.join(name), None)?;
             let code = std::fs::read(&wasm)?;
             let code = covenant_types::api::b64_encode(&code);
             let r = commit(

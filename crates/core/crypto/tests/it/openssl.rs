@@ -1,28 +1,13 @@
 //! Sign with one side, verify with the other, for every algorithm, both ways.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 use covenant_crypto::{KeyAlgorithm, PrivateKey, PublicKey, SM2_DEFAULT_DISTID};
 
-fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command line must be installed (see .ci/run)")
-}
+use covenant_test_utils::openssl::openssl;
 
 fn openssl_ok(dir: &Path, args: &[&str]) {
-    let out = openssl(dir, args);
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    covenant_test_utils::openssl::openssl_ok(dir, args);
 }
 
 fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {

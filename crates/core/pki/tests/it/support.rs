@@ -1,7 +1,4 @@
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::path::{Path, PathBuf};
 
 use covenant_crypto::Suite;
 use covenant_pki::{
@@ -44,21 +41,4 @@ pub fn load_chain(path: &Path) -> Vec<Certificate> {
     Certificate::load_chain(path).unwrap()
 }
 
-pub fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command line must be installed (see .ci/run)")
-}
-
-pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
-    let out = openssl(dir, args);
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use covenant_test_utils::openssl::{openssl, openssl_ok};

@@ -1,8 +1,7 @@
 //! A chain in a temporary directory with real org CAs and the example contracts.
 
 use std::{
-    path::{Path, PathBuf},
-    sync::OnceLock,
+    path::Path,
     time::{Duration, SystemTime},
 };
 
@@ -290,18 +289,7 @@ pub fn ok(r: &TxResult) -> Value {
 }
 
 pub fn wasm(example: &str) -> Vec<u8> {
-    static TARGET: OnceLock<PathBuf> = OnceLock::new();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    let target = TARGET.get_or_init(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("contracts")
-    });
-    let path =
-        covenant_sdk::contract_build::build(&root.join("contracts").join(example), Some(target))
-            .unwrap();
-    std::fs::read(path).unwrap()
+    covenant_test_utils::contracts::example_bytes(example)
 }
 
 pub fn code_b64(example: &str) -> String {

@@ -3,108 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod blocks;
+
 use std::{
     collections::BTreeMap,
-    path::Path,
+    io::{BufRead, BufReader},
     process::{Command, Stdio},
-    time::Duration,
 };
 
-use covenant_crypto::Suite;
+use blocks::{SUITE, TestTx, block_after, put};
 use covenant_storage::{Store, VerifyMode, rebuild, segment::Segments};
-use covenant_types::{
-    Dag, DagNode, Event, RwSet, TxResult, WriteEntry,
-    block::{BlockParts, DecodedBlock, assemble},
-    names::state_key,
-    tx::{TxBuilder, sender_by_certificate},
-};
+use covenant_types::{RwSet, TxResult, names::state_key};
 use prost::Message;
-
-const SUITE: Suite = Suite::Sm;
-
-/// One tx of a test block: writes (key, value or delete) and whether it succeeded.
-struct TestTx {
-    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    ok: bool,
-}
-
-fn put(k: &str, v: &str) -> TestTx {
-    TestTx {
-        writes: vec![(state_key("kv", k.as_bytes()), Some(v.as_bytes().to_vec()))],
-        ok: true,
-    }
-}
-
-fn block_after(store: &Store, chain: &str, txs: &[TestTx]) -> DecodedBlock {
-    let tip = store.tip();
-    let height = tip.height.map_or(0, |h| h + 1);
-    let mut parts = BlockParts {
-        chain_id: chain.into(),
-        height,
-        prev_hash: tip.hash.clone(),
-        prev_state_root: tip.state_root.clone(),
-        timestamp_ms: 1_700_000_000_000 + height,
-        proposer: vec![1; 32],
-        config_version: 0,
-        transactions: vec![],
-        results: vec![],
-        rwsets: vec![],
-        dag: Dag { nodes: vec![] },
-    };
-    for (i, t) in txs.iter().enumerate() {
-        let payload = TxBuilder::new(chain, "kv", "put")
-            .nonce(format!("{height}-{i}").into_bytes())
-            .build()
-            .unwrap();
-        let tx = covenant_types::Transaction {
-            payload: payload.clone(),
-            sender: Some(sender_by_certificate(vec![1])),
-            signature: vec![],
-            endorsements: vec![],
-        };
-        let result = TxResult {
-            tx_id: SUITE.hash(&payload).0.to_vec(),
-            code: if t.ok {
-                "OK".into()
-            } else {
-                "CONTRACT_ERROR".into()
-            },
-            message: String::new(),
-            return_data: vec![],
-            events: if t.ok {
-                vec![Event {
-                    contract: "kv".into(),
-                    topic: "put".into(),
-                    data: vec![],
-                }]
-            } else {
-                vec![]
-            },
-            gas_used: 10,
-        };
-        let rwset = RwSet {
-            reads: vec![],
-            ranges: vec![],
-            writes: if t.ok {
-                t.writes
-                    .iter()
-                    .map(|(k, v)| WriteEntry {
-                        key: k.clone(),
-                        value: v.clone().unwrap_or_default(),
-                        delete: v.is_none(),
-                    })
-                    .collect()
-            } else {
-                vec![]
-            },
-        };
-        parts.transactions.push(tx.encode_to_vec());
-        parts.results.push(result.encode_to_vec());
-        parts.rwsets.push(rwset.encode_to_vec());
-        parts.dag.nodes.push(DagNode { deps: vec![] });
-    }
-    assemble(SUITE, parts, None).unwrap()
-}
 
 fn state_map(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
     store
@@ -315,29 +225,6 @@ fn rebuild_rederives_the_same_state_and_indexes() {
     );
 }
 
-const CHILD_ENV: &str = "COVENANT_STORAGE_CRASH_DIR";
-
-/// Not a test on its own: the writer process of the crash test. Commits blocks until killed.
-#[test]
-fn crash_writer_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let store = Store::open(Path::new(&dir), SUITE).unwrap();
-    if store.height().is_none() {
-        store.commit(&block_after(&store, "main", &[])).unwrap();
-    }
-    let mut n = store.height().unwrap_or(0);
-    loop {
-        n += 1;
-        // Each block rewrites a rotating set of keys, so the final state depends on every block.
-        let txs: Vec<TestTx> = (0..20)
-            .map(|i| put(&format!("key{}", (n * 7 + i) % 97), &format!("{n}:{i}")))
-            .collect();
-        store.commit(&block_after(&store, "main", &txs)).unwrap();
-    }
-}
-
 /// The state the blocks imply, replayed independently of the store's indexes.
 fn replay(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut state = BTreeMap::new();
@@ -363,21 +250,26 @@ fn replay(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
 #[test]
 fn sigkill_during_heavy_writes_always_recovers_a_consistent_store() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut last_height = 0;
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for round in 0..20 {
-        let mut child = Command::new(&exe)
-            .args(["crash_writer_child", "--exact", "--nocapture"])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let mut child = Command::new(env!("CARGO_BIN_EXE_covenant-storage-crash-writer"))
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(150 + seed % 350));
+        // The writer prints each height it committed and goes straight on to the next block:
+        // killed after a random number of commits, it dies somewhere inside a write.
+        let commits = 2 + seed % 30;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..commits {
+            let line = lines.next().expect("the writer stopped early").unwrap();
+            assert!(line.parse::<u64>().is_ok(), "unexpected output {line:?}");
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 

@@ -6,8 +6,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    path::PathBuf,
-    sync::{Arc, OnceLock},
+    sync::Arc,
 };
 
 use covenant_vm::{Call, ContractCode, ExecError, Host, Outcome, Vm};
@@ -127,18 +126,7 @@ fn code(bytes: Vec<u8>) -> ContractCode {
 }
 
 fn example(name: &str) -> ContractCode {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    let target = BUILT.get_or_init(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("contracts")
-    });
-    let wasm =
-        covenant_sdk::contract_build::build(&root.join("contracts").join(name), Some(target))
-            .unwrap();
-    code(std::fs::read(wasm).unwrap())
+    code(covenant_test_utils::contracts::example_bytes(name))
 }
 
 fn run(
@@ -501,7 +489,7 @@ fn initial_pages(wasm: &[u8]) -> Option<u64> {
 fn example_contracts_start_with_a_small_memory() {
     // Every call instantiates the module and zeroes its initial memory: the contract build
     // links a 128 KiB stack instead of the toolchain's 1 MiB, so that stays a few pages.
-    let stack_pages = u64::from(covenant_sdk::contract_build::CONTRACT_STACK_BYTES) / 65536;
+    let stack_pages = u64::from(covenant_deploy::contract_build::CONTRACT_STACK_BYTES) / 65536;
     for name in ["kv", "token", "evidence"] {
         let c = example(name);
         let pages = initial_pages(&c.code).expect("a memory section");

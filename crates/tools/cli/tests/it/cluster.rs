@@ -2,7 +2,6 @@
 //! loopback, a load generator, and the checks the consortium tests share.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -16,62 +15,9 @@ use covenant_sdk::{Client, Profile};
 use covenant_types::tx::TxBuilder;
 use serde_json::{Value, json};
 
-use crate::{Run, covenant, devnode::example_wasm};
+use covenant_test_utils::{contracts::example_wasm, free_ports};
 
-/// `count` (at most 100) consecutive free ports on 127.0.0.1, starting at the returned one.
-///
-/// Tests run in parallel processes, so ports are handed out in slots of 100 claimed with a file
-/// per slot in the temporary directory (a slot whose owner process is gone is taken over). The
-/// slots lie below the kernel's ephemeral range (32768 and up), so the nodes' own outgoing
-/// connections cannot take a port between this check and a node binding it.
-pub fn free_ports(count: u16) -> u16 {
-    const SLOTS: u32 = 220;
-    assert!(count <= 100);
-    let dir = std::env::temp_dir().join("covenant-test-ports");
-    std::fs::create_dir_all(&dir).unwrap();
-    let me = std::process::id();
-    let first = me.wrapping_mul(7919) % SLOTS;
-    for k in 0..SLOTS {
-        let slot = (first + k) % SLOTS;
-        let path = dir.join(format!("slot-{slot}"));
-        let claim = || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, me.to_string().as_bytes()))
-                .is_ok()
-        };
-        let claimed = claim() || {
-            let owner: Option<u32> = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
-            let stale =
-                owner.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists());
-            stale && std::fs::remove_file(&path).is_ok() && claim()
-        };
-        if !claimed {
-            continue;
-        }
-        let base = 10_000 + (slot * 100) as u16;
-        if (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no free slot of {count} ports below 32000");
-}
-
-/// Poll `cond` until it holds or `secs` pass.
-pub fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use crate::{Run, covenant, wait_for};
 
 pub struct Cluster {
     pub root: tempfile::TempDir,
@@ -240,6 +186,24 @@ impl Cluster {
 
     pub fn client(&self, i: usize) -> Client {
         Client::new(&self.apis[i], "main").unwrap()
+    }
+
+    /// Put `key` into the kv contract through node `i` as org1's client and wait up to
+    /// `timeout_ms` for the commit: the answer's status (`committed` or `pending`).
+    pub fn put_waiting(&self, i: usize, key: &str, timeout_ms: u64) -> String {
+        let profile = Profile::load(&self.profile).unwrap();
+        let signer = profile.signer(Some("org1-client")).unwrap();
+        let tx = signer
+            .sign(TxBuilder::new("main", "kv", "put").args_json(&json!({"key": key, "value": "1"})))
+            .unwrap();
+        let r = self
+            .rt
+            .block_on(
+                self.client(i)
+                    .submit_and_wait(&tx, Duration::from_millis(timeout_ms)),
+            )
+            .unwrap();
+        r.status
     }
 
     /// Height of chain `chain` on node `i`.

@@ -1,12 +1,9 @@
 //! kill -9 the node repeatedly under load: every transaction the API reported committed is
 //! there after each restart, and the state equals a rebuild from the block files.
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
 };
 
 use covenant_sdk::{Client, Profile};
@@ -83,7 +80,12 @@ fn kill_9_under_load_loses_nothing_committed() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(700 + seed % 900));
+        // Killed once a random number of further transactions committed: somewhere inside
+        // the writes of the blocks that follow.
+        let target = committed.lock().unwrap().len() + 5 + (seed % 60) as usize;
+        crate::wait_for("transactions to commit under load", 60, || {
+            committed.lock().unwrap().len() >= target
+        });
         node.kill9();
         stop.store(true, Ordering::Relaxed);
         for w in workers {

@@ -2,9 +2,8 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -12,36 +11,7 @@ use serde_json::Value;
 
 use crate::{Run, covenant};
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
-    crate::cluster::free_ports(1)
-}
-
-/// The example contracts, built once per test process.
-pub fn example_wasm(name: &str) -> PathBuf {
-    static TARGET: OnceLock<PathBuf> = OnceLock::new();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    let target = TARGET.get_or_init(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("contracts")
-    });
-    let run = covenant(
-        &root,
-        &[
-            "contract",
-            "build",
-            &format!("contracts/{name}"),
-            "--target-dir",
-            target.to_str().unwrap(),
-            "-o",
-            "json",
-        ],
-    );
-    let out = run.ok().json();
-    PathBuf::from(out["wasm"].as_str().unwrap())
-}
+pub use covenant_test_utils::{contracts::example_wasm, free_port};
 
 pub struct DevNode {
     pub dir: tempfile::TempDir,

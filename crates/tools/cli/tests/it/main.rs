@@ -12,8 +12,7 @@ mod node;
 mod sim;
 
 use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
@@ -80,27 +79,10 @@ pub fn covenant(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-pub fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command line must be installed (see .ci/run)")
-}
+pub use covenant_test_utils::{files::snapshot, openssl::openssl};
 
-/// Every file under `dir` with its bytes, to prove a failed command changed nothing.
-pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != ".lock") {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+/// Poll `cond` until it holds or `secs` pass.
+#[track_caller]
+pub fn wait_for(what: &str, secs: u64, cond: impl FnMut() -> bool) {
+    covenant_test_utils::wait_for(what, std::time::Duration::from_secs(secs), cond);
 }

@@ -458,17 +458,18 @@ fn rest_api_documents_itself_and_answers_errors_with_codes() {
     assert!(r["results"][2]["tx_id"].is_string());
 
     // Metrics report height, pool size, tx/s and commit latency.
-    std::thread::sleep(Duration::from_millis(1500));
-    let (_, m) = http_get(&format!("{api}/metrics")).unwrap();
-    for name in [
+    let names = [
         "covenant_height{chain=\"main\"}",
         "covenant_txpool_size",
         "covenant_tx_per_second",
         "covenant_tx_commit_latency_seconds",
         "covenant_block_commit_seconds",
-    ] {
-        assert!(m.contains(name), "{name} missing from /metrics:\n{m}");
-    }
+    ];
+    // The gauges are refreshed every second.
+    crate::wait_for("the metrics of committed blocks", 30, || {
+        let (_, m) = http_get(&format!("{api}/metrics")).unwrap();
+        names.iter().all(|name| m.contains(name))
+    });
 }
 
 #[test]

@@ -1,4 +1,8 @@
 //! Build a Rust contract crate to WebAssembly (`wasm32-unknown-unknown`, release profile).
+//!
+//! The builder the CLI (`covenant contract build`, `covenant up`) and the platform share. It
+//! installs the `wasm32-unknown-unknown` standard library with rustup the first time it is
+//! missing, so a machine with only rustup and cargo can build contracts.
 
 use std::{
     io::{BufRead, BufReader},
@@ -19,6 +23,11 @@ pub enum BuildError {
     Compile(String),
     #[error("cargo built no .wasm for {0}; is it a `cdylib` crate?")]
     NoWasm(PathBuf),
+    #[error(
+        "the Rust target {TARGET} is not installed and could not be installed ({0}); \
+         install it with `rustup target add {TARGET}`"
+    )]
+    TargetMissing(String),
 }
 
 impl BuildError {
@@ -29,6 +38,7 @@ impl BuildError {
             BuildError::Cargo(_) => "CARGO_UNAVAILABLE",
             BuildError::Compile(_) => "CONTRACT_BUILD_FAILED",
             BuildError::NoWasm(_) => "CONTRACT_NO_WASM",
+            BuildError::TargetMissing(_) => "WASM_TARGET_MISSING",
         }
     }
 }
@@ -49,6 +59,7 @@ pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, Bui
         return Err(BuildError::NotACrate(crate_dir.to_path_buf()));
     }
     let manifest = manifest.canonicalize().map_err(BuildError::Cargo)?;
+    ensure_target(crate_dir)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -114,4 +125,54 @@ pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, Bui
         return Err(BuildError::Compile(errors));
     }
     wasm.ok_or_else(|| BuildError::NoWasm(crate_dir.to_path_buf()))
+}
+
+/// Whether the toolchain that builds in `dir` has the standard library for [`TARGET`].
+pub fn target_installed(dir: &Path) -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return false;
+    };
+    if !out.status.success() {
+        return false;
+    }
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::read_dir(&libdir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("libcore-") && n.ends_with(".rlib"))
+        })
+    })
+}
+
+/// Make sure [`TARGET`] is installed for the toolchain that builds in `dir`, installing it with
+/// `rustup target add` (announced on standard error) when it is missing.
+pub fn ensure_target(dir: &Path) -> Result<(), BuildError> {
+    if target_installed(dir) {
+        return Ok(());
+    }
+    eprintln!("installing the Rust target {TARGET} (once; contracts compile to it) ...");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| BuildError::TargetMissing(format!("cannot run rustup: {e}")))?;
+    if !status.success() {
+        return Err(BuildError::TargetMissing(format!(
+            "rustup exited with {status}"
+        )));
+    }
+    if !target_installed(dir) {
+        return Err(BuildError::TargetMissing(
+            "rustup installed it, but the toolchain still lacks it".into(),
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,36 @@
+//! What Covenant's tests share.
+//!
+//! - [`ports`]: ranges of free loopback ports, claimed across the parallel test processes.
+//! - [`poll`]: wait for a condition to hold (never sleep-then-assert).
+//! - [`contracts`]: the example contracts of `contracts/`, built once per test process.
+//! - [`openssl`]: run the `openssl` command line for interoperability checks.
+//! - [`files`]: every file under a directory with its bytes (to prove a failure changed
+//!   nothing).
+//!
+//! Helpers panic with a clear message: they are for tests only.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod contracts;
+pub mod files;
+pub mod openssl;
+pub mod poll;
+pub mod ports;
+
+pub use poll::{wait_for, wait_for_async, wait_value};
+pub use ports::{free_port, free_ports};
+
+use std::path::PathBuf;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+/// The cargo target directory tests build into (`CARGO_TARGET_DIR`, else `<repo>/target`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}

@@ -140,6 +140,60 @@ pub(crate) fn to_pem(label: &str, der_bytes: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der_bytes).map_err(PkiError::encoding)
 }
 
+/// The issuer Name of a CRL, tag and length included, as carried in its to-be-signed part
+/// `tbs` (a range of `der_bytes`): after the optional version INTEGER and the signature
+/// AlgorithmIdentifier.
+pub(crate) fn crl_issuer(der_bytes: &[u8], tbs: Range<usize>) -> Option<Range<usize>> {
+    let (tag, content) = tlv(der_bytes, tbs.start)?;
+    if tag != 0x30 || content.end != tbs.end {
+        return None;
+    }
+    let mut pos = content.start;
+    let (mut tag, mut item) = tlv(der_bytes, pos)?;
+    if tag == 0x02 {
+        pos = item.end;
+        (tag, item) = tlv(der_bytes, pos)?;
+    }
+    if tag != 0x30 {
+        return None;
+    }
+    pos = item.end;
+    let (tag, item) = tlv(der_bytes, pos)?;
+    (tag == 0x30 && item.end <= content.end).then_some(pos..item.end)
+}
+
+/// A distinguished name in Covenant's own rendering: `CN=…,OU=…,O=…` in the order the
+/// attributes appear, known attributes by their short names, others by dotted OID; values
+/// that are not text appear as `#` and hex. Stable across library versions, so it may be
+/// written to a chain.
+pub fn describe_name(name: &Name) -> String {
+    let mut parts = Vec::new();
+    {
+        for atv in name.iter() {
+            let key = match atv.oid.to_string().as_str() {
+                "2.5.4.3" => "CN".to_string(),
+                "2.5.4.6" => "C".to_string(),
+                "2.5.4.7" => "L".to_string(),
+                "2.5.4.8" => "ST".to_string(),
+                "2.5.4.10" => "O".to_string(),
+                "2.5.4.11" => "OU".to_string(),
+                other => other.to_string(),
+            };
+            let value = match der::Tagged::tag(&atv.value) {
+                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => {
+                    match std::str::from_utf8(atv.value.value()) {
+                        Ok(v) => v.to_string(),
+                        Err(_) => format!("#{}", hex::encode(atv.value.value())),
+                    }
+                }
+                _ => format!("#{}", hex::encode(atv.value.value())),
+            };
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.join(",")
+}
+
 /// Build a distinguished name, one attribute per RDN, values as UTF8String.
 pub(crate) fn build_name(attrs: &[(ObjectIdentifier, &str)]) -> Result<Name> {
     let mut rdns = Vec::with_capacity(attrs.len());

@@ -110,6 +110,8 @@ pub struct RevokedEntry {
 pub struct Crl {
     der: Vec<u8>,
     tbs: Range<usize>,
+    /// The issuer Name as carried.
+    issuer: Range<usize>,
     inner: CertificateList,
 }
 
@@ -198,9 +200,12 @@ impl Crl {
             .ok_or_else(|| not_crl("not a DER signed structure".into()))?;
         let inner = CertificateList::from_der(&der_bytes)
             .map_err(|e| not_crl(format!("CRL decoding failed: {e}")))?;
+        let issuer = asn1::crl_issuer(&der_bytes, tbs.clone())
+            .ok_or_else(|| not_crl("no issuer name in the to-be-signed list".into()))?;
         Ok(Crl {
             der: der_bytes,
             tbs,
+            issuer,
             inner,
         })
     }
@@ -245,6 +250,16 @@ impl Crl {
     /// The CA that issued the list.
     pub fn issuer(&self) -> &Name {
         &self.inner.tbs_cert_list.issuer
+    }
+
+    /// The issuer's Name exactly as the CRL carries it (DER, tag and length included).
+    pub fn issuer_der(&self) -> &[u8] {
+        &self.der[self.issuer.clone()]
+    }
+
+    /// The issuer in Covenant's own rendering ([`describe_name`](crate::describe_name)).
+    pub fn issuer_text(&self) -> String {
+        crate::asn1::describe_name(self.issuer())
     }
 
     /// When the list was issued.

@@ -23,7 +23,7 @@ mod issue;
 mod role;
 mod verify;
 
-pub use asn1::{format_time, parse_time};
+pub use asn1::{describe_name, format_time, parse_time};
 pub use authority::CertificateAuthority;
 pub use cert::{Certificate, SignatureProblem};
 pub use crl::{Crl, RevocationReason, RevokedEntry};

@@ -76,6 +76,36 @@ impl TxError {
         }
     }
 
+    /// The text a transaction result carries for this refusal: Covenant's own words, built only
+    /// from values Covenant formats (ids, numbers), never from a dependency's message, so every
+    /// node writes the same bytes into `results_root`. [`Display`](std::fmt::Display) keeps
+    /// the detail for the API and logs.
+    pub fn result_message(&self) -> String {
+        match self {
+            TxError::UntrustedSender(_) => {
+                "the signer's certificate is not trusted on this chain".into()
+            }
+            TxError::RevokedSender(_) => "the signer's certificate is revoked".into(),
+            TxError::FrozenSender(hex) => format!("the signer's certificate {hex} is frozen"),
+            TxError::ExpiredSender(_) => {
+                "the signer's certificate is not valid at the block's time".into()
+            }
+            TxError::BadSignature(_) => "a signature does not verify".into(),
+            TxError::Malformed(_) => "the transaction is malformed".into(),
+            TxError::BadTimestamp(_) => "the transaction's timestamp is out of range".into(),
+            TxError::Internal(_) => "internal error".into(),
+            TxError::TooLarge { .. }
+            | TxError::WrongChain { .. }
+            | TxError::Expired { .. }
+            | TxError::DuplicateInPool(_)
+            | TxError::DuplicateOnLedger(_)
+            | TxError::MethodNotAllowed { .. }
+            | TxError::UnknownContract(_)
+            | TxError::ContractUnavailable { .. }
+            | TxError::PoolFull { .. } => self.to_string(),
+        }
+    }
+
     /// Milliseconds after which a retry may succeed, for "busy" answers.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
@@ -127,4 +157,26 @@ pub mod result_code {
     pub const SENDER_INVALID: &str = "SENDER_INVALID";
     pub const TX_EXPIRED: &str = "TX_EXPIRED";
     pub const STATE_ERROR: &str = "STATE_ERROR";
+}
+
+/// What a transaction result says about a certificate, CRL or trust root that `what` names and
+/// the PKI refused: chosen by the error's stable code, in Covenant's words. The error's own
+/// text can quote the DER decoder or a certificate's subject as a dependency prints it, so it
+/// goes to logs only.
+pub(crate) fn pki_problem(what: &str, e: &covenant_pki::PkiError) -> String {
+    let why = match e.code() {
+        "NOT_A_CERTIFICATE" => "is not a certificate (it does not decode as X.509)",
+        "NOT_A_CRL" => "is not a certificate revocation list",
+        "NOT_A_CSR" => "is not a certificate signing request",
+        "NOT_A_TRUST_ROOT" => {
+            "cannot be a trust root (it must be a self-signed CA certificate that is valid \
+             now, with a usable key)"
+        }
+        "CRL_UNTRUSTED" => "is not signed by a trusted CA",
+        "KEY_UNSUPPORTED" => "uses an unsupported key algorithm",
+        "KEY_MALFORMED" => "holds a malformed key",
+        "KEY_SUITE_MISMATCH" => "holds a key of another algorithm suite",
+        code => return format!("{what} is not acceptable ({code})"),
+    };
+    format!("{what} {why}")
 }

@@ -162,7 +162,7 @@ impl Executor {
                 return failed(
                     tx_id,
                     result_code::SENDER_INVALID,
-                    e.to_string(),
+                    e.result_message(),
                     0,
                     Effects::default(),
                 );
@@ -175,7 +175,7 @@ impl Executor {
                     return failed(
                         tx_id,
                         result_code::SENDER_INVALID,
-                        format!("endorsement {i}: {err}"),
+                        format!("endorsement {i}: {}", err.result_message()),
                         0,
                         Effects::default(),
                     );
@@ -316,11 +316,11 @@ impl Executor {
         let info = match host.read(&registry::info_key(contract)) {
             Ok(Some(bytes)) => match ContractInfo::decode(bytes.as_slice()) {
                 Ok(i) => i,
-                Err(e) => {
+                Err(_) => {
                     return failed(
                         tx_id,
                         result_code::STATE_ERROR,
-                        e.to_string(),
+                        format!("the record of contract {contract} does not decode"),
                         0,
                         host.finish(),
                     );

@@ -30,6 +30,9 @@ impl std::fmt::Debug for CodeCache {
 
 const CODE_CACHE_LIMIT: usize = 512;
 
+/// What a result says when this node could not read its own state (the cause is logged).
+const STATE_READ_FAILED: &str = "this node could not read the chain state";
+
 impl CodeCache {
     fn get(&self, hash: &[u8; 32]) -> Option<Arc<Vec<u8>>> {
         self.code.lock().get(hash).cloned()
@@ -115,7 +118,12 @@ impl TxHost {
         if let Some(w) = self.writes.get(key) {
             return Ok(w.clone());
         }
-        let got = self.view.get(key)?;
+        // The store's own error (which can quote the database library) goes to the log; the
+        // result carries a fixed text.
+        let got = self.view.get(key).map_err(|e| {
+            tracing::error!(error = %e, "state read failed during execution");
+            STATE_READ_FAILED.to_string()
+        })?;
         self.reads
             .entry(key.to_vec())
             .or_insert_with(|| got.as_ref().map(|(v, _)| *v));
@@ -140,7 +148,11 @@ impl TxHost {
         let deletes = own.iter().filter(|(_, v)| v.is_none()).count();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
             .view
-            .range(start, end, limit.saturating_add(deletes))?
+            .range(start, end, limit.saturating_add(deletes))
+            .map_err(|e| {
+                tracing::error!(error = %e, "state range read failed during execution");
+                STATE_READ_FAILED.to_string()
+            })?
             .into_iter()
             .map(|e| (e.key, e.value))
             .collect();
@@ -224,7 +236,7 @@ impl TxHost {
             .read(&registry::info_key(name))?
             .ok_or_else(|| format!("no contract named {name:?}"))?;
         let info = ContractInfo::decode(info.as_slice())
-            .map_err(|e| format!("contract record of {name}: {e}"))?;
+            .map_err(|_| format!("the record of contract {name} does not decode"))?;
         if info.status != registry::STATUS_ACTIVE {
             return Err(format!("contract {name} is {}", info.status));
         }
@@ -239,7 +251,11 @@ impl TxHost {
                 // Code is stored by its hash and never changes, so this read cannot conflict.
                 let bytes = self
                     .view
-                    .get(&registry::code_key(&hash))?
+                    .get(&registry::code_key(&hash))
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "contract code read failed during execution");
+                        STATE_READ_FAILED.to_string()
+                    })?
                     .ok_or_else(|| format!("code of contract {name} is missing"))?
                     .1;
                 let c = Arc::new(bytes);

@@ -124,7 +124,70 @@ pub trait Host: Send {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
-/// Why a call failed. [`code`](ExecError::code) is the stable result code.
+/// Why a contract trapped, in Covenant's words.
+///
+/// A failed call's message goes into the transaction's result, which every node hashes into
+/// the block's `results_root`: it must never be the engine's own text, which can change from
+/// one version of the engine to the next (and did). Each trap the engine reports maps to one
+/// of these; the engine's text goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    Unreachable,
+    MemoryOutOfBounds,
+    TableOutOfBounds,
+    IndirectCallToNull,
+    DivisionByZero,
+    IntegerOverflow,
+    BadConversionToInteger,
+    StackOverflow,
+    IndirectCallTypeMismatch,
+    GrowthLimited,
+    OutOfSystemMemory,
+    /// The engine stopped the call for a reason with no trap code.
+    Other,
+}
+
+impl Trap {
+    fn of(e: &wasmi::Error) -> Trap {
+        use wasmi::TrapCode as T;
+        match e.as_trap_code() {
+            Some(T::UnreachableCodeReached) => Trap::Unreachable,
+            Some(T::MemoryOutOfBounds) => Trap::MemoryOutOfBounds,
+            Some(T::TableOutOfBounds) => Trap::TableOutOfBounds,
+            Some(T::IndirectCallToNull) => Trap::IndirectCallToNull,
+            Some(T::IntegerDivisionByZero) => Trap::DivisionByZero,
+            Some(T::IntegerOverflow) => Trap::IntegerOverflow,
+            Some(T::BadConversionToInteger) => Trap::BadConversionToInteger,
+            Some(T::StackOverflow) => Trap::StackOverflow,
+            Some(T::BadSignature) => Trap::IndirectCallTypeMismatch,
+            Some(T::GrowthOperationLimited) => Trap::GrowthLimited,
+            Some(T::OutOfSystemMemory) => Trap::OutOfSystemMemory,
+            _ => Trap::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trap::Unreachable => "an `unreachable` instruction ran (a panic in the contract)",
+            Trap::MemoryOutOfBounds => "a memory access out of bounds",
+            Trap::TableOutOfBounds => "a table access out of bounds",
+            Trap::IndirectCallToNull => "an indirect call to an empty table slot",
+            Trap::DivisionByZero => "an integer division by zero",
+            Trap::IntegerOverflow => "an integer overflow",
+            Trap::BadConversionToInteger => "an invalid conversion to an integer",
+            Trap::StackOverflow => "the call stack is exhausted",
+            Trap::IndirectCallTypeMismatch => "an indirect call with the wrong signature",
+            Trap::GrowthLimited => "a memory or table grew past its limit",
+            Trap::OutOfSystemMemory => "the node ran out of memory",
+            Trap::Other => "the runtime stopped the call",
+        })
+    }
+}
+
+/// Why a call failed. [`code`](ExecError::code) is the stable result code; the text is
+/// Covenant's own (see [`Trap`]).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ExecError {
     #[error("out of gas")]
@@ -132,7 +195,7 @@ pub enum ExecError {
     #[error("{0}")]
     Contract(String),
     #[error("contract trapped: {0}")]
-    Trap(String),
+    Trap(Trap),
     #[error("invalid contract: {0}")]
     Invalid(String),
     #[error("call depth limit reached")]
@@ -235,7 +298,10 @@ impl Vm {
             .set_max_recursion_depth(1024);
         let engine = Engine::new(&config);
         let mut linker = Linker::new(&engine);
-        host_api::define(&mut linker).map_err(|e| ExecError::Invalid(e.to_string()))?;
+        host_api::define(&mut linker).map_err(|e| {
+            tracing::error!(error = %e, "cannot define the host API");
+            ExecError::Invalid("the host API cannot be defined".into())
+        })?;
         Ok(Vm {
             inner: Arc::new(VmInner {
                 engine,
@@ -267,8 +333,7 @@ impl Vm {
                 self.inner.limits.max_code_bytes
             )));
         }
-        let module =
-            Module::new(&self.inner.engine, code).map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let module = compile(&self.inner.engine, code)?;
         validate::check(&module)
     }
 
@@ -276,8 +341,7 @@ impl Vm {
         if let Some(m) = self.inner.modules.lock().get(&code.hash) {
             return Ok(m.clone());
         }
-        let module = Module::new(&self.inner.engine, code.code.as_slice())
-            .map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let module = compile(&self.inner.engine, code.code.as_slice())?;
         validate::check(&module)?;
         let mut cache = self.inner.modules.lock();
         if cache.len() >= MODULE_CACHE {
@@ -345,16 +409,38 @@ impl Vm {
                 },
             );
         }
-        let run = (|| -> Result<(), wasmi::Error> {
-            let instance = self
-                .inner
-                .linker
-                .instantiate_and_start(&mut store, &module)?;
-            let memory = instance.get_memory(&store, "memory");
-            store.data_mut().memory = memory;
-            let entry: TypedFunc<(), ()> = instance.get_typed_func(&store, "call")?;
-            entry.call(&mut store, ())
-        })();
+        let instance = match self.inner.linker.instantiate_and_start(&mut store, &module) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::debug!(contract = call.contract, error = %e, "instantiation failed");
+                let remaining = store.get_fuel().unwrap_or(0);
+                let out_of_gas = is_out_of_fuel(&e);
+                let data = store.into_data();
+                return (
+                    data.host,
+                    Outcome {
+                        result: Err(if out_of_gas {
+                            ExecError::OutOfGas
+                        } else {
+                            ExecError::Invalid(
+                                "the module cannot be instantiated within this runtime's limits"
+                                    .into(),
+                            )
+                        }),
+                        gas_used: if out_of_gas {
+                            call.gas_limit
+                        } else {
+                            call.gas_limit.saturating_sub(remaining)
+                        },
+                    },
+                );
+            }
+        };
+        let memory = instance.get_memory(&store, "memory");
+        store.data_mut().memory = memory;
+        let run = instance
+            .get_typed_func::<(), ()>(&store, "call")
+            .and_then(|entry: TypedFunc<(), ()>| entry.call(&mut store, ()));
         let remaining = store.get_fuel().unwrap_or(0);
         let gas_used = call.gas_limit.saturating_sub(remaining);
         let data = store.into_data();
@@ -369,7 +455,8 @@ impl Vm {
                     ExecError::Contract(msg)
                 }
             } else {
-                ExecError::Trap(e.to_string())
+                tracing::debug!(contract = call.contract, error = %e, "contract trapped");
+                ExecError::Trap(Trap::of(&e))
             }),
         };
         // Running out of gas costs the whole limit.
@@ -380,6 +467,19 @@ impl Vm {
         };
         (data.host, Outcome { result, gas_used })
     }
+}
+
+/// Compile a module. The engine's reason for refusing one is its own text: it goes to the log,
+/// and the error (which a transaction result may carry) says it in Covenant's words.
+fn compile(engine: &Engine, code: &[u8]) -> Result<Module, ExecError> {
+    Module::new(engine, code).map_err(|e| {
+        tracing::debug!(error = %e, "module refused");
+        ExecError::Invalid(
+            "the module is not valid WebAssembly for this runtime (malformed, or it uses floating \
+             point or another feature contracts may not use)"
+                .into(),
+        )
+    })
 }
 
 fn is_out_of_fuel(e: &wasmi::Error) -> bool {

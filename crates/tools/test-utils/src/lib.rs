@@ -6,6 +6,7 @@
 //! - [`openssl`]: run the `openssl` command line for interoperability checks.
 //! - [`files`]: every file under a directory with its bytes (to prove a failure changed
 //!   nothing).
+//! - [`fixtures`]: the conformance fixtures (pinned encodings) and fixed keys to build them.
 //!
 //! Helpers panic with a clear message: they are for tests only.
 
@@ -14,6 +15,7 @@
 
 pub mod contracts;
 pub mod files;
+pub mod fixtures;
 pub mod openssl;
 pub mod poll;
 pub mod ports;

@@ -65,6 +65,24 @@ fn node_cert_valid_then_revoked_for_both_suites_with_and_without_intermediate() 
             let crl = Crl::load(&crl_out.crl).unwrap();
             assert_eq!(crl.number(), Some(1));
             assert!(crl.revocation_of(leaf.serial_bytes()).is_some());
+            // The issuer as carried (it keys the CRL on chain) is the issuing CA's subject,
+            // and its rendering is Covenant's own.
+            let issuing_ca = if chain.len() > 1 {
+                &chain[1]
+            } else {
+                ca.root()
+            };
+            let subject_der = der::Encode::to_der(issuing_ca.subject()).unwrap();
+            assert_eq!(crl.issuer_der(), subject_der.as_slice());
+            assert_eq!(
+                crl.issuer_text(),
+                covenant_pki::describe_name(issuing_ca.subject())
+            );
+            assert!(
+                crl.issuer_text().contains(",OU=ca,CN="),
+                "{}",
+                crl.issuer_text()
+            );
 
             let mut store = store_for(&ca);
             store.add_crl(crl);

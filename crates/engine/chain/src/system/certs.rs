@@ -52,7 +52,8 @@ fn target(ctx: &mut SysCtx<'_>, t: &Target) -> Result<Certificate, SysError> {
         .read(&keys::cert(&hash))
         .map_err(SysError::state)?
         .ok_or_else(|| SysError::args(format!("no certificate {hash} is registered")))?;
-    Certificate::from_der(der, "registered certificate").map_err(|e| SysError::state(e.to_string()))
+    Certificate::from_der(der, "registered certificate")
+        .map_err(|e| SysError::state(crate::error::pki_problem("a registered certificate", &e)))
 }
 
 fn block_time(ctx: &SysCtx<'_>) -> std::time::SystemTime {
@@ -86,7 +87,7 @@ pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
             let identity = ctx
                 .membership
                 .identify(cert.der(), block_time(ctx))
-                .map_err(|e| SysError::new(result_code::SENDER_INVALID, e.to_string()))?;
+                .map_err(|e| SysError::new(result_code::SENDER_INVALID, e.result_message()))?;
             let hex = identity.cert_id.to_hex();
             if ctx
                 .host
@@ -236,7 +237,7 @@ pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
             let entries = crl.revoked_serials().len();
             ctx.record(
                 resource::CERT_REVOKE,
-                json!({"action": "submit_crl", "org": org, "issuer": crl.issuer().to_string(), "number": crl.number(), "entries": entries}),
+                json!({"action": "submit_crl", "org": org, "issuer": crl.issuer_text(), "number": crl.number(), "entries": entries}),
             );
             ctx.host.event(
                 ctx.contract,
@@ -263,7 +264,7 @@ pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
             let crls: Vec<Value> = list_under(ctx, "crl/")?
                 .into_iter()
                 .filter_map(|(_, v)| Crl::from_der(v, "stored CRL").ok())
-                .map(|c| json!({"issuer": c.issuer().to_string(), "number": c.number(), "entries": c.revoked_serials().len()}))
+                .map(|c| json!({"issuer": c.issuer_text(), "number": c.number(), "entries": c.revoked_serials().len()}))
                 .collect();
             Ok(json!({"frozen": frozen, "revoked": revoked, "crls": crls}))
         }
@@ -274,15 +275,16 @@ pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
 fn parse_crl(text: &str) -> Result<Crl, SysError> {
     let t = text.trim();
     if t.contains("-----BEGIN") {
-        return Crl::from_pem(t, "crl").map_err(|e| SysError::args(e.to_string()));
+        return Crl::from_pem(t, "crl")
+            .map_err(|e| SysError::args(crate::error::pki_problem("crl", &e)));
     }
     let der = base64::engine::general_purpose::STANDARD
         .decode(t)
         .map_err(|_| SysError::args("crl is neither PEM nor base64 DER"))?;
-    Crl::from_der(der, "crl").map_err(|e| SysError::args(e.to_string()))
+    Crl::from_der(der, "crl").map_err(|e| SysError::args(crate::error::pki_problem("crl", &e)))
 }
 
-/// The issuer's name as text: the key of its latest CRL.
+/// The issuer's Name as the CRL carries it: its hash keys the issuer's latest CRL.
 fn der_of_name(crl: &Crl) -> Vec<u8> {
-    crl.issuer().to_string().into_bytes()
+    crl.issuer_der().to_vec()
 }

@@ -118,8 +118,14 @@ pub struct Update {
     max_tx_bytes: Option<u64>,
 }
 
-/// Apply `u` to `config`, producing the next config (checked).
-pub fn apply(mut config: ChainConfig, u: Update, height: u64) -> Result<ChainConfig, SysError> {
+/// Apply `u` to `config`, producing the next config (checked) for the block at `height` whose
+/// time is `at`.
+pub fn apply(
+    mut config: ChainConfig,
+    u: Update,
+    height: u64,
+    at: std::time::SystemTime,
+) -> Result<ChainConfig, SysError> {
     let mut changed = false;
     if let Some(add) = u.add_org {
         if config.orgs.iter().any(|o| o.org_id == add.org_id) {
@@ -134,8 +140,10 @@ pub fn apply(mut config: ChainConfig, u: Update, height: u64) -> Result<ChainCon
         let mut roots = Vec::new();
         for (i, r) in add.trust_roots.iter().enumerate() {
             let cert = cert_from_text(r, &format!("trust root {i}"))?;
-            covenant_pki::check_trust_root(&cert, std::time::SystemTime::now())
-                .map_err(|e| SysError::args(e.to_string()))?;
+            // Checked at the block's time, never this node's clock: every node must agree.
+            covenant_pki::check_trust_root(&cert, at).map_err(|e| {
+                SysError::args(crate::error::pki_problem(&format!("trust root {i}"), &e))
+            })?;
             roots.push(cert.der().to_vec());
         }
         config.orgs.push(Org {
@@ -306,8 +314,9 @@ pub fn call(ctx: &mut SysCtx<'_>) -> Result<Value, SysError> {
                 .map_err(SysError::state)?
                 .ok_or_else(|| SysError::state("no chain config in state"))?;
             let current = ChainConfig::decode(current.as_slice())
-                .map_err(|e| SysError::state(e.to_string()))?;
-            let next = apply(current, update, height)?;
+                .map_err(|_| SysError::state("the stored chain config does not decode"))?;
+            let at = crate::identity::time_of_ms(ctx.host.env().time_ms);
+            let next = apply(current, update, height, at)?;
             ctx.host.write(keys::config(), Some(next.encode_to_vec()));
             let args: Value = serde_json::from_slice(ctx.args).unwrap_or(Value::Null);
             ctx.record(

@@ -140,7 +140,8 @@ fn read_info(ctx: &mut SysCtx<'_>, name: &str) -> Result<ContractInfo, SysError>
                 format!("no contract named {name:?}"),
             )
         })?;
-    ContractInfo::decode(bytes.as_slice()).map_err(|e| SysError::state(e.to_string()))
+    ContractInfo::decode(bytes.as_slice())
+        .map_err(|_| SysError::state("a stored contract record does not decode"))
 }
 
 fn write_info(ctx: &mut SysCtx<'_>, info: &ContractInfo) {

@@ -81,7 +81,20 @@ impl SysCtx<'_> {
         } else {
             self.args
         };
-        serde_json::from_slice(args).map_err(|e| SysError::args(format!("bad arguments: {e}")))
+        // serde_json's message (and serde's "missing field ...") is a dependency's text: it
+        // goes to the log, and the result says what is wrong in Covenant's words.
+        serde_json::from_slice(args).map_err(|e| {
+            tracing::debug!(contract = self.contract, method = self.method, error = %e, "bad arguments");
+            SysError::args(match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "the arguments are not valid JSON".to_string()
+                }
+                _ => format!(
+                    "the arguments are not the JSON object {}.{} takes (wrong or missing fields)",
+                    self.contract, self.method
+                ),
+            })
+        })
     }
 
     /// Require the resource's policy to be met by the signers; `owner` is the org owning the
@@ -169,10 +182,11 @@ pub(crate) fn cert_from_text(
     let t = text.trim();
     if t.contains("-----BEGIN") {
         return covenant_pki::Certificate::from_pem(t, what)
-            .map_err(|e| SysError::args(e.to_string()));
+            .map_err(|e| SysError::args(crate::error::pki_problem(what, &e)));
     }
     let der = base64::engine::general_purpose::STANDARD
         .decode(t)
         .map_err(|_| SysError::args(format!("{what} is neither PEM nor base64 DER")))?;
-    covenant_pki::Certificate::from_der(der, what).map_err(|e| SysError::args(e.to_string()))
+    covenant_pki::Certificate::from_der(der, what)
+        .map_err(|e| SysError::args(crate::error::pki_problem(what, &e)))
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the consensus engines.
 
+mod conformance;
 mod raft;
 mod tbft_machine;
 mod tbft_sim;

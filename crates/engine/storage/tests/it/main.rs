@@ -296,3 +296,36 @@ fn sigkill_during_heavy_writes_always_recovers_a_consistent_store() {
         "the writer made too little progress to test anything ({last_height} blocks)"
     );
 }
+
+/// The segment record of a block, held to a pinned fixture: a node upgraded to a newer build
+/// must read the block files it wrote.
+#[test]
+fn a_segment_record_encodes_as_pinned_and_pinned_segments_read_back() {
+    use covenant_storage::segment::Scan;
+    use covenant_test_utils::fixtures::{check_bytes, read_bytes};
+    let block = b"the bytes of a block, as the chain encodes it".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut segments = Segments::open(dir.path()).unwrap();
+    segments.append(42, &block).unwrap();
+    drop(segments);
+    let file = dir.path().join("seg-00000000.blk");
+    check_bytes(
+        "segment-record.hex",
+        "one segment record: magic, height, length, CRC-32 and the block bytes",
+        &std::fs::read(&file).unwrap(),
+    );
+    let pinned = tempfile::tempdir().unwrap();
+    std::fs::write(
+        pinned.path().join("seg-00000000.blk"),
+        read_bytes("segment-record.hex"),
+    )
+    .unwrap();
+    let segments = Segments::open(pinned.path()).unwrap();
+    match segments.scan(0, 0).unwrap() {
+        Scan::Record(r) => {
+            assert_eq!(r.height, 42);
+            assert_eq!(r.bytes, block);
+        }
+        other => panic!("the pinned record does not read back: {other:?}"),
+    }
+}

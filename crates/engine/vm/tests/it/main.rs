@@ -365,7 +365,31 @@ fn traps_and_memory_limits() {
         .unwrap(),
     );
     let (_, out) = run(&vm, MemHost::default(), "t", &trap, "x", "{}", GAS);
-    assert_eq!(out.result.unwrap_err().code(), "CONTRACT_TRAP");
+    let err = out.result.unwrap_err();
+    assert_eq!(err.code(), "CONTRACT_TRAP");
+    // The text a result carries is Covenant's own, never the engine's.
+    assert_eq!(
+        err.to_string(),
+        "contract trapped: an `unreachable` instruction ran (a panic in the contract)"
+    );
+    let div = code(
+        wat::parse_str(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "call") (drop (i32.div_u (i32.const 1) (i32.const 0)))))"#,
+        )
+        .unwrap(),
+    );
+    let (_, out) = run(&vm, MemHost::default(), "t", &div, "x", "{}", GAS);
+    assert_eq!(
+        out.result.unwrap_err(),
+        covenant_vm::ExecError::Trap(covenant_vm::Trap::DivisionByZero)
+    );
+    let invalid = vm.validate(b"\0asm\x01\0\0\0\x05").unwrap_err();
+    assert_eq!(
+        invalid.to_string(),
+        "invalid contract: the module is not valid WebAssembly for this runtime (malformed, or \
+         it uses floating point or another feature contracts may not use)"
+    );
 
     // Growing past the 32 MiB limit fails (memory.grow returns -1), and the contract traps.
     let grow = code(

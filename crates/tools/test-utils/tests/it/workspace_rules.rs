@@ -155,9 +155,12 @@ fn the_workspace_keeps_its_dependency_rules() {
     assert!(v.is_empty(), "dependency rules broken:\n{}", v.join("\n"));
 }
 
+/// A workspace package for [`synthetic`]: name, area, normal dependencies.
+type Package<'a> = (&'a str, &'a str, &'a [&'a str]);
+
 /// A metadata document with the given packages (name, area, normal deps) and serde_json
 /// features, shaped like `cargo metadata`'s.
-fn synthetic(packages: &[(&str, &str, &[&str])], json_features: &[&str]) -> Value {
+fn synthetic(packages: &[Package<'_>], json_features: &[&str]) -> Value {
     let root = "/ws";
     let pkgs: Vec<Value> = packages
         .iter()
@@ -203,7 +206,7 @@ fn the_rules_catch_each_kind_of_violation() {
         &["std"],
     );
     assert_eq!(violations(&ok), Vec::<String>::new());
-    let cases: [(&[(&str, &str, &[&str])], &[&str], &str); 6] = [
+    let cases: [(&[Package<'_>], &[&str], &str); 6] = [
         (
             &[
                 ("covenant-deploy", "platform", &[]),

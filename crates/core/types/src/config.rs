@@ -68,6 +68,8 @@ pub const DEFAULT_TX_EXPIRY_WINDOW_MS: u64 = 10 * 60 * 1000;
 pub const DEFAULT_MAX_GAS_PER_TX: u64 = 100_000_000;
 /// Default maximum encoded transaction size: 1 MiB (contract code travels in txs).
 pub const DEFAULT_MAX_TX_BYTES: u64 = 4 * 1024 * 1024;
+/// Most endorsements a transaction carries when the config says 0.
+pub const DEFAULT_MAX_ENDORSEMENTS: u32 = 64;
 
 /// Convenience accessors on a chain config.
 pub trait ChainConfigExt {
@@ -79,9 +81,18 @@ pub trait ChainConfigExt {
     fn org_ids(&self) -> Vec<String>;
     /// Check the config is complete and consistent.
     fn validate(&self) -> Result<(), TypesError>;
+    /// Most endorsements one transaction may carry.
+    fn max_endorsements(&self) -> usize;
 }
 
 impl ChainConfigExt for ChainConfig {
+    fn max_endorsements(&self) -> usize {
+        match self.max_endorsements {
+            0 => DEFAULT_MAX_ENDORSEMENTS as usize,
+            n => n as usize,
+        }
+    }
+
     fn suite(&self) -> Result<Suite, TypesError> {
         self.suite
             .parse()
@@ -243,6 +254,7 @@ mod tests {
             max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
             max_tx_bytes: DEFAULT_MAX_TX_BYTES,
             version: 0,
+            max_endorsements: 0,
         }
     }
 

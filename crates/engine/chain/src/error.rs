@@ -9,6 +9,8 @@ pub enum TxError {
     TooLarge { size: usize, limit: usize },
     #[error("{0}")]
     Malformed(String),
+    #[error("the transaction carries {count} endorsements, over the chain's limit of {limit}")]
+    TooManyEndorsements { count: usize, limit: usize },
     #[error("transaction is for chain {got:?}, this is {expected:?}")]
     WrongChain { expected: String, got: String },
     #[error("transaction timestamp is outside the accepted window: {0}")]
@@ -52,6 +54,7 @@ impl TxError {
         match self {
             TxError::TooLarge { .. } => "TX_TOO_LARGE",
             TxError::Malformed(_) => "TX_MALFORMED",
+            TxError::TooManyEndorsements { .. } => "TX_TOO_MANY_ENDORSEMENTS",
             TxError::WrongChain { .. } => "TX_WRONG_CHAIN",
             TxError::BadTimestamp(_) => "TX_BAD_TIMESTAMP",
             TxError::Expired { .. } => "TX_EXPIRED",
@@ -95,6 +98,7 @@ impl TxError {
             TxError::BadTimestamp(_) => "the transaction's timestamp is out of range".into(),
             TxError::Internal(_) => "internal error".into(),
             TxError::TooLarge { .. }
+            | TxError::TooManyEndorsements { .. }
             | TxError::WrongChain { .. }
             | TxError::Expired { .. }
             | TxError::DuplicateInPool(_)
@@ -127,6 +131,8 @@ pub enum ChainError {
     InvalidBlock { height: u64, detail: String },
     #[error("invalid genesis: {0}")]
     BadGenesis(String),
+    #[error("the chain halted: {0}")]
+    Halted(String),
     #[error("{0}")]
     Other(String),
 }
@@ -139,6 +145,7 @@ impl ChainError {
             ChainError::Types(e) => e.code(),
             ChainError::InvalidBlock { .. } => "INVALID_BLOCK",
             ChainError::BadGenesis(_) => "BAD_GENESIS",
+            ChainError::Halted(_) => "CHAIN_HALTED",
             ChainError::Other(_) => "CHAIN_ERROR",
         }
     }

@@ -4,7 +4,7 @@
 //! submit ─▶ txpool (size, chain id, expiry, dedup, certificate path, freeze/revocation,
 //!           signatures, contract status and method policy)
 //!   ─▶ proposer: batch executed in parallel, read/write sets recorded, DAG built
-//!   ─▶ consensus orders the block (solo here; raft/tbft behind the same trait)
+//!   ─▶ consensus orders the block (the drivers in covenant-consensus, over `ChainPort`)
 //!   ─▶ validators re-execute along the DAG and compare results, read/write sets and DAG
 //!   ─▶ committer: one group commit per block, then waiters and subscribers are told
 //! ```
@@ -24,6 +24,8 @@ pub mod state;
 pub mod system;
 pub mod txpool;
 
-pub use chain::{Chain, ChainOptions, ChainStats, CommittedBlock, TxCommitted, TxRecord};
+pub use chain::{
+    Chain, ChainOptions, ChainStats, CommittedBlock, MAX_TX_LIFETIME_MS, TxCommitted, TxRecord,
+};
 pub use error::{ChainError, TxError, result_code};
 pub use executor::{BlockEnv, BlockOutput, Executor, TxOutcome};

@@ -21,17 +21,25 @@
 //!
 //! Frames are length-prefixed protobuf ([`wire`]); an oversized or undecodable frame closes
 //! the connection and is counted, never more. Dialers reconnect with exponential backoff.
+//!
+//! On top of the links, per chain: block [`sync`] (heights announced, missing blocks fetched
+//! and checked, requests served within bounds) and transaction [`gossip`], both over the
+//! chain's [`Ledger`].
 
 #![forbid(unsafe_code)]
 
 mod admission;
+pub mod chain_link;
 mod connection;
+pub mod gossip;
 pub mod identity;
 mod network;
+pub mod sync;
 pub mod tls;
 pub mod wire;
 
 pub use admission::{Admission, Refusal};
+pub use chain_link::{ChainLink, Ledger, kind};
 pub use identity::{NodeIdentity, PeerId};
 pub use network::{Inbound, NetConfig, NetStats, Network, PeerInfo, PeerTarget, Reply};
 

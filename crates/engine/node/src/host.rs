@@ -3,19 +3,21 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     thread::JoinHandle,
     time::Duration,
 };
 
 use covenant_chain::{Chain, ChainOptions, Executor, txpool::PoolLimits};
 use covenant_consensus::{
-    Consensus, Solo,
-    raft::RaftCertificates,
-    tbft::{TbftCertificates, Timeouts},
+    Engine, NodeKeys,
+    tbft::{FileJournal, TbftDriver, Timeouts},
 };
 use covenant_crypto::{Hash, PrivateKey};
-use covenant_net::{NetConfig, Network, NodeIdentity};
+use covenant_net::{ChainLink, NetConfig, Network, NodeIdentity, sync::SyncState};
 use covenant_pki::Certificate;
 use covenant_storage::VerifyMode;
 use covenant_types::block::DecodedBlock;
@@ -25,20 +27,25 @@ use tracing::{info, warn};
 
 use crate::{
     NodeError,
+    admission::ChainAdmission,
     config::NodeConfig,
-    engine::{self, ChainContext, admission::ChainAdmission},
+    links::{self, ChainNet, NetChain},
 };
+
+/// How often expired transactions leave every chain's pool.
+const EVICT_EVERY: Duration = Duration::from_secs(10);
 
 /// The chains this node hosts.
 pub struct Node {
     pub config: NodeConfig,
     chains: BTreeMap<String, Chain>,
-    kinds: BTreeMap<String, String>,
     certificate: Certificate,
     key: PrivateKey,
-    producers: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    producers: parking_lot::Mutex<Vec<(Arc<AtomicBool>, JoinHandle<()>)>>,
     network: OnceLock<Network>,
     stop: watch::Sender<bool>,
+    /// Why the node must stop (a chain halted), once it must.
+    halted: watch::Sender<Option<String>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -81,7 +88,6 @@ impl Node {
         let vm = Vm::new().map_err(|e| NodeError::Config(e.to_string()))?;
         let data = config.resolve(&config.node.data_dir);
         let mut chains = BTreeMap::new();
-        let mut kinds = BTreeMap::new();
         for section in &config.chains {
             let genesis = read_genesis(&config.resolve(&section.genesis))?;
             if genesis.header.chain_id != section.id {
@@ -141,53 +147,122 @@ impl Node {
                     ..Default::default()
                 },
             };
-            let engine_key = key.clone();
-            let engine_kind = kind.clone();
             let chain = Chain::open(
                 &data.join("chains").join(&section.id),
                 options,
                 Executor::new(vm.clone()),
-                move |suite, _| -> Box<dyn Consensus> {
-                    match engine_kind.as_str() {
-                        "tbft" => Box::new(TbftCertificates::new(suite)),
-                        "raft" => Box::new(RaftCertificates::new(suite)),
-                        _ => Box::new(Solo::new(suite, engine_key, node_id)),
-                    }
-                },
             )?;
             info!(chain = %section.id, consensus = %kind, height = ?chain.store().height(), "chain open");
             chains.insert(section.id.clone(), chain);
-            kinds.insert(section.id.clone(), kind);
         }
         let (stop, _) = watch::channel(false);
+        let (halted, _) = watch::channel(None);
         Ok(Arc::new(Node {
             config,
             chains,
-            kinds,
             certificate: cert,
             key,
             producers: parking_lot::Mutex::new(Vec::new()),
             network: OnceLock::new(),
             stop,
+            halted,
         }))
     }
 
     /// Whether any chain needs the node-to-node network.
     fn needs_network(&self) -> bool {
         self.config.node.peer_listen.is_some()
-            || self.kinds.values().any(|k| k != "solo")
+            || self.chains.values().any(|c| c.engine() != Engine::Solo)
             || self
                 .chains
                 .values()
-                .any(|c| engine::peer_targets(c).len() > 1)
+                .any(|c| links::peer_targets(c).len() > 1)
+    }
+
+    /// This node's identity on `chain`.
+    fn keys(&self, chain: &Chain) -> NodeKeys {
+        NodeKeys {
+            id: self.node_id(chain),
+            certificate: Arc::new(self.certificate.der().to_vec()),
+            key: self.key.clone(),
+        }
+    }
+
+    /// Start the Solo producer of `chain` if this node is its Solo node.
+    fn start_producer(&self, chain: &Chain) -> Result<(), NodeError> {
+        if chain.engine() != Engine::Solo || !links::is_validator(chain, self.certificate.der()) {
+            return Ok(());
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        let handle = covenant_consensus::solo::start(chain.clone(), self.keys(chain), flag.clone())
+            .map_err(|e| {
+                NodeError::Config(format!(
+                    "cannot start the block producer of chain {}: {e}",
+                    chain.id()
+                ))
+            })?;
+        self.producers.lock().push((flag, handle));
+        Ok(())
+    }
+
+    /// Watch every chain for a halt (the node then stops), and drop expired transactions.
+    fn start_watchers(self: &Arc<Self>) {
+        for chain in self.chains.values() {
+            let mut halted = chain.halted();
+            let node = self.clone();
+            let id = chain.id().to_string();
+            tokio::spawn(async move {
+                loop {
+                    if let Some(reason) = halted.borrow().clone() {
+                        node.halted.send_if_modified(|h| {
+                            if h.is_none() {
+                                *h = Some(format!("chain {id}: {reason}"));
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                        return;
+                    }
+                    if halted.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let chains: Vec<Chain> = self.chains.values().cloned().collect();
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVICT_EVERY);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                for c in &chains {
+                    let c = c.clone();
+                    let n = tokio::task::spawn_blocking(move || c.evict_expired())
+                        .await
+                        .unwrap_or(0);
+                    if n > 0 {
+                        warn!(evicted = n, "expired transactions left the pool");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Why the node must stop, once a chain halted.
+    pub fn halted(&self) -> watch::Receiver<Option<String>> {
+        self.halted.subscribe()
     }
 
     /// Start each chain's consensus (and the network, if a chain has peers).
     pub async fn start(self: &Arc<Self>) -> Result<(), NodeError> {
+        self.start_watchers();
         if !self.needs_network() {
-            let mut p = self.producers.lock();
             for chain in self.chains.values() {
-                p.push(chain.start());
+                self.start_producer(chain)?;
             }
             return Ok(());
         }
@@ -229,22 +304,27 @@ impl Node {
             per_round: Duration::from_millis(tbft.per_round_ms),
         };
         let data = self.config.resolve(&self.config.node.data_dir);
+        let certificate = Arc::new(self.certificate.der().to_vec());
         for (id, rx) in inbound {
             let Some(chain) = self.chains.get(&id).cloned() else {
                 continue;
             };
-            let kind = self.kinds.get(&id).cloned().unwrap_or_default();
-            let suite = chain.suite();
-            let ctx = ChainContext {
-                chain: chain.clone(),
+            let sync = SyncState::new();
+            let link = ChainLink {
+                ledger: NetChain {
+                    chain: chain.clone(),
+                    certificate: certificate.clone(),
+                },
                 net: net.clone(),
-                node_id: suite.hash(self.certificate.der()),
-                node_cert: Arc::new(self.certificate.der().to_vec()),
-                key: self.key.clone(),
+                sync: sync.clone(),
                 stop: self.stop.subscribe(),
-                sync: engine::sync::state(),
             };
-            if !ctx.is_validator()
+            let chain_net = ChainNet {
+                net: net.clone(),
+                chain_id: id.clone(),
+                sync,
+            };
+            if !links::is_validator(&chain, &certificate)
                 && !chain.config().consensus.as_ref().is_some_and(|c| {
                     c.sync_nodes
                         .iter()
@@ -253,33 +333,60 @@ impl Node {
             {
                 warn!(chain = %id, "this node is not in the chain's config yet: peers will refuse it until a config update adds it");
             }
-            let (consensus, raft) = match kind.as_str() {
-                "tbft" => {
+            let (consensus, raft) = match chain.engine() {
+                Engine::Tbft => {
+                    let path = data.join("chains").join(&id).join("tbft.wal");
+                    // Without its journal a validator could sign twice after a restart: it
+                    // does not run at all.
+                    let journal = FileJournal::open(&path).map_err(|e| {
+                        NodeError::Config(format!(
+                            "chain {id}: cannot open the consensus journal {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    let driver =
+                        TbftDriver::new(chain.clone(), self.keys(&chain), journal, timeouts);
                     let (tx, crx) = mpsc::channel(16_384);
-                    let journal = data.join("chains").join(&id).join("tbft.wal");
-                    tokio::spawn(engine::tbft::run(ctx.clone(), crx, journal, timeouts));
+                    tokio::spawn(covenant_consensus::tbft::runtime::run(
+                        driver,
+                        chain.clone(),
+                        chain_net.clone(),
+                        crx,
+                        self.stop.subscribe(),
+                    ));
                     (Some(tx), None)
                 }
-                "raft" => {
+                Engine::Raft => {
                     let (tx, rrx) = mpsc::channel(16_384);
                     let dir = data.join("chains").join(&id).join("raft");
-                    tokio::spawn(engine::raft::run(ctx.clone(), rrx, dir));
+                    tokio::spawn(covenant_consensus::raft::driver::run(
+                        chain.clone(),
+                        chain_net.clone(),
+                        self.keys(&chain),
+                        dir,
+                        rrx,
+                        self.stop.subscribe(),
+                    ));
                     (None, Some(tx))
                 }
-                _ => {
-                    // Solo: the producer thread orders; peers are sync nodes.
-                    if ctx.is_validator() {
-                        self.producers.lock().push(chain.start());
-                    }
+                Engine::Solo => {
+                    // The producer thread orders; peers are sync nodes.
+                    self.start_producer(&chain)?;
                     (None, None)
                 }
             };
-            tokio::spawn(engine::route(ctx.clone(), rx, consensus, raft));
-            tokio::spawn(engine::gossip::send(ctx.clone()));
-            tokio::spawn(engine::sync::announce(ctx.clone()));
-            tokio::spawn(engine::sync::follow(ctx.clone()));
-            tokio::spawn(watch_membership(ctx.clone()));
-            net.set_peers(&id, &engine::peer_targets(&chain));
+            tokio::spawn(links::route(
+                link.clone(),
+                rx,
+                consensus,
+                raft,
+                self.stop.subscribe(),
+            ));
+            tokio::spawn(covenant_net::gossip::send(link.clone()));
+            tokio::spawn(covenant_net::sync::announce(link.clone()));
+            tokio::spawn(covenant_net::sync::follow(link.clone()));
+            tokio::spawn(watch_membership(link.clone()));
+            net.set_peers(&id, &links::peer_targets(&chain));
         }
         Ok(())
     }
@@ -287,10 +394,13 @@ impl Node {
     /// Stop producing and wait for the producers to finish their current block.
     pub fn stop(&self) {
         self.stop.send_replace(true);
+        for (flag, _) in self.producers.lock().iter() {
+            flag.store(true, Ordering::Relaxed);
+        }
         for chain in self.chains.values() {
             chain.stop();
         }
-        for h in self.producers.lock().drain(..) {
+        for (_, h) in self.producers.lock().drain(..) {
             let _ = h.join();
         }
         if let Some(n) = self.network.get() {
@@ -319,10 +429,11 @@ impl Node {
 
 /// After a block changes the chain's membership (config, revocations, freezes), tell the
 /// network whom to dial and re-check every connected peer.
-async fn watch_membership(ctx: ChainContext) {
-    let mut blocks = ctx.chain.subscribe();
-    let mut stop = ctx.stop.clone();
-    let mut current = ctx.chain.membership();
+async fn watch_membership(link: ChainLink<NetChain>) {
+    let chain = link.ledger.chain.clone();
+    let mut blocks = chain.subscribe();
+    let mut stop = link.stop.clone();
+    let mut current = chain.membership();
     loop {
         tokio::select! {
             r = blocks.recv() => {
@@ -332,17 +443,16 @@ async fn watch_membership(ctx: ChainContext) {
             }
             _ = stop.changed() => return,
         }
-        let m = ctx.chain.membership();
+        let m = chain.membership();
         if !Arc::ptr_eq(&m, &current) {
             current = m;
             info!(
-                chain = ctx.chain.id(),
+                chain = chain.id(),
                 version = current.config().version,
                 "membership changed: re-checking peers"
             );
-            ctx.net
-                .set_peers(ctx.chain.id(), &engine::peer_targets(&ctx.chain));
-            ctx.net.readmit(ctx.chain.id());
+            link.net.set_peers(chain.id(), &links::peer_targets(&chain));
+            link.net.readmit(chain.id());
         }
     }
 }

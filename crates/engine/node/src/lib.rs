@@ -7,11 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod api;
 pub mod config;
-pub mod engine;
 pub mod grpc;
 mod host;
+pub mod links;
 pub mod metrics;
 pub mod openapi;
 
@@ -40,6 +41,8 @@ pub enum NodeError {
     },
     #[error("server error: {0}")]
     Serve(String),
+    #[error("the node stopped: {0}")]
+    Halted(String),
 }
 
 impl NodeError {
@@ -53,6 +56,7 @@ impl NodeError {
             }
             NodeError::Bind { .. } => "BIND_FAILED",
             NodeError::Serve(_) => "SERVE_FAILED",
+            NodeError::Halted(_) => "NODE_HALTED",
         }
     }
 }
@@ -164,8 +168,26 @@ pub async fn serve(
                 .await
         })
     });
-    shutdown.await;
-    info!("stopping: finishing the block in progress");
+    // Stop on the signal, or when a chain halted (it cannot go on correctly).
+    let mut halted = node.halted();
+    let halt = async move {
+        loop {
+            if let Some(reason) = halted.borrow().clone() {
+                return reason;
+            }
+            if halted.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let halt_reason = tokio::select! {
+        _ = shutdown => None,
+        r = halt => Some(r),
+    };
+    match &halt_reason {
+        Some(reason) => error!(%reason, "stopping: a chain halted"),
+        None => info!("stopping: finishing the block in progress"),
+    }
     let _ = stop_tx.send(());
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || n.stop()).await;
@@ -179,7 +201,10 @@ pub async fn serve(
     {
         error!(error = %e, "gRPC server");
     }
-    Ok(())
+    match halt_reason {
+        Some(reason) => Err(NodeError::Halted(reason)),
+        None => Ok(()),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

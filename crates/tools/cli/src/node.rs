@@ -202,6 +202,7 @@ pub fn dev_chain_config(
         max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
         max_tx_bytes: DEFAULT_MAX_TX_BYTES,
         version: 0,
+        max_endorsements: 0,
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use covenant_consensus::tbft::sim::{check, run, scenarios};
+use covenant_consensus::tbft::{sim, sim_driver};
 use serde::Serialize;
 
 use crate::{
@@ -38,11 +38,15 @@ enum SimSub {
     long_about = "Run the standard TBFT fault scenarios (honest, lossy, partitions, crashes, \
 equivocator, invalid proposer, silent validator, 7 validators with 2 Byzantine, ...) for each \
 seed in [--from, --from + --seeds). A failure names the scenario and seed, which reproduce it \
-exactly. The exit status is 1 if any run failed.",
+exactly. The exit status is 1 if any run failed.\n\nBy default the simulation runs the \
+TBFT state machines alone (thousands of runs a minute, equivocating validators included). With \
+--driver it runs the production driver a node runs: real blocks, Ed25519 signatures, commit \
+certificates and block sync between the simulated nodes (slower; scenarios with crashes, \
+partitions, silent and invalid-block validators).",
     after_help = "JSON fields: runs, failed, seconds, scenarios (name, runs, failed, \
 mean_heights, mean_sim_ms), failures (scenario, seed, error).\n\nExamples:\n  covenant sim tbft \
 --seeds 1000\n  covenant sim tbft --from 5000 --seeds 200 --scenario equivocator\n  covenant \
-sim tbft --seeds 100 --output json"
+sim tbft --driver --seeds 50\n  covenant sim tbft --seeds 100 --output json"
 )]
 struct TbftArgs {
     /// How many seeds to run.
@@ -54,6 +58,60 @@ struct TbftArgs {
     /// Run only the scenario with this name (see the text output for names).
     #[arg(long)]
     scenario: Option<String>,
+    /// Simulate the production driver (real blocks, signatures, certificates, sync) instead
+    /// of the bare state machines.
+    #[arg(long)]
+    driver: bool,
+}
+
+/// One run's outcome: the lowest height every honest node reached, the simulated time, and
+/// the checker's verdict.
+struct RunOutcome {
+    heights: u64,
+    time_ms: u64,
+    verdict: Result<(), String>,
+}
+
+/// A scenario's run, to be made.
+type ScenarioRun = Box<dyn FnOnce() -> RunOutcome>;
+
+/// The scenarios of `seed` as (name, run).
+fn scenario_runs(driver: bool, seed: u64) -> Vec<(&'static str, ScenarioRun)> {
+    if driver {
+        sim_driver::scenarios(seed)
+            .into_iter()
+            .map(|(name, cfg)| {
+                let run: ScenarioRun = Box::new(move || match sim_driver::run(cfg.clone()) {
+                    Ok(r) => RunOutcome {
+                        heights: r.ledgers.iter().map(|l| l.len() as u64).min().unwrap_or(0),
+                        time_ms: r.time_ms,
+                        verdict: sim_driver::check(&cfg, &r),
+                    },
+                    Err(e) => RunOutcome {
+                        heights: 0,
+                        time_ms: 0,
+                        verdict: Err(format!("the simulation did not run: {e}")),
+                    },
+                });
+                (name, run)
+            })
+            .collect()
+    } else {
+        sim::scenarios(seed)
+            .into_iter()
+            .map(|(name, cfg)| {
+                let run: ScenarioRun = Box::new(move || {
+                    let r = sim::run(cfg.clone());
+                    RunOutcome {
+                        heights: r.min_honest_height,
+                        time_ms: r.time_ms,
+                        verdict: sim::check(&cfg, &r),
+                    }
+                });
+                (name, run)
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -91,7 +149,10 @@ fn tbft(a: TbftArgs, format: Format) -> Result<u8> {
     if a.seeds == 0 {
         return Err(Failure::new("INVALID_ARGUMENT", "--seeds must be at least 1").into());
     }
-    let names: Vec<&'static str> = scenarios(0).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<&'static str> = scenario_runs(a.driver, 0)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     if let Some(s) = &a.scenario
         && !names.contains(&s.as_str())
     {
@@ -110,11 +171,11 @@ fn tbft(a: TbftArgs, format: Format) -> Result<u8> {
     let mut runs = 0u64;
     let last = a.from.saturating_add(a.seeds);
     for seed in a.from..last {
-        for (name, cfg) in scenarios(seed) {
+        for (name, run) in scenario_runs(a.driver, seed) {
             if a.scenario.as_deref().is_some_and(|s| s != name) {
                 continue;
             }
-            let r = run(cfg.clone());
+            let r = run();
             runs += 1;
             let idx = match per.iter().position(|p| p.name == name) {
                 Some(i) => i,
@@ -131,9 +192,9 @@ fn tbft(a: TbftArgs, format: Format) -> Result<u8> {
             };
             let s = &mut per[idx];
             s.runs += 1;
-            s.mean_heights += (r.min_honest_height as f64 - s.mean_heights) / s.runs as f64;
+            s.mean_heights += (r.heights as f64 - s.mean_heights) / s.runs as f64;
             s.mean_sim_ms += (r.time_ms as f64 - s.mean_sim_ms) / s.runs as f64;
-            if let Err(error) = check(&cfg, &r) {
+            if let Err(error) = r.verdict {
                 s.failed += 1;
                 if format == Format::Text {
                     eprintln!("FAIL {name} seed {seed}: {error}");

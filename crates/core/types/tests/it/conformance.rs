@@ -162,6 +162,7 @@ fn config() -> ChainConfig {
         max_gas_per_tx: 10_000_000,
         max_tx_bytes: 4 << 20,
         version: 3,
+        max_endorsements: 0,
     }
 }
 

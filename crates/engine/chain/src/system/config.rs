@@ -52,6 +52,7 @@ pub fn to_json(c: &ChainConfig) -> Value {
         "tx_expiry_window_ms": c.tx_expiry_window_ms,
         "max_gas_per_tx": c.max_gas_per_tx,
         "max_tx_bytes": c.max_tx_bytes,
+        "max_endorsements": covenant_types::config::ChainConfigExt::max_endorsements(c),
     })
 }
 
@@ -116,6 +117,7 @@ pub struct Update {
     tx_expiry_window_ms: Option<u64>,
     max_gas_per_tx: Option<u64>,
     max_tx_bytes: Option<u64>,
+    max_endorsements: Option<u32>,
 }
 
 /// Apply `u` to `config`, producing the next config (checked) for the block at `height` whose
@@ -287,6 +289,13 @@ pub fn apply(
     }
     if let Some(v) = u.max_tx_bytes {
         config.max_tx_bytes = v;
+        changed = true;
+    }
+    if let Some(v) = u.max_endorsements {
+        if v == 0 {
+            return Err(SysError::args("max_endorsements must be positive"));
+        }
+        config.max_endorsements = v;
         changed = true;
     }
     if !changed {

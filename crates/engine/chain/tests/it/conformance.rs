@@ -165,6 +165,7 @@ fn generate() {
         max_gas_per_tx: 10_000_000,
         max_tx_bytes: 4 << 20,
         version: 0,
+        max_endorsements: 0,
     };
     let genesis = covenant_chain::genesis::genesis_block(&config, GENESIS_MS).unwrap();
     check_bytes(

@@ -3,7 +3,6 @@
 //! rejecting blocks whose results or DAG were tampered with.
 
 use covenant_chain::txpool::PoolLimits;
-use covenant_consensus::{Consensus, Solo};
 use covenant_crypto::Suite;
 use covenant_types::{
     Dag, TxResult,
@@ -109,12 +108,12 @@ fn tampered(
     };
     edit(&mut parts);
     let b = assemble(tc.suite, parts, Some(&tc.node.key)).unwrap();
-    let solo = Solo::new(
-        tc.suite,
-        tc.node.key.clone(),
-        tc.suite.hash(tc.node.cert.der()).0.to_vec(),
-    );
-    solo.order(b).unwrap()
+    let node = covenant_consensus::NodeKeys {
+        id: tc.suite.hash(tc.node.cert.der()),
+        certificate: std::sync::Arc::new(tc.node.cert.der().to_vec()),
+        key: tc.node.key.clone(),
+    };
+    covenant_consensus::solo::decide(b, &node).unwrap()
 }
 
 #[test]

@@ -7,7 +7,6 @@ use std::{
 
 use base64::Engine as _;
 use covenant_chain::{Chain, ChainOptions, Executor, TxOutcome, txpool::PoolLimits};
-use covenant_consensus::Solo;
 use covenant_crypto::{KeyAlgorithm, PrivateKey, Suite};
 use covenant_pki::{
     Certificate, CertificateSpec, Issuer, Role, issue_certificate, key_identifier, random_serial,
@@ -148,6 +147,7 @@ pub fn config(chain: &str, suite: Suite, orgs: &[&TestOrg]) -> ChainConfig {
         max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
         max_tx_bytes: DEFAULT_MAX_TX_BYTES,
         version: 0,
+        max_endorsements: 0,
     }
 }
 
@@ -168,8 +168,6 @@ pub fn open_with(
     pool: PoolLimits,
 ) -> Chain {
     let node_id = suite.hash(node.cert.der()).0.to_vec();
-    let key = node.key.clone();
-    let id2 = node_id.clone();
     Chain::open(
         dir,
         ChainOptions {
@@ -180,7 +178,6 @@ pub fn open_with(
             pool,
         },
         Executor::new(Vm::new().unwrap()),
-        move |suite, _| Box::new(Solo::new(suite, key, id2)),
     )
     .unwrap()
 }

@@ -17,6 +17,8 @@
 //! - `wire`: the versioned binary encoding of RPCs and stored records.
 //! - `error`: [`RaftError`] and its stable codes.
 //! - [`certificate`]: the commit certificates of Raft blocks, and their check.
+//! - [`driver`]: a chain's Raft driver: blocks applied from the log, the leader's producer,
+//!   voters that follow the chain config.
 //!
 //! Everything lives in one redb file, `raft.redb`, inside [`RaftOptions::dir`].
 
@@ -24,6 +26,7 @@ use std::{future::Future, path::PathBuf};
 
 pub mod certificate;
 mod db;
+pub mod driver;
 mod error;
 mod log_store;
 mod network;
@@ -31,7 +34,7 @@ mod node;
 mod state_machine;
 mod wire;
 
-pub use certificate::RaftCertificates;
+pub use driver::{RaftNet, RaftRequest, raft_id};
 pub use error::RaftError;
 pub use node::RaftNode;
 

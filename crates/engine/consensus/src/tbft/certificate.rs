@@ -9,12 +9,15 @@ use std::collections::BTreeSet;
 
 use covenant_crypto::{Hash, Suite};
 use covenant_types::{
-    ChainConfig, CommitCertificate, Endorsement, block::DecodedBlock, pb::sender,
-    tx::sender_by_hash,
+    ChainConfig, CommitCertificate, Endorsement, block::DecodedBlock, tx::sender_by_hash,
 };
 
 use super::message::{SignedVote, VoteBody, VoteKind};
-use crate::{Consensus, ConsensusError, node_key};
+use crate::{
+    ConsensusError,
+    certificate::{self, bad},
+    node_key,
+};
 
 /// The certificate of a block decided in `round` by `precommits`.
 pub fn certificate(round: u32, precommits: &[SignedVote]) -> CommitCertificate {
@@ -42,27 +45,15 @@ pub fn check(
     block: &DecodedBlock,
     config: &ChainConfig,
 ) -> Result<(), ConsensusError> {
-    let bad = |s: String| ConsensusError::BadCertificate(s);
-    let cert = block
-        .block
-        .certificate
-        .as_ref()
-        .ok_or_else(|| bad("the block has none".into()))?;
-    let nodes = config
-        .consensus
-        .as_ref()
-        .map(|c| c.nodes.as_slice())
-        .unwrap_or_default();
-    if nodes.is_empty() {
-        return Err(bad("the chain names no consensus node".into()));
-    }
+    let cert = certificate::present(block)?;
+    let nodes = certificate::consensus_nodes(config)?;
     if cert.votes.len() != cert.signatures.len() {
-        return Err(bad("votes and signatures differ in number".into()));
+        return Err(bad("votes and signatures differ in number"));
     }
     if cert.votes.len() > nodes.len() {
-        return Err(bad("more votes than consensus nodes".into()));
+        return Err(bad("more votes than consensus nodes"));
     }
-    let round = u32::try_from(cert.round).map_err(|_| bad("round out of range".into()))?;
+    let round = u32::try_from(cert.round).map_err(|_| bad("round out of range"))?;
     let ids: Vec<Hash> = nodes.iter().map(|n| suite.hash(&n.certificate)).collect();
     let mut seen = BTreeSet::new();
     for (i, (body, sig)) in cert.votes.iter().zip(&cert.signatures).enumerate() {
@@ -75,12 +66,8 @@ pub fn check(
         {
             return Err(bad(format!("vote {i} is not a precommit of this block")));
         }
-        let voter = match sig.signer.as_ref().and_then(|s| s.id.as_ref()) {
-            Some(sender::Id::CertificateHash(h)) => {
-                Hash::from_slice(h).map_err(|_| bad(format!("vote {i}: bad voter id")))?
-            }
-            _ => return Err(bad(format!("vote {i} does not name its voter by hash"))),
-        };
+        let voter =
+            certificate::signer_id(sig).map_err(|_| bad(format!("vote {i}: bad voter id")))?;
         let index = ids.iter().position(|id| *id == voter).ok_or_else(|| {
             bad(format!(
                 "vote {i} is from a node that is not a consensus node"
@@ -102,39 +89,4 @@ pub fn check(
         )));
     }
     Ok(())
-}
-
-/// The TBFT engine as the chain sees it: blocks are decided by the node's TBFT driver over the
-/// network; the chain only checks their certificates.
-#[derive(Debug)]
-pub struct TbftCertificates {
-    suite: Suite,
-}
-
-impl TbftCertificates {
-    pub fn new(suite: Suite) -> Self {
-        TbftCertificates { suite }
-    }
-}
-
-impl Consensus for TbftCertificates {
-    fn kind(&self) -> &'static str {
-        "tbft"
-    }
-
-    fn is_proposer(&self, _height: u64) -> bool {
-        false
-    }
-
-    fn order(&self, block: DecodedBlock) -> Result<DecodedBlock, ConsensusError> {
-        Err(ConsensusError::NotProposer(block.height()))
-    }
-
-    fn check_certificate(
-        &self,
-        block: &DecodedBlock,
-        config: &ChainConfig,
-    ) -> Result<(), ConsensusError> {
-        check(self.suite, block, config)
-    }
 }

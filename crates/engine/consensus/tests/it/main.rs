@@ -2,5 +2,6 @@
 
 mod conformance;
 mod raft;
+mod tbft_driver_sim;
 mod tbft_machine;
 mod tbft_sim;

@@ -3,6 +3,10 @@
 //! its own copy of the chain config (it never takes the sender's word for a block). Sync
 //! nodes follow a chain this way without voting; consensus nodes catch up this way after a
 //! restart or a partition.
+//!
+//! Serving is bounded: a peer has at most [`MAX_SERVING_PER_PEER`] requests answered at once
+//! and the node at most [`MAX_SERVING`]; more are refused as busy, so no peer can tie up the
+//! node's disk or threads with requests.
 
 use std::{
     collections::HashMap,
@@ -10,34 +14,43 @@ use std::{
     time::{Duration, Instant},
 };
 
-use covenant_net::{Inbound, PeerId};
-use covenant_types::{
-    block::DecodedBlock,
-    pb::{BlockBatch, BlockRequest, ChainStatus},
-};
+use covenant_types::pb::{BlockBatch, BlockRequest, ChainStatus};
 use parking_lot::Mutex;
 use prost::Message;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
-use super::{ChainContext, KIND_BLOCKS, KIND_STATUS};
+use crate::{
+    Inbound, PeerId,
+    chain_link::{ChainLink, Ledger, kind},
+};
 
 /// Blocks per request.
 const BATCH: u32 = 32;
 /// Most bytes of blocks in one answer.
-const MAX_BATCH_BYTES: usize = 16 << 20;
+pub const MAX_BATCH_BYTES: usize = 16 << 20;
 /// How long a peer that served a bad block is not asked again.
 const PENALTY: Duration = Duration::from_secs(10);
+/// Requests of one peer answered at once.
+pub const MAX_SERVING_PER_PEER: usize = 2;
+/// Requests answered at once, all peers together.
+pub const MAX_SERVING: usize = 8;
 
 /// What this node knows of its peers' progress on a chain.
 #[derive(Debug, Default)]
 pub struct SyncState {
     heights: Mutex<HashMap<PeerId, (u64, Instant)>>,
     penalised: Mutex<HashMap<PeerId, Instant>>,
+    serving: Mutex<HashMap<PeerId, usize>>,
     wake: Notify,
 }
 
 impl SyncState {
+    /// A shared state for a chain.
+    pub fn new() -> Arc<Self> {
+        Arc::new(SyncState::default())
+    }
+
     /// A peer said how far it is.
     pub fn on_status(&self, peer: PeerId, payload: &[u8]) {
         let Ok(s) = ChainStatus::decode(payload) else {
@@ -82,40 +95,74 @@ impl SyncState {
     fn penalise(&self, peer: PeerId) {
         self.penalised.lock().insert(peer, Instant::now());
     }
+
+    /// Take a serving slot for `peer`, if one is free.
+    fn start_serving(self: &Arc<Self>, peer: PeerId) -> Option<ServingSlot> {
+        let mut serving = self.serving.lock();
+        let total: usize = serving.values().sum();
+        let mine = serving.entry(peer).or_default();
+        if *mine >= MAX_SERVING_PER_PEER || total >= MAX_SERVING {
+            return None;
+        }
+        *mine += 1;
+        Some(ServingSlot {
+            state: self.clone(),
+            peer,
+        })
+    }
 }
 
-fn status(ctx: &ChainContext) -> Vec<u8> {
-    let tip = ctx.chain.store().tip();
+/// A request being answered; the slot frees when dropped.
+struct ServingSlot {
+    state: Arc<SyncState>,
+    peer: PeerId,
+}
+
+impl Drop for ServingSlot {
+    fn drop(&mut self) {
+        let mut serving = self.state.serving.lock();
+        if let Some(n) = serving.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                serving.remove(&self.peer);
+            }
+        }
+    }
+}
+
+fn status<L: Ledger>(link: &ChainLink<L>) -> Vec<u8> {
+    let (height, block_hash) = link.ledger.tip();
     ChainStatus {
-        height: tip.height.unwrap_or(0),
-        block_hash: tip.hash,
-        validator: ctx.is_validator(),
+        height,
+        block_hash,
+        validator: link.ledger.is_validator(),
     }
     .encode_to_vec()
 }
 
 /// Tell peers this node's height every second and after every commit.
-pub async fn announce(ctx: ChainContext) {
-    let mut blocks = ctx.chain.subscribe();
-    let mut stop = ctx.stop.clone();
+pub async fn announce<L: Ledger>(link: ChainLink<L>) {
+    let mut commits = link.ledger.subscribe_commits();
+    let mut stop = link.stop.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            r = blocks.recv() => {
+            r = commits.recv() => {
                 if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     return;
                 }
             }
             _ = stop.changed() => return,
         }
-        ctx.net
-            .broadcast(ctx.chain.id(), KIND_STATUS, &status(&ctx));
+        link.net
+            .broadcast(link.ledger.chain_id(), kind::STATUS, &status(&link));
     }
 }
 
-/// Answer a peer's block request from the store.
-pub fn serve(ctx: &ChainContext, msg: Inbound) {
+/// Answer a peer's block request from the ledger (busy when the peer or the node is at its
+/// limit of requests being answered).
+pub fn serve<L: Ledger>(link: &ChainLink<L>, msg: Inbound) {
     let Some(reply) = msg.reply else {
         return;
     };
@@ -123,15 +170,19 @@ pub fn serve(ctx: &ChainContext, msg: Inbound) {
         reply.fail("undecodable block request");
         return;
     };
-    let chain = ctx.chain.clone();
+    let Some(slot) = link.sync.start_serving(msg.peer) else {
+        reply.fail("busy: too many block requests at once; retry later");
+        return;
+    };
+    let ledger = link.ledger.clone();
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut out = BlockBatch::default();
         let mut bytes = 0;
         let count = req.count.clamp(1, BATCH * 2) as u64;
         for h in req.from_height..req.from_height.saturating_add(count) {
-            match chain.block(h) {
-                Ok(Some(b)) => {
-                    let enc = b.encode();
+            match ledger.block_bytes(h) {
+                Ok(Some(enc)) => {
                     if bytes + enc.len() > MAX_BATCH_BYTES && !out.blocks.is_empty() {
                         break;
                     }
@@ -150,16 +201,16 @@ pub fn serve(ctx: &ChainContext, msg: Inbound) {
 }
 
 /// Fetch and apply blocks while a peer is ahead.
-pub async fn follow(ctx: ChainContext) {
-    let mut stop = ctx.stop.clone();
+pub async fn follow<L: Ledger>(link: ChainLink<L>) {
+    let mut stop = link.stop.clone();
     loop {
         tokio::select! {
-            _ = ctx.sync.wake.notified() => {}
+            _ = link.sync.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }
-        while catch_up_once(&ctx).await {
-            if *ctx.stop.borrow() {
+        while catch_up_once(&link).await {
+            if *link.stop.borrow() {
                 return;
             }
         }
@@ -167,9 +218,9 @@ pub async fn follow(ctx: ChainContext) {
 }
 
 /// One request to the best peer; true if blocks were applied (try again).
-async fn catch_up_once(ctx: &ChainContext) -> bool {
-    let next = ctx.chain.store().height().map_or(0, |h| h + 1);
-    let peers = ctx.sync.peers_at(next);
+async fn catch_up_once<L: Ledger>(link: &ChainLink<L>) -> bool {
+    let next = link.ledger.tip().0 + 1;
+    let peers = link.sync.peers_at(next);
     let Some(peer) = peers.first().copied() else {
         return false;
     };
@@ -178,47 +229,37 @@ async fn catch_up_once(ctx: &ChainContext) -> bool {
         count: BATCH,
     }
     .encode_to_vec();
-    let answer = match ctx
+    let chain = link.ledger.chain_id().to_string();
+    let answer = match link
         .net
-        .request(
-            &peer,
-            ctx.chain.id(),
-            KIND_BLOCKS,
-            req,
-            Duration::from_secs(20),
-        )
+        .request(&peer, &chain, kind::BLOCKS, req, Duration::from_secs(20))
         .await
     {
         Ok(a) => a,
         Err(e) => {
             debug!(%peer, error = %e, "block request failed");
-            ctx.sync.penalise(peer);
+            link.sync.penalise(peer);
             return false;
         }
     };
     let Ok(batch) = BlockBatch::decode(answer.as_slice()) else {
         warn!(%peer, "undecodable block batch");
-        ctx.sync.penalise(peer);
+        link.sync.penalise(peer);
         return false;
     };
     if batch.blocks.is_empty() {
         return false;
     }
-    let chain = ctx.chain.clone();
-    let suite = chain.suite();
+    let ledger = link.ledger.clone();
     let applied = tokio::task::spawn_blocking(move || {
         let mut applied = 0u64;
         for bytes in batch.blocks {
-            let block = match DecodedBlock::decode(suite, &bytes, MAX_BATCH_BYTES) {
-                Ok(b) => b,
-                Err(e) => return (applied, Some(e.to_string())),
-            };
             // Checks the certificate and re-executes the block; a block consensus committed
             // meanwhile is recognised (same hash) and skipped.
-            match chain.commit_decided(block, None) {
-                Ok(Some(_)) => applied += 1,
-                Ok(None) => {}
-                Err(e) => return (applied, Some(e.to_string())),
+            match ledger.commit_synced(&bytes) {
+                Ok(true) => applied += 1,
+                Ok(false) => {}
+                Err(e) => return (applied, Some(e)),
             }
         }
         (applied, None)
@@ -227,19 +268,14 @@ async fn catch_up_once(ctx: &ChainContext) -> bool {
     match applied {
         Ok((n, err)) => {
             if n > 0 {
-                info!(chain = ctx.chain.id(), %peer, blocks = n, height = ?ctx.chain.store().height(), "caught up from a peer");
+                info!(chain, %peer, blocks = n, height = link.ledger.tip().0, "caught up from a peer");
             }
             if let Some(e) = err {
-                warn!(chain = ctx.chain.id(), %peer, error = %e, "a synced block was rejected; asking another peer");
-                ctx.sync.penalise(peer);
+                warn!(chain, %peer, error = %e, "a synced block was rejected; asking another peer");
+                link.sync.penalise(peer);
             }
             n > 0
         }
         Err(_) => false,
     }
-}
-
-/// A shared state for a chain.
-pub fn state() -> Arc<SyncState> {
-    Arc::new(SyncState::default())
 }

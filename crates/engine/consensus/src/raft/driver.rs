@@ -7,28 +7,49 @@
 //! deposed leader appended for a height already filled) is skipped, the same way everywhere.
 //! The Raft membership follows the chain config: after a block changes the consensus nodes,
 //! the leader adds the new ones (as learners first, until they caught up) and removes the old.
+//!
+//! The driver is generic over the chain ([`ChainPort`]) and the network ([`RaftNet`]); the
+//! node supplies both.
 
 use std::{
     collections::{BTreeSet, HashMap},
+    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use covenant_chain::{BlockOutput, Chain};
-use covenant_consensus::raft::{
-    RaftApplier, RaftError, RaftId, RaftNode, RaftOptions, RaftTransport, certificate,
-};
 use covenant_crypto::Hash;
-use covenant_net::{Inbound, Network, PeerId};
 use covenant_types::block::DecodedBlock;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
-use super::{ChainContext, KIND_RAFT, sync::SyncState};
+use super::{RaftApplier, RaftError, RaftId, RaftNode, RaftOptions, RaftTransport, certificate};
+use crate::port::{ChainPort, CommitMode, NodeKeys, PortError};
 
 /// The largest block in a Raft entry.
 const MAX_BLOCK_BYTES: usize = 256 << 20;
+
+/// What the driver needs of the node's network.
+pub trait RaftNet: Clone + Send + Sync + 'static {
+    /// Send one Raft request to the node holding `certificate` on this chain; its answer.
+    fn call(
+        &self,
+        certificate: Vec<u8>,
+        request: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+    /// Ask block sync to look for blocks now.
+    fn request_sync(&self);
+    /// The peers admitted on the chain, for the status report.
+    fn peers(&self) -> Vec<String>;
+}
+
+/// A Raft request from a peer, and where its answer goes.
+#[derive(Debug)]
+pub struct RaftRequest {
+    pub payload: Vec<u8>,
+    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+}
 
 /// A Raft id from a node's chain id (the suite hash of its certificate).
 pub fn raft_id(node: &Hash) -> RaftId {
@@ -36,8 +57,8 @@ pub fn raft_id(node: &Hash) -> RaftId {
     u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
-/// The Raft ids of a chain config's consensus nodes.
-fn voters(chain: &Chain) -> BTreeSet<RaftId> {
+/// The Raft ids of a chain's current consensus nodes.
+fn voters<C: ChainPort>(chain: &C) -> BTreeSet<RaftId> {
     let suite = chain.suite();
     chain
         .config()
@@ -52,69 +73,60 @@ fn voters(chain: &Chain) -> BTreeSet<RaftId> {
         .unwrap_or_default()
 }
 
-/// Carries Raft RPCs over the chain's channel on the node network.
-#[derive(Clone)]
-pub struct NetTransport {
-    net: Network,
-    chain: Chain,
-    /// Raft id → network peer, rebuilt when the config changes.
-    peers: Arc<Mutex<(u64, HashMap<RaftId, PeerId>)>>,
+/// Raft id → node certificate, with the config version it was built from.
+type PeerCache = Arc<Mutex<(Option<u64>, HashMap<RaftId, Vec<u8>>)>>;
+
+/// Carries Raft RPCs to the node whose certificate has the Raft id.
+struct Transport<C, N> {
+    net: N,
+    chain: C,
+    /// Raft id → node certificate, rebuilt when the config changes.
+    peers: PeerCache,
 }
 
-impl NetTransport {
-    fn peer(&self, to: RaftId) -> Option<PeerId> {
+impl<C: ChainPort, N: RaftNet> Transport<C, N> {
+    fn certificate(&self, to: RaftId) -> Option<Vec<u8>> {
         let config = self.chain.config();
         let mut cache = self.peers.lock();
-        if cache.0 != config.version || cache.1.is_empty() {
+        if cache.0 != Some(config.version) {
             let suite = self.chain.suite();
             cache.1 = config
                 .consensus
                 .iter()
                 .flat_map(|c| c.nodes.iter().chain(&c.sync_nodes))
-                .map(|n| {
-                    (
-                        raft_id(&suite.hash(&n.certificate)),
-                        PeerId::of(&n.certificate),
-                    )
-                })
+                .map(|n| (raft_id(&suite.hash(&n.certificate)), n.certificate.clone()))
                 .collect();
-            cache.0 = config.version;
+            cache.0 = Some(config.version);
         }
-        cache.1.get(&to).copied()
+        cache.1.get(&to).cloned()
     }
 }
 
-impl RaftTransport for NetTransport {
+impl<C: ChainPort, N: RaftNet> RaftTransport for Transport<C, N> {
     fn call(
         &self,
         to: RaftId,
         request: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, String>> + Send {
-        let peer = self.peer(to);
+        let cert = self.certificate(to);
         let net = self.net.clone();
-        let chain = self.chain.id().to_string();
         async move {
-            let peer =
-                peer.ok_or_else(|| format!("raft node {to:016x} is not in the chain config"))?;
-            // Replication and votes have their own time limits in the engine; a snapshot may
-            // take as long as installing it takes.
-            net.request(&peer, &chain, KIND_RAFT, request, Duration::from_secs(600))
-                .await
-                .map_err(|e| e.to_string())
+            let cert =
+                cert.ok_or_else(|| format!("raft node {to:016x} is not in the chain config"))?;
+            net.call(cert, request).await
         }
     }
 }
 
 /// Applies committed Raft entries (blocks) to the chain.
-#[derive(Clone)]
-pub struct ChainApplier {
-    chain: Chain,
+struct Applier<C: ChainPort, N> {
+    chain: C,
+    net: N,
     /// The leader's executions of the blocks it proposed, by hash.
-    outputs: Arc<Mutex<HashMap<Hash, BlockOutput>>>,
-    sync: Arc<SyncState>,
+    outputs: Arc<Mutex<HashMap<Hash, C::Output>>>,
 }
 
-impl RaftApplier for ChainApplier {
+impl<C: ChainPort, N: RaftNet> RaftApplier for Applier<C, N> {
     fn apply(&self, index: u64, term: u64, data: Vec<u8>) -> impl Future<Output = ()> + Send {
         let chain = self.chain.clone();
         let outputs = self.outputs.clone();
@@ -123,24 +135,29 @@ impl RaftApplier for ChainApplier {
                 let block = match DecodedBlock::decode(chain.suite(), &data, MAX_BLOCK_BYTES) {
                     Ok(b) => b,
                     Err(e) => {
-                        warn!(chain = chain.id(), index, error = %e, "undecodable raft entry skipped");
+                        warn!(chain = chain.chain_id(), index, error = %e, "undecodable raft entry skipped");
                         return;
                     }
                 };
                 let height = block.height();
                 let output = outputs.lock().remove(&block.hash);
-                match chain.commit_ordered(block, output) {
+                match chain.commit(block, output, CommitMode::Ordered) {
                     Ok(Some(c)) => info!(
-                        chain = chain.id(),
+                        chain = chain.chain_id(),
                         height,
                         term,
-                        txs = c.results.len(),
-                        hash = %c.block.hash,
+                        txs = c.txs,
+                        hash = %c.hash,
                         "block committed"
                     ),
-                    Ok(None) => debug!(chain = chain.id(), height, "raft entry already on the ledger"),
+                    Ok(None) => {
+                        debug!(chain = chain.chain_id(), height, "raft entry already on the ledger")
+                    }
+                    Err(PortError::Halted(reason)) => {
+                        error!(chain = chain.chain_id(), index, height, %reason, "the chain halted")
+                    }
                     Err(e) => {
-                        warn!(chain = chain.id(), index, height, error = %e, "raft entry skipped")
+                        warn!(chain = chain.chain_id(), index, height, error = %e, "raft entry skipped")
                     }
                 }
             })
@@ -152,17 +169,21 @@ impl RaftApplier for ChainApplier {
     }
 
     fn snapshot(&self) -> impl Future<Output = Vec<u8>> + Send {
-        let tip = self.chain.store().tip();
+        let next = self.chain.next_height();
+        let tip = next
+            .checked_sub(1)
+            .and_then(|h| self.chain.block(h).ok().flatten().map(|b| (h, b.hash)));
         async move {
-            let mut out = tip.height.unwrap_or(0).to_be_bytes().to_vec();
-            out.extend_from_slice(&tip.hash);
+            let (height, hash) = tip.unwrap_or((0, Hash::default()));
+            let mut out = height.to_be_bytes().to_vec();
+            out.extend_from_slice(hash.as_bytes());
             out
         }
     }
 
     fn install(&self, snapshot: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send {
         let chain = self.chain.clone();
-        let sync = self.sync.clone();
+        let net = self.net.clone();
         async move {
             if snapshot.len() < 8 {
                 return Err("malformed snapshot".into());
@@ -170,12 +191,12 @@ impl RaftApplier for ChainApplier {
             let (h, hash) = snapshot.split_at(8);
             let height = u64::from_be_bytes(h.try_into().map_err(|_| "malformed snapshot")?);
             info!(
-                chain = chain.id(),
+                chain = chain.chain_id(),
                 height, "raft snapshot: fetching blocks from peers"
             );
             // The blocks come by block sync, each checked against its certificate.
             loop {
-                if chain.store().height().is_some_and(|t| t >= height) {
+                if chain.next_height() > height {
                     let stored = chain
                         .block(height)
                         .map_err(|e| e.to_string())?
@@ -188,55 +209,51 @@ impl RaftApplier for ChainApplier {
                         ))
                     };
                 }
-                sync.poke();
+                net.request_sync();
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
 }
 
-type Node = RaftNode<NetTransport, ChainApplier>;
-
-/// Start the Raft driver of a chain: the engine, its RPC server and the leader's producer.
-pub async fn run(ctx: ChainContext, mut inbound: mpsc::Receiver<Inbound>, dir: std::path::PathBuf) {
-    let chain = ctx.chain.clone();
-    let genesis_voters = match chain
-        .block(0)
-        .ok()
-        .flatten()
-        .and_then(|g| covenant_chain::genesis::config_of(&g).ok())
-    {
-        Some(config) => {
-            let suite = chain.suite();
-            config
-                .consensus
-                .iter()
-                .flat_map(|c| c.nodes.iter())
-                .map(|n| raft_id(&suite.hash(&n.certificate)))
-                .collect::<BTreeSet<_>>()
-        }
-        None => {
-            error!(
-                chain = chain.id(),
-                "cannot read the genesis config; raft not started"
-            );
+/// Run the Raft driver of a chain until `stop`: the engine, its request server and, while
+/// this node leads, the block producer. A Raft engine that cannot start halts the chain.
+pub async fn run<C: ChainPort, N: RaftNet>(
+    chain: C,
+    net: N,
+    node: NodeKeys,
+    dir: std::path::PathBuf,
+    mut inbound: mpsc::Receiver<RaftRequest>,
+    stop: watch::Receiver<bool>,
+) {
+    let genesis = match chain.genesis_config() {
+        Ok(c) => c,
+        Err(e) => {
+            chain.halt(format!("cannot read the genesis config for raft: {e}"));
             return;
         }
     };
+    let suite = chain.suite();
+    let genesis_voters: BTreeSet<RaftId> = genesis
+        .consensus
+        .iter()
+        .flat_map(|c| c.nodes.iter())
+        .map(|n| raft_id(&suite.hash(&n.certificate)))
+        .collect();
     let outputs = Arc::new(Mutex::new(HashMap::new()));
-    let transport = NetTransport {
-        net: ctx.net.clone(),
+    let transport = Transport {
+        net: net.clone(),
         chain: chain.clone(),
-        peers: Arc::new(Mutex::new((0, HashMap::new()))),
+        peers: Arc::new(Mutex::new((None, HashMap::new()))),
     };
-    let applier = ChainApplier {
+    let applier = Applier {
         chain: chain.clone(),
+        net: net.clone(),
         outputs: outputs.clone(),
-        sync: ctx.sync.clone(),
     };
-    let id = raft_id(&ctx.node_id);
-    let node = match RaftNode::start(
-        RaftOptions::new(id, dir),
+    let id = raft_id(&node.id);
+    let raft = match RaftNode::start(
+        RaftOptions::new(id, &dir),
         genesis_voters,
         transport,
         applier,
@@ -245,50 +262,55 @@ pub async fn run(ctx: ChainContext, mut inbound: mpsc::Receiver<Inbound>, dir: s
     {
         Ok(n) => n,
         Err(e) => {
-            error!(chain = chain.id(), error = %e, code = e.code(), "raft did not start; this node only follows the chain");
+            chain.halt(format!(
+                "raft did not start from {} ({}): {e}",
+                dir.display(),
+                e.code()
+            ));
             return;
         }
     };
     info!(
-        chain = chain.id(),
+        chain = chain.chain_id(),
         raft_id = format!("{id:016x}"),
         "raft started"
     );
-    let server = node.clone();
-    let mut stop = ctx.stop.clone();
+    let server = raft.clone();
+    let mut server_stop = stop.clone();
     tokio::spawn(async move {
         loop {
-            let m = tokio::select! {
+            let request = tokio::select! {
                 m = inbound.recv() => match m { Some(m) => m, None => return },
-                _ = stop.changed() => return,
+                _ = server_stop.changed() => return,
             };
-            let node = server.clone();
+            let raft = server.clone();
             tokio::spawn(async move {
-                let Some(reply) = m.reply else {
-                    return;
-                };
-                match node.handle(&m.payload).await {
-                    Ok(answer) => {
-                        reply.send(answer);
-                    }
-                    Err(e) => {
-                        reply.fail(e.to_string());
-                    }
-                }
+                let answer = raft
+                    .handle(&request.payload)
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = request.reply.send(answer);
             });
         }
     });
-    lead(ctx.clone(), node.clone(), outputs).await;
-    if let Err(e) = node.shutdown().await {
+    lead(chain, net, node, raft.clone(), outputs, stop).await;
+    if let Err(e) = raft.shutdown().await {
         warn!(error = %e, "raft shutdown");
     }
 }
 
+type Node<C, N> = RaftNode<Transport<C, N>, Applier<C, N>>;
+
 /// While this node leads: keep the Raft voters equal to the chain's consensus nodes, and turn
 /// the pool into blocks.
-async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, BlockOutput>>>) {
-    let chain = ctx.chain.clone();
-    let stop = ctx.stop.clone();
+async fn lead<C: ChainPort, N: RaftNet>(
+    chain: C,
+    net: N,
+    me: NodeKeys,
+    node: Node<C, N>,
+    outputs: Arc<Mutex<HashMap<Hash, C::Output>>>,
+    stop: watch::Receiver<bool>,
+) {
     let mut reconcile_after = Instant::now();
     let mut last_report: Option<Instant> = None;
     while !*stop.borrow() {
@@ -297,14 +319,14 @@ async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, Bl
             let hex = |id: RaftId| format!("{id:016x}");
             chain.set_engine_status(serde_json::json!({
                 "kind": "raft",
-                "node": ctx.node_id.to_hex(),
+                "node": me.id.to_hex(),
                 "raft_id": hex(node.id()),
                 "leader": node.leader().map(hex),
                 "is_leader": node.is_leader(),
                 "term": node.term(),
                 "voters": node.voters().into_iter().map(hex).collect::<Vec<_>>(),
                 "last_applied": node.last_applied(),
-                "peers": ctx.peer_report(),
+                "peers": net.peers(),
             }));
         }
         if !node.is_leader() {
@@ -317,19 +339,19 @@ async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, Bl
         let want = voters(&chain);
         if Instant::now() >= reconcile_after && !want.is_empty() && want != node.voters() {
             info!(
-                chain = chain.id(),
+                chain = chain.chain_id(),
                 voters = want.len(),
                 "changing the raft voters to the chain's consensus nodes"
             );
             match tokio::time::timeout(Duration::from_secs(60), node.set_voters(want)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    warn!(chain = chain.id(), error = %e, "raft membership change failed; retrying");
+                    warn!(chain = chain.chain_id(), error = %e, "raft membership change failed; retrying");
                     reconcile_after = Instant::now() + Duration::from_secs(1);
                 }
                 Err(_) => {
                     warn!(
-                        chain = chain.id(),
+                        chain = chain.chain_id(),
                         "raft membership change still waiting for new nodes to catch up"
                     );
                     reconcile_after = Instant::now() + Duration::from_secs(1);
@@ -337,21 +359,21 @@ async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, Bl
             }
             continue;
         }
-        if chain.pool_len() == 0 {
+        if chain.pending() == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
-        let (max_txs, _, interval) = chain.limits();
-        let deadline = Instant::now() + Duration::from_millis(interval);
-        while Instant::now() < deadline && chain.pool_len() < max_txs {
+        let pace = chain.pace();
+        let deadline = Instant::now() + pace.interval;
+        while Instant::now() < deadline && chain.pending() < pace.max_txs {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let term = node.term();
         let c = chain.clone();
-        let key = ctx.key.clone();
-        let leader = ctx.node_id;
+        let key = me.key.clone();
+        let leader = me.id;
         let built = tokio::task::spawn_blocking(move || {
-            let Some((mut block, out)) = c.build_block(false).map_err(|e| e.to_string())? else {
+            let Some((mut block, out)) = c.build(false).map_err(|e| e.to_string())? else {
                 return Ok(None);
             };
             block.block.certificate = Some(
@@ -365,7 +387,7 @@ async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, Bl
             Ok(Some(b)) => b,
             Ok(None) => continue,
             Err(e) => {
-                warn!(chain = chain.id(), error = %e, "cannot build a block");
+                warn!(chain = chain.chain_id(), error = %e, "cannot build a block");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -374,18 +396,20 @@ async fn lead(ctx: ChainContext, node: Node, outputs: Arc<Mutex<HashMap<Hash, Bl
         let height = block.height();
         outputs.lock().insert(hash, out);
         match tokio::time::timeout(Duration::from_secs(15), node.propose(block.encode())).await {
-            Ok(Ok((index, _))) => debug!(chain = chain.id(), height, index, "block appended"),
+            Ok(Ok((index, _))) => debug!(chain = chain.chain_id(), height, index, "block appended"),
             Ok(Err(RaftError::NotLeader { leader })) => {
                 debug!(
-                    chain = chain.id(),
+                    chain = chain.chain_id(),
                     height,
                     ?leader,
                     "lost the lead before appending"
                 );
             }
-            Ok(Err(e)) => warn!(chain = chain.id(), height, error = %e, "cannot append a block"),
+            Ok(Err(e)) => {
+                warn!(chain = chain.chain_id(), height, error = %e, "cannot append a block")
+            }
             Err(_) => warn!(
-                chain = chain.id(),
+                chain = chain.chain_id(),
                 height, "a block was not committed in time (no majority?)"
             ),
         }

@@ -10,7 +10,7 @@ use prost::Message;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tracing::debug;
 
-use super::{ChainContext, KIND_TXS};
+use crate::chain_link::{ChainLink, Ledger, kind};
 
 /// Most transactions per batch.
 const MAX_BATCH: usize = 512;
@@ -18,11 +18,13 @@ const MAX_BATCH: usize = 512;
 const MAX_BATCH_BYTES: usize = 4 << 20;
 /// How long a batch waits to fill.
 const LINGER: Duration = Duration::from_millis(5);
+/// Batches from peers waiting to be checked; more are dropped.
+const INBOUND_QUEUE: usize = 1024;
 
 /// Pass this node's admitted transactions to its peers.
-pub async fn send(ctx: ChainContext) {
-    let mut rx = ctx.chain.subscribe_accepted();
-    let mut stop = ctx.stop.clone();
+pub async fn send<L: Ledger>(link: ChainLink<L>) {
+    let mut rx = link.ledger.subscribe_accepted();
+    let mut stop = link.stop.clone();
     loop {
         let first = tokio::select! {
             r = rx.recv() => r,
@@ -31,7 +33,11 @@ pub async fn send(ctx: ChainContext) {
         let first = match first {
             Ok(t) => t,
             Err(RecvError::Lagged(n)) => {
-                debug!(chain = ctx.chain.id(), missed = n, "gossip fell behind");
+                debug!(
+                    chain = link.ledger.chain_id(),
+                    missed = n,
+                    "gossip fell behind"
+                );
                 continue;
             }
             Err(RecvError::Closed) => return,
@@ -51,28 +57,28 @@ pub async fn send(ctx: ChainContext) {
                 _ => break,
             }
         }
-        ctx.net
-            .broadcast(ctx.chain.id(), KIND_TXS, &batch.encode_to_vec());
+        link.net
+            .broadcast(link.ledger.chain_id(), kind::TXS, &batch.encode_to_vec());
     }
 }
 
 /// A queue whose batches are checked into the pool off the async threads.
-pub fn receiver(ctx: ChainContext) -> mpsc::Sender<Vec<u8>> {
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+pub fn receiver<L: Ledger>(link: ChainLink<L>) -> mpsc::Sender<Vec<u8>> {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(INBOUND_QUEUE);
     tokio::spawn(async move {
         while let Some(payload) = rx.recv().await {
             let Ok(batch) = TxBatch::decode(payload.as_slice()) else {
                 debug!(
-                    chain = ctx.chain.id(),
+                    chain = link.ledger.chain_id(),
                     "undecodable transaction batch dropped"
                 );
                 continue;
             };
-            let chain = ctx.chain.clone();
+            let ledger = link.ledger.clone();
             let r = tokio::task::spawn_blocking(move || {
                 for t in batch.transactions {
                     // Duplicates and transactions the pool refuses are simply not taken.
-                    let _ = chain.submit_from_peer(t);
+                    ledger.submit_from_peer(t);
                 }
             })
             .await;

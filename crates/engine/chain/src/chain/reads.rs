@@ -1,0 +1,110 @@
+//! Reads: where a transaction committed (with its proof), blocks, waiting for a commit, and
+//! read-only contract calls on the latest state.
+
+use covenant_crypto::{Hash, merkle::MerkleTree};
+use covenant_types::{TxResult, block::DecodedBlock, tx::now_ms};
+use prost::Message;
+use tokio::sync::oneshot;
+
+use super::{Chain, TxCommitted, TxRecord};
+use crate::{ChainError, TxError, executor::BlockEnv, identity::time_of_ms};
+
+impl Chain {
+    /// A receiver that fires when `id` commits (at once if it already has).
+    pub fn watch(&self, id: Hash) -> oneshot::Receiver<TxCommitted> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.inner.waiters.lock();
+        match self.committed(&id) {
+            Ok(Some(c)) => {
+                let _ = tx.send(c);
+            }
+            _ => waiters.entry(id).or_default().push(tx),
+        }
+        rx
+    }
+
+    /// Where `id` was committed, with its result.
+    pub fn committed(&self, id: &Hash) -> Result<Option<TxCommitted>, ChainError> {
+        let Some((height, index)) = self.inner.store.tx_location(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let block = self
+            .inner
+            .store
+            .block(height)?
+            .ok_or_else(|| ChainError::Other(format!("block {height} is missing")))?;
+        let result = block
+            .block
+            .results
+            .get(index as usize)
+            .map(|r| TxResult::decode(r.as_slice()))
+            .transpose()
+            .map_err(|e| ChainError::Other(e.to_string()))?
+            .unwrap_or_default();
+        Ok(Some(TxCommitted {
+            height,
+            index,
+            block_hash: block.hash,
+            result,
+        }))
+    }
+
+    /// A committed transaction with its proof of inclusion.
+    pub fn transaction(&self, id: &Hash) -> Result<Option<TxRecord>, ChainError> {
+        let Some(committed) = self.committed(id)? else {
+            return Ok(None);
+        };
+        let block = self
+            .inner
+            .store
+            .block(committed.height)?
+            .ok_or_else(|| ChainError::Other("block missing".into()))?;
+        let tree =
+            MerkleTree::from_leaves(self.inner.suite.hash_algorithm(), &block.block.transactions);
+        let proof = tree
+            .prove(committed.index as usize)
+            .ok_or_else(|| ChainError::Other("index out of range".into()))?;
+        Ok(Some(TxRecord {
+            transaction: block.block.transactions[committed.index as usize].clone(),
+            committed,
+            proof,
+        }))
+    }
+
+    /// Run a read-only call on the latest state. `caller` is a certificate (DER) whose
+    /// identity the contract sees; it must belong to a member org.
+    pub fn query(
+        &self,
+        contract: &str,
+        method: &str,
+        args: &[u8],
+        caller: Option<&[u8]>,
+    ) -> Result<crate::executor::TxOutcome, TxError> {
+        let membership = self.membership();
+        let now = now_ms();
+        let identity = caller
+            .map(|der| membership.identify(der, time_of_ms(now)))
+            .transpose()?;
+        let view = self.snapshot()?;
+        let height = self.inner.store.height().map_or(0, |h| h + 1);
+        Ok(self.inner.executor.query(
+            &membership,
+            view,
+            BlockEnv {
+                height,
+                time_ms: now,
+            },
+            crate::executor::Query {
+                caller: identity,
+                contract,
+                method,
+                args,
+            },
+        ))
+    }
+
+    /// The committed block at `height` (decoded).
+    pub fn block(&self, height: u64) -> Result<Option<DecodedBlock>, ChainError> {
+        Ok(self.inner.store.block(height)?)
+    }
+}

@@ -1,0 +1,78 @@
+//! A chain's traffic over the network besides consensus: block sync and transaction gossip.
+//!
+//! Both work against [`Ledger`], what they need of the chain (the node implements it over its
+//! chain pipeline; tests over anything). Frames of a chain carry a kind ([`kind`]); the node's
+//! router hands each to its handler.
+
+use std::sync::Arc;
+
+use covenant_crypto::Suite;
+use tokio::sync::{broadcast, watch};
+
+use crate::Network;
+
+/// Kinds of frames on a chain's channel.
+pub mod kind {
+    /// TBFT proposals and votes (`ConsensusMessage`).
+    pub const CONSENSUS: u32 = 1;
+    /// Transactions a node passes on (`TxBatch`).
+    pub const TXS: u32 = 2;
+    /// A node's height (`ChainStatus`).
+    pub const STATUS: u32 = 3;
+    /// Block requests (`BlockRequest` → `BlockBatch`).
+    pub const BLOCKS: u32 = 4;
+    /// Raft RPCs (opaque).
+    pub const RAFT: u32 = 5;
+}
+
+/// What block sync and gossip need of a chain.
+pub trait Ledger: Clone + Send + Sync + 'static {
+    /// What the ledger announces after each commit.
+    type Commit: Clone + Send + 'static;
+    fn chain_id(&self) -> &str;
+    fn suite(&self) -> Suite;
+    /// The height of the last committed block and its hash.
+    fn tip(&self) -> (u64, Vec<u8>);
+    /// The encoded block at `height`, if committed.
+    fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, String>;
+    /// Commit a block fetched from a peer: its certificate is checked against this node's own
+    /// copy of the chain config and it is re-executed. `Ok(true)` if it was applied,
+    /// `Ok(false)` if the ledger already holds it.
+    fn commit_synced(&self, block: &[u8]) -> Result<bool, String>;
+    /// Whether this node votes on the chain.
+    fn is_validator(&self) -> bool;
+    /// Committed blocks as they come.
+    fn subscribe_commits(&self) -> broadcast::Receiver<Self::Commit>;
+    /// Transactions this node admitted from its own clients, to pass on.
+    fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>>;
+    /// Check a transaction a peer passed on into the pool; whether it was taken.
+    fn submit_from_peer(&self, tx: Vec<u8>) -> bool;
+}
+
+/// A chain on the network: what the sync and gossip tasks share.
+#[derive(Clone)]
+pub struct ChainLink<L: Ledger> {
+    pub ledger: L,
+    pub net: Network,
+    pub sync: Arc<crate::sync::SyncState>,
+    pub stop: watch::Receiver<bool>,
+}
+
+impl<L: Ledger> std::fmt::Debug for ChainLink<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainLink")
+            .field("chain", &self.ledger.chain_id())
+            .finish()
+    }
+}
+
+impl<L: Ledger> ChainLink<L> {
+    /// The ids of the peers admitted on this chain.
+    pub fn peer_ids(&self) -> Vec<String> {
+        self.net
+            .peers(Some(self.ledger.chain_id()))
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect()
+    }
+}

@@ -1,0 +1,242 @@
+//! How a chain's engine reaches the network: the chain as block sync and gossip see it
+//! ([`NetChain`]), the network as the consensus drivers see it ([`ChainNet`]), and the router
+//! that hands each frame of a chain to its handler:
+//!
+//! | kind | payload | handler |
+//! |---|---|---|
+//! | 1 consensus | `ConsensusMessage` (TBFT proposals and votes) | the TBFT driver |
+//! | 2 transactions | `TxBatch` | gossip: checked into the pool |
+//! | 3 status | `ChainStatus` | sync: peers' heights |
+//! | 4 blocks | `BlockRequest` → `BlockBatch` | sync: served from the store |
+//! | 5 raft | opaque Raft RPCs | the Raft driver |
+
+use std::{sync::Arc, time::Duration};
+
+use covenant_chain::{Chain, CommittedBlock};
+use covenant_consensus::{
+    CommitMode,
+    raft::{RaftNet, RaftRequest},
+    tbft::TbftNet,
+};
+use covenant_crypto::Suite;
+use covenant_net::{
+    ChainLink, Inbound, Ledger, Network, PeerId, PeerTarget, kind, sync::SyncState,
+};
+use covenant_types::block::DecodedBlock;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::debug;
+
+/// The chain as block sync and transaction gossip see it.
+#[derive(Clone)]
+pub struct NetChain {
+    pub chain: Chain,
+    /// This node's certificate (DER), to tell whether it votes.
+    pub certificate: Arc<Vec<u8>>,
+}
+
+impl Ledger for NetChain {
+    type Commit = Arc<CommittedBlock>;
+
+    fn chain_id(&self) -> &str {
+        self.chain.id()
+    }
+
+    fn suite(&self) -> Suite {
+        self.chain.suite()
+    }
+
+    fn tip(&self) -> (u64, Vec<u8>) {
+        let tip = self.chain.store().tip();
+        (tip.height.unwrap_or(0), tip.hash)
+    }
+
+    fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, String> {
+        self.chain
+            .block(height)
+            .map(|b| b.map(|b| b.encode()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn commit_synced(&self, block: &[u8]) -> Result<bool, String> {
+        let block = DecodedBlock::decode(
+            self.chain.suite(),
+            block,
+            covenant_net::sync::MAX_BATCH_BYTES,
+        )
+        .map_err(|e| e.to_string())?;
+        self.chain
+            .commit_block(block, None, CommitMode::Decided)
+            .map(|c| c.is_some())
+            .map_err(|e| format!("{e} ({})", e.code()))
+    }
+
+    fn is_validator(&self) -> bool {
+        is_validator(&self.chain, &self.certificate)
+    }
+
+    fn subscribe_commits(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.chain.subscribe()
+    }
+
+    fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        self.chain.subscribe_accepted()
+    }
+
+    fn submit_from_peer(&self, tx: Vec<u8>) -> bool {
+        self.chain.submit_from_peer(tx).is_ok()
+    }
+}
+
+/// Whether the node holding `certificate` votes on `chain` under its current config.
+pub fn is_validator(chain: &Chain, certificate: &[u8]) -> bool {
+    chain
+        .config()
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.nodes.iter().any(|n| n.certificate == certificate))
+}
+
+/// The network as a chain's consensus drivers see it.
+#[derive(Clone)]
+pub struct ChainNet {
+    pub net: Network,
+    pub chain_id: String,
+    pub sync: Arc<SyncState>,
+}
+
+impl ChainNet {
+    fn peer_ids(&self) -> Vec<String> {
+        self.net
+            .peers(Some(&self.chain_id))
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect()
+    }
+}
+
+impl TbftNet for ChainNet {
+    fn broadcast(&self, message: Vec<u8>) {
+        self.net
+            .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+    }
+
+    fn request_sync(&self) {
+        self.sync.poke();
+    }
+
+    fn peers(&self) -> Vec<String> {
+        self.peer_ids()
+    }
+}
+
+impl RaftNet for ChainNet {
+    fn call(
+        &self,
+        certificate: Vec<u8>,
+        request: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send {
+        let net = self.net.clone();
+        let chain = self.chain_id.clone();
+        async move {
+            // Replication and votes have their own time limits in the engine; a snapshot may
+            // take as long as installing it takes.
+            net.request(
+                &PeerId::of(&certificate),
+                &chain,
+                kind::RAFT,
+                request,
+                Duration::from_secs(600),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        }
+    }
+
+    fn request_sync(&self) {
+        self.sync.poke();
+    }
+
+    fn peers(&self) -> Vec<String> {
+        self.peer_ids()
+    }
+}
+
+/// The peers a chain's config names: its consensus nodes and sync nodes.
+pub fn peer_targets(chain: &Chain) -> Vec<PeerTarget> {
+    let config = chain.config();
+    config
+        .consensus
+        .iter()
+        .flat_map(|c| c.nodes.iter().chain(c.sync_nodes.iter()))
+        .map(|n| PeerTarget {
+            certificate: n.certificate.clone(),
+            address: n.address.clone(),
+        })
+        .collect()
+}
+
+/// Hand each frame of a chain to its handler until `stop`.
+pub async fn route(
+    link: ChainLink<NetChain>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    consensus: Option<mpsc::Sender<Vec<u8>>>,
+    raft: Option<mpsc::Sender<RaftRequest>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let gossip = covenant_net::gossip::receiver(link.clone());
+    let chain = link.ledger.chain_id().to_string();
+    loop {
+        let msg = tokio::select! {
+            m = inbound.recv() => match m { Some(m) => m, None => return },
+            _ = stop.changed() => return,
+        };
+        match msg.kind {
+            kind::CONSENSUS => {
+                if let Some(tx) = &consensus
+                    && tx.try_send(msg.payload).is_err()
+                {
+                    debug!(chain, "consensus queue full; message dropped");
+                }
+            }
+            kind::RAFT => {
+                let Some(reply) = msg.reply else {
+                    continue;
+                };
+                let Some(tx) = &raft else {
+                    reply.fail("this chain does not run raft here");
+                    continue;
+                };
+                let (answer_tx, answer_rx) = oneshot::channel();
+                let request = RaftRequest {
+                    payload: msg.payload,
+                    reply: answer_tx,
+                };
+                if tx.try_send(request).is_err() {
+                    reply.fail("raft is busy");
+                    continue;
+                }
+                tokio::spawn(async move {
+                    match answer_rx.await {
+                        Ok(Ok(answer)) => {
+                            reply.send(answer);
+                        }
+                        Ok(Err(e)) => {
+                            reply.fail(e);
+                        }
+                        Err(_) => {
+                            reply.fail("raft stopped");
+                        }
+                    }
+                });
+            }
+            kind::TXS => {
+                if gossip.try_send(msg.payload).is_err() {
+                    debug!(chain, "transaction gossip queue full; batch dropped");
+                }
+            }
+            kind::STATUS => link.sync.on_status(msg.peer, &msg.payload),
+            kind::BLOCKS => covenant_net::sync::serve(&link, msg),
+            other => debug!(chain, kind = other, "frame of unknown kind dropped"),
+        }
+    }
+}

@@ -196,7 +196,7 @@ impl Node {
         let flag = Arc::new(AtomicBool::new(false));
         let handle = covenant_consensus::solo::start(chain.clone(), self.keys(chain), flag.clone())
             .map_err(|e| {
-                NodeError::Config(format!(
+                NodeError::Start(format!(
                     "cannot start the block producer of chain {}: {e}",
                     chain.id()
                 ))
@@ -339,7 +339,7 @@ impl Node {
                     // Without its journal a validator could sign twice after a restart: it
                     // does not run at all.
                     let journal = FileJournal::open(&path).map_err(|e| {
-                        NodeError::Config(format!(
+                        NodeError::Start(format!(
                             "chain {id}: cannot open the consensus journal {}: {e}",
                             path.display()
                         ))

@@ -43,6 +43,8 @@ pub enum NodeError {
     Serve(String),
     #[error("the node stopped: {0}")]
     Halted(String),
+    #[error("cannot start: {0}")]
+    Start(String),
 }
 
 impl NodeError {
@@ -57,6 +59,7 @@ impl NodeError {
             NodeError::Bind { .. } => "BIND_FAILED",
             NodeError::Serve(_) => "SERVE_FAILED",
             NodeError::Halted(_) => "NODE_HALTED",
+            NodeError::Start(_) => "NODE_START_FAILED",
         }
     }
 }

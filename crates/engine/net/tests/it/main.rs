@@ -4,3 +4,4 @@
 
 mod links;
 mod support;
+mod sync;

@@ -511,3 +511,28 @@ fn up_refuses_taken_ports_and_foreign_directories() {
         .fails_with("INVALID_ARGUMENT");
     covenant(root.path(), &["up", "--dir", "x", "--orgs", "0"]).fails_with("INVALID_ARGUMENT");
 }
+
+/// A validator whose consensus journal cannot be opened must not run at all (it could sign
+/// twice after a restart): `node start` exits with the reason, and `up` says which node.
+#[test]
+fn a_validator_without_its_journal_refuses_to_start() {
+    let c = Cluster::up("tbft", "intl", 1);
+    c.down();
+    let node = c.node_dir(0);
+    let wal = node.join("data/chains/main/tbft.wal");
+    assert!(wal.is_file(), "{} is the journal", wal.display());
+    std::fs::remove_file(&wal).unwrap();
+    std::fs::create_dir(&wal).unwrap();
+    let r = covenant(
+        c.root.path(),
+        &["node", "start", "--dir", node.to_str().unwrap()],
+    );
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let last = r.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error[NODE_START_FAILED]")
+            && last.contains("cannot open the consensus journal"),
+        "{}",
+        r.stderr
+    );
+}

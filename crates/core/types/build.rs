@@ -1,4 +1,5 @@
-//! Compile `proto/covenant/v1/*.proto` with protox (pure Rust; no system `protoc`).
+//! Compile the chain's messages (`proto/covenant/v1/{types,config,net}.proto`) with protox
+//! (pure Rust; no system `protoc`). The node's gRPC API is covenant-api-types'.
 
 use std::path::PathBuf;
 
@@ -7,18 +8,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "covenant/v1/types.proto",
         "covenant/v1/config.proto",
-        "covenant/v1/api.proto",
         "covenant/v1/net.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }
     let fds = protox::compile(files, [&root])?;
-    let config = prost_build::Config::new();
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .build_transport(false)
-        .compile_fds_with_config(fds, config)?;
+    prost_build::Config::new().compile_fds(fds)?;
     Ok(())
 }

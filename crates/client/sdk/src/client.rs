@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use covenant_types::api::{
+use covenant_api_types::json::{
     BatchSubmitRequest, BatchSubmitResponse, BlockView, ChainInfo, ErrorBody, QueryRequest,
     SubmitRequest, SubmitResponse, TxResultView, TxView, b64_encode,
 };

@@ -8,13 +8,12 @@
 
 #![forbid(unsafe_code)]
 
-/// Generated protobuf messages and the gRPC service.
+/// Generated protobuf messages.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/covenant.v1.rs"));
 }
 
-pub mod api;
 pub mod block;
 pub mod config;
 mod error;

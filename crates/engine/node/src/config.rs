@@ -11,6 +11,11 @@
 //! peer_listen = "127.0.0.1:7051"    # node-to-node TLS; needed for raft/tbft chains
 //! peer_advertise = "10.0.0.5:7051"  # optional: the address peers dial, if not peer_listen
 //!
+//! [api]                             # optional: client connection bounds (defaults shown)
+//! max_connections = 1024            # per listener, never above its share of descriptors
+//! header_read_ms = 10000            # time a client has to send a request's headers
+//! idle_ms = 30000                   # an idle client connection is closed after this
+//!
 //! [tbft]                            # optional: round timeouts (defaults shown)
 //! propose_ms = 3000
 //! vote_ms = 1000
@@ -44,6 +49,40 @@ pub struct NodeSection {
     /// The address other nodes should dial, if not `peer_listen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_advertise: Option<String>,
+}
+
+/// Bounds on the API's client connections (see `covenant_api::server`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_header_read_ms")]
+    pub header_read_ms: u64,
+    #[serde(default = "default_idle_ms")]
+    pub idle_ms: u64,
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_header_read_ms() -> u64 {
+    10_000
+}
+
+fn default_idle_ms() -> u64 {
+    30_000
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            max_connections: default_max_connections(),
+            header_read_ms: default_header_read_ms(),
+            idle_ms: default_idle_ms(),
+        }
+    }
 }
 
 /// TBFT round timeouts. They do not affect safety, only how fast a round without progress
@@ -108,6 +147,8 @@ pub struct NodeConfig {
     pub chains: Vec<ChainSection>,
     #[serde(default)]
     pub tbft: TbftSection,
+    #[serde(default)]
+    pub api: ApiSection,
     /// Directory the relative paths are relative to (the config file's).
     #[serde(skip)]
     pub base: PathBuf,
@@ -138,6 +179,11 @@ impl NodeConfig {
             if !ids.insert(&c.id) {
                 return Err(NodeError::Config(format!("chain {} is listed twice", c.id)));
             }
+        }
+        if self.api.max_connections == 0 || self.api.header_read_ms == 0 || self.api.idle_ms == 0 {
+            return Err(NodeError::Config(
+                "[api] max_connections, header_read_ms and idle_ms must be positive".into(),
+            ));
         }
         Ok(())
     }

@@ -1,20 +1,18 @@
 //! The Covenant node: hosts the chains of a config file and serves them.
 //!
-//! [`run`] opens every chain (verifying the ledger, recovering from a crash), starts their
-//! block producers, and serves the REST/JSON + WebSocket API (with `/metrics`, `/healthz` and
-//! `/openapi.json`) and the gRPC API until it is told to stop (Ctrl-C or SIGTERM), then stops
-//! producing after the block in progress.
+//! [`Node::open`] opens every chain (verifying the ledger, recovering from a crash);
+//! [`serve`] starts their consensus drivers and the network, and serves the node's API
+//! (covenant-api: REST/JSON + WebSocket with `/metrics`, `/healthz` and `/openapi.json`, and
+//! gRPC) on bounded listeners until it is told to stop (Ctrl-C or SIGTERM) or a chain halts,
+//! then stops producing after the block in progress.
 
 #![forbid(unsafe_code)]
 
 mod admission;
-pub mod api;
 pub mod config;
-pub mod grpc;
 mod host;
 pub mod links;
 pub mod metrics;
-pub mod openapi;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -121,6 +119,35 @@ fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
     });
 }
 
+/// The node as its API sees it.
+struct NodeHost {
+    node: Arc<Node>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl covenant_api::Host for NodeHost {
+    fn node_name(&self) -> String {
+        self.node.config.node.name.clone()
+    }
+
+    fn chain(&self, id: &str) -> Option<covenant_chain::Chain> {
+        self.node.chain(id).cloned()
+    }
+
+    fn chains(&self) -> Vec<covenant_chain::Chain> {
+        self.node.chains().map(|(_, c)| c.clone()).collect()
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics.refresh(&self.node);
+        self.metrics.render()
+    }
+
+    fn admitted(&self, chain: &str, count: usize) {
+        self.metrics.admitted(chain, count);
+    }
+}
+
 /// Start serving `node`; `ready` gets the bound addresses. Returns when `shutdown` resolves.
 pub async fn serve(
     node: Arc<Node>,
@@ -143,33 +170,43 @@ pub async fn serve(
     spawn_metrics(&node, &metrics);
     ready(&listening);
 
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let app = api::router(api::AppState {
+    // Client connections are bounded: the descriptors storage and peers need stay free.
+    let soft_limit = covenant_api::server::raise_descriptor_limit();
+    let listeners = 1 + usize::from(grpc_listener.is_some());
+    let conf = &node.config.api;
+    let limits = covenant_api::server::Limits {
+        max_connections: covenant_api::server::connection_budget(
+            conf.max_connections,
+            listeners,
+            soft_limit,
+        ),
+        header_read: Duration::from_millis(conf.header_read_ms),
+        idle: Duration::from_millis(conf.idle_ms),
+    };
+    info!(
+        descriptors = ?soft_limit,
+        max_connections = limits.max_connections,
+        "API client connections bounded"
+    );
+    let api = covenant_api::Api::new(Arc::new(NodeHost {
         node: node.clone(),
         metrics,
-    });
-    let mut stop_api = stop_tx.subscribe();
-    let api = tokio::spawn(async move {
-        axum::serve(api_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_api.recv().await;
-            })
-            .await
-    });
+    }));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let rest = tokio::spawn(covenant_api::server::serve_rest(
+        api_listener,
+        covenant_api::rest::router(api.clone()),
+        limits,
+        stop_rx.clone(),
+    ));
     let grpc = grpc_listener.map(|l| {
-        let svc = grpc::ChainService::new(node.clone()).server();
-        let mut stop_grpc = stop_tx.subscribe();
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(l),
-                    async move {
-                        let _ = stop_grpc.recv().await;
-                    },
-                )
-                .await
-        })
+        let svc = covenant_api::grpc::ChainService::new(api.clone()).server();
+        tokio::spawn(covenant_api::server::serve_grpc(
+            l,
+            svc,
+            limits,
+            stop_rx.clone(),
+        ))
     });
     // Stop on the signal, or when a chain halted (it cannot go on correctly).
     let mut halted = node.halted();
@@ -191,13 +228,11 @@ pub async fn serve(
         Some(reason) => error!(%reason, "stopping: a chain halted"),
         None => info!("stopping: finishing the block in progress"),
     }
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || n.stop()).await;
-    match tokio::time::timeout(Duration::from_secs(5), api).await {
-        Ok(Ok(Err(e))) => error!(error = %e, "API server"),
-        Ok(Err(e)) => error!(error = %e, "API task"),
-        _ => {}
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), rest).await {
+        error!(error = %e, "API task");
     }
     if let Some(g) = grpc
         && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), g).await

@@ -45,9 +45,10 @@ impl Metrics {
         })
     }
 
-    /// A transaction was admitted to `chain`'s pool.
-    pub fn admitted(&self, chain: &str) {
-        counter!("covenant_txs_admitted_total", "chain" => chain.to_string()).increment(1);
+    /// `count` transactions were admitted to `chain`'s pool.
+    pub fn admitted(&self, chain: &str, count: usize) {
+        counter!("covenant_txs_admitted_total", "chain" => chain.to_string())
+            .increment(count as u64);
     }
 
     /// Record a committed block.

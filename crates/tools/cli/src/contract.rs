@@ -4,13 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use covenant_api_types::json::{SubmitResponse, TxResultView, b64_encode};
 use covenant_deploy::contract_build;
 use covenant_sdk::Signer;
-use covenant_types::{
-    Transaction,
-    api::{SubmitResponse, TxResultView, b64_encode},
-    tx::TxBuilder,
-};
+use covenant_types::{Transaction, tx::TxBuilder};
 use prost::Message;
 use serde_json::{Value, json};
 

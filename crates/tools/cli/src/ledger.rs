@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use covenant_api_types::json::b64_decode;
 use covenant_crypto::{Hash, Suite, merkle::InclusionProof};
-use covenant_types::api::b64_decode;
 use serde_json::json;
 
 use crate::{

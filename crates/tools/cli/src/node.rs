@@ -357,6 +357,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             pool_max_txs: None,
         }],
         tbft: Default::default(),
+        api: Default::default(),
         base: dir.clone(),
     };
     let config_path = dir.join("node.toml");

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use covenant_api_types::json::{b64_decode, b64_encode};
 use covenant_pki::{Certificate, files};
 use covenant_types::{
     Endorsement, Transaction, TxPayload,
-    api::{b64_decode, b64_encode},
     tx::{TxBuilder, now_ms, sender_by_certificate},
 };
 use prost::Message;

@@ -414,6 +414,7 @@ fn create(a: &UpArgs) -> Result<Consortium> {
                 vote_ms: 500,
                 per_round_ms: 250,
             },
+            api: Default::default(),
             base: node_dir.clone(),
         };
         files::write_atomic(
@@ -637,7 +638,7 @@ fn commit(
     chain: &str,
     builder: impl Fn() -> TxBuilder,
     deadline: Instant,
-) -> Result<covenant_types::api::SubmitResponse> {
+) -> Result<covenant_api_types::json::SubmitResponse> {
     let signer = profile.signer(None)?;
     loop {
         let mut last = String::new();
@@ -741,7 +742,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             ));
             let wasm = covenant_deploy::contract_build::build(&contracts.join(name), None)?;
             let code = std::fs::read(&wasm)?;
-            let code = covenant_types::api::b64_encode(&code);
+            let code = covenant_api_types::json::b64_encode(&code);
             let r = commit(
                 &rt,
                 &profile,

@@ -7,7 +7,12 @@ use prost::Message;
 use tokio::sync::oneshot;
 
 use super::{Chain, TxCommitted, TxRecord};
-use crate::{ChainError, TxError, executor::BlockEnv, identity::time_of_ms};
+use crate::{
+    ChainError, TxError, executor::BlockEnv, identity::time_of_ms, system::contracts as registry,
+};
+
+/// Most contracts listed at once.
+const MAX_CONTRACTS: usize = 10_000;
 
 impl Chain {
     /// A receiver that fires when `id` commits (at once if it already has).
@@ -101,6 +106,32 @@ impl Chain {
                 args,
             },
         ))
+    }
+
+    /// The contracts installed on the chain (system contracts aside), by name.
+    pub fn contracts(&self) -> Result<Vec<covenant_types::ContractInfo>, ChainError> {
+        let prefix = registry::info_key("");
+        let mut end = prefix.clone();
+        end.push(0xff);
+        let snapshot = self.inner.store.snapshot()?;
+        let entries = snapshot.range(&prefix, &end, MAX_CONTRACTS)?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| covenant_types::ContractInfo::decode(e.value.as_slice()).ok())
+            .collect())
+    }
+
+    /// The contract named `name`, if installed.
+    pub fn contract(&self, name: &str) -> Result<Option<covenant_types::ContractInfo>, ChainError> {
+        let snapshot = self.inner.store.snapshot()?;
+        let Some(bytes) = snapshot.get(&registry::info_key(name))? else {
+            return Ok(None);
+        };
+        covenant_types::ContractInfo::decode(bytes.1.as_slice())
+            .map(Some)
+            .map_err(|_| {
+                ChainError::Other(format!("the record of contract {name} does not decode"))
+            })
     }
 
     /// The committed block at `height` (decoded).

@@ -920,7 +920,7 @@ async fn query_window(
     generator: &Generator,
     progress: &Progress,
     cores: usize,
-    info: &covenant_types::api::ChainInfo,
+    info: &covenant_api_types::json::ChainInfo,
 ) -> Result<Report> {
     let total = a.txs as u64;
     let next = Arc::new(AtomicU64::new(0));

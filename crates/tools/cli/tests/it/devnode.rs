@@ -24,6 +24,13 @@ pub struct DevNode {
 impl DevNode {
     /// `covenant node init` with `extra` arguments, then start it.
     pub fn new(extra: &[&str]) -> Self {
+        let mut node = Self::init(extra);
+        node.start(&[]).expect("node starts");
+        node
+    }
+
+    /// `covenant node init` with `extra` arguments, not started.
+    pub fn init(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (api_port, grpc_port) = (free_port(), free_port());
         let mut args = vec![
@@ -39,15 +46,13 @@ impl DevNode {
         args.extend(extra.iter().map(|s| s.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         covenant(dir.path(), &argv).ok();
-        let mut node = DevNode {
+        DevNode {
             api: format!("http://127.0.0.1:{api_port}"),
             dir,
             api_port,
             grpc_port,
             child: None,
-        };
-        node.start(&[]).expect("node starts");
-        node
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -56,22 +61,45 @@ impl DevNode {
 
     /// Start the node process; waits until it serves (or returns what it printed on failure).
     pub fn start(&mut self, extra: &[&str]) -> Result<(), String> {
+        self.start_with(extra, None)
+    }
+
+    /// What the node wrote to standard error (its log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.stderr")).unwrap_or_default()
+    }
+
+    /// Start the node process, with at most `descriptors` open files if given (soft and hard
+    /// limit, as `ulimit -n` sets them).
+    pub fn start_with(&mut self, extra: &[&str], descriptors: Option<u64>) -> Result<(), String> {
         let mut args = vec!["node", "start", "--dir", "dev", "-o", "json"];
         args.extend_from_slice(extra);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+        let bin = env!("CARGO_BIN_EXE_covenant");
+        let mut cmd = match descriptors {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+        };
+        let log = std::fs::File::create(self.dir.path().join("node.stderr")).unwrap();
+        let mut child = cmd
             .args(&args)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         let ready = BufReader::new(stdout).read_line(&mut line);
         if ready.is_err() || line.trim().is_empty() {
-            let out = child.wait_with_output().unwrap();
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            let _ = child.wait();
+            return Err(self.log());
         }
         let ready: Value = match serde_json::from_str(line.trim()) {
             Ok(v) => v,

@@ -8,6 +8,7 @@ mod cluster;
 mod consortium;
 mod crash;
 mod devnode;
+mod flood;
 mod node;
 mod sim;
 

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use covenant_api_types::json::b64_encode;
 use covenant_sdk::Profile;
-use covenant_types::{api::b64_encode, tx::TxBuilder};
+use covenant_types::tx::TxBuilder;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -352,7 +353,13 @@ fn governance_by_proposal_needs_enough_admin_signatures() {
     assert_eq!(direct["code"], "OK");
 }
 
-fn signed_tx(node: &DevNode, identity: &str, contract: &str, method: &str, args: Value) -> Vec<u8> {
+pub fn signed_tx(
+    node: &DevNode,
+    identity: &str,
+    contract: &str,
+    method: &str,
+    args: Value,
+) -> Vec<u8> {
     let profile = Profile::load(&node.path().join("dev/profile.json")).unwrap();
     let signer = profile.signer(Some(identity)).unwrap();
     signer
@@ -569,24 +576,34 @@ fn websocket_subscriptions_resume_from_a_height() {
 }
 
 #[test]
-fn grpc_api_submits_reads_and_streams() {
-    use covenant_types::pb::{
-        ChainInfoRequest, GetTxRequest, SubmitTxRequest, SubscribeRequest,
-        chain_client::ChainClient,
+fn grpc_api_serves_every_operation() {
+    use covenant_api_types::pb::{
+        ChainInfoRequest, GetBlockRequest, GetConfigRequest, GetContractRequest, GetTxRequest,
+        HealthRequest, ListChainsRequest, ListContractsRequest, MetricsRequest, QueryRequest,
+        SubmitBatchRequest, SubmitTxRequest, SubscribeRequest, chain_client::ChainClient,
+        get_block_request::At,
     };
     let node = DevNode::new(&["--suite", "intl", "--key-algorithm", "ed25519"]);
     node.deploy("kv", "kv", &[]);
-    let tx = covenant_types::Transaction::decode(
-        signed_tx(
-            &node,
-            "client",
-            "kv",
-            "put",
-            json!({"key": "g", "value": "rpc"}),
+    let put = |key: &str| {
+        covenant_types::Transaction::decode(
+            signed_tx(
+                &node,
+                "client",
+                "kv",
+                "put",
+                json!({"key": key, "value": "rpc"}),
+            )
+            .as_slice(),
         )
-        .as_slice(),
-    )
-    .unwrap();
+        .unwrap()
+    };
+    let tx = put("g");
+    let batch = vec![
+        put("b1").encode_to_vec(),
+        b"not a transaction".to_vec(),
+        put("b2").encode_to_vec(),
+    ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -599,17 +616,70 @@ fn grpc_api_submits_reads_and_streams() {
                 .await
                 .unwrap();
         let mut c = ChainClient::new(channel);
+        let main = || "main".to_string();
+        // Health, metrics, chains, info, config.
+        let health = c.health(HealthRequest {}).await.unwrap().into_inner();
+        assert!(
+            health.heights.get("main").is_some_and(|h| *h >= 1),
+            "{health:?}"
+        );
+        let metrics = c.metrics(MetricsRequest {}).await.unwrap().into_inner();
+        assert!(metrics.text.contains("covenant_height"), "{}", metrics.text);
+        let chains = c
+            .list_chains(ListChainsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(chains.chains.len(), 1);
+        assert_eq!(chains.chains[0].suite, "intl");
         let info = c
-            .chain_info(ChainInfoRequest {
-                chain_id: "main".into(),
+            .chain_info(ChainInfoRequest { chain_id: main() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (info.suite.as_str(), info.consensus.as_str()),
+            ("intl", "solo")
+        );
+        assert_eq!(info.genesis_hash.len(), 32);
+        let config = c
+            .get_config(GetConfigRequest { chain_id: main() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(config.config.unwrap().chain_id, "main");
+        // Contracts.
+        let contracts = c
+            .list_contracts(ListContractsRequest { chain_id: main() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(contracts.contracts.iter().any(|k| k.name == "kv"));
+        let kv = c
+            .get_contract(GetContractRequest {
+                chain_id: main(),
+                name: "kv".into(),
             })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(info.suite, "intl");
+        assert_eq!(kv.contract.unwrap().status, "active");
+        let missing = c
+            .get_contract(GetContractRequest {
+                chain_id: main(),
+                name: "nope".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), tonic::Code::NotFound);
+        assert_eq!(
+            missing.metadata().get("covenant-error-code").unwrap(),
+            "CONTRACT_NOT_FOUND"
+        );
+        // Subscribe, submit, read back.
         let mut stream = c
             .subscribe(SubscribeRequest {
-                chain_id: "main".into(),
+                chain_id: main(),
                 kind: "events".into(),
                 from_height: 0,
                 contract: "kv".into(),
@@ -619,7 +689,7 @@ fn grpc_api_submits_reads_and_streams() {
             .into_inner();
         let r = c
             .submit_tx(SubmitTxRequest {
-                chain_id: "main".into(),
+                chain_id: main(),
                 transaction: Some(tx),
                 wait: true,
                 timeout_ms: 20_000,
@@ -631,7 +701,7 @@ fn grpc_api_submits_reads_and_streams() {
         assert_eq!(r.result.unwrap().code, "OK");
         let got = c
             .get_tx(GetTxRequest {
-                chain_id: "main".into(),
+                chain_id: main(),
                 tx_id: r.tx_id.clone(),
             })
             .await
@@ -639,12 +709,51 @@ fn grpc_api_submits_reads_and_streams() {
             .into_inner();
         assert_eq!(got.height, r.height);
         assert!(got.proof.is_some());
+        let block = c
+            .get_block(GetBlockRequest {
+                chain_id: main(),
+                at: Some(At::Height(r.height)),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(block.hash, r.block_hash);
         let ev = tokio::time::timeout(Duration::from_secs(10), stream.message())
             .await
             .unwrap()
             .unwrap()
             .unwrap();
         assert_eq!(ev.events[0].topic, "put");
+        let q = c
+            .query(QueryRequest {
+                chain_id: main(),
+                contract: "kv".into(),
+                method: "get".into(),
+                args: br#"{"key":"g"}"#.to_vec(),
+                caller_certificate: vec![],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (q.code.as_str(), q.return_data.as_slice()),
+            ("OK", &br#""rpc""#[..])
+        );
+        // A batch answers item by item, in order, the broken one in place.
+        let answers = c
+            .submit_batch(SubmitBatchRequest {
+                chain_id: main(),
+                transactions: batch,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].tx_id.len(), 32);
+        assert_eq!(answers[1].error.as_ref().unwrap().code, "TX_MALFORMED");
+        assert_eq!(answers[2].tx_id.len(), 32);
+        // Errors carry the stable code.
         let err = c
             .chain_info(ChainInfoRequest {
                 chain_id: "nope".into(),

@@ -1,16 +1,12 @@
 //! Chain objects as the JSON views of the API.
 
+use covenant_api_types::json::{
+    BlockView, EventView, ProofView, SubscriptionMessage, TxResultView, TxSummary, TxView,
+    b64_encode, json_or_base64,
+};
 use covenant_chain::{CommittedBlock, TxRecord};
 use covenant_crypto::Suite;
-use covenant_types::{
-    Event, Transaction, TxPayload, TxResult,
-    api::{
-        BlockView, EventView, ProofView, SubscriptionMessage, TxResultView, TxSummary, TxView,
-        b64_encode, json_or_base64,
-    },
-    block::DecodedBlock,
-    pb::sender,
-};
+use covenant_types::{Event, Transaction, TxPayload, TxResult, block::DecodedBlock, pb::sender};
 use prost::Message;
 
 pub fn event(e: &Event) -> EventView {

@@ -1,0 +1,133 @@
+//! The API is not a way to stop the chain: a node whose REST port is flooded with more
+//! half-sent requests than it has descriptors keeps committing blocks, serves its other
+//! clients, never runs out of descriptors for its own files, and answers again once the
+//! flood is over.
+
+use std::{
+    io::Write,
+    net::{SocketAddr, TcpStream},
+    time::Duration,
+};
+
+use covenant_api_types::pb::{SubmitTxRequest, chain_client::ChainClient};
+use prost::Message;
+use serde_json::json;
+
+use crate::{
+    devnode::{DevNode, http_get},
+    node::signed_tx,
+    wait_for,
+};
+
+/// The node runs with this many descriptors (`ulimit -n`).
+const NODE_DESCRIPTORS: u64 = 512;
+
+/// Raise this process's soft descriptor limit to its hard limit; the soft limit after.
+fn raise_own_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let l = getrlimit(Resource::Nofile);
+    if let Some(max) = l.maximum {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            },
+        );
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(1024)
+}
+
+#[test]
+fn a_flooded_api_does_not_stop_the_chain() {
+    let ours = raise_own_limit();
+    // Well beyond what the node could hold if it accepted them all.
+    let flood = ours.saturating_sub(200).min(1_500) as usize;
+    assert!(
+        flood as u64 > NODE_DESCRIPTORS + 100,
+        "this test needs more than {} descriptors (has {ours})",
+        NODE_DESCRIPTORS + 300
+    );
+    let mut node = DevNode::init(&["--suite", "intl", "--key-algorithm", "ed25519"]);
+    node.start_with(&[], Some(NODE_DESCRIPTORS))
+        .expect("node starts");
+    node.deploy("kv", "kv", &[]);
+
+    // The flood: connections that send half a request and then nothing.
+    let addr: SocketAddr = format!("127.0.0.1:{}", node.api_port).parse().unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    while held.len() < flood && refused < 3 {
+        // Past the node's limit and the kernel's backlog, connecting times out: the flood is
+        // as large as it gets.
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(mut s) => {
+                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nhost: node\r\n");
+                held.push(s);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    // More clients than the node serves at once: the rest wait in the kernel's backlog (and
+    // past it, connecting times out), costing the node no descriptor. A node that accepted
+    // them all would run out (seen with the limit removed).
+    let budget = covenant_api::server::connection_budget(1024, 2, Some(NODE_DESCRIPTORS));
+    assert!(
+        held.len() > budget,
+        "only {} connections made, the node serves {budget}",
+        held.len()
+    );
+
+    // Meanwhile the chain goes on: transactions through the gRPC API commit one after another.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let committed = rt.block_on(async {
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{}", node.grpc_port))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let mut c = ChainClient::new(channel);
+        let mut heights = Vec::new();
+        for i in 0..10 {
+            let tx = signed_tx(
+                &node,
+                "client",
+                "kv",
+                "put",
+                json!({"key": format!("f{i}"), "value": "x"}),
+            );
+            let r = c
+                .submit_tx(SubmitTxRequest {
+                    chain_id: "main".into(),
+                    transaction: Some(covenant_types::Transaction::decode(tx.as_slice()).unwrap()),
+                    wait: true,
+                    timeout_ms: 20_000,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(
+                r.status, "committed",
+                "transaction {i} did not commit during the flood"
+            );
+            heights.push(r.height);
+        }
+        heights
+    });
+    assert!(committed.windows(2).all(|w| w[1] > w[0]), "{committed:?}");
+    let log = node.log();
+    assert!(
+        !log.contains("Too many open files"),
+        "the node ran out of descriptors:\n{log}"
+    );
+
+    // The flood ends: the REST API answers again.
+    drop(held);
+    wait_for("the REST API to answer after the flood", 60, || {
+        http_get(&format!("{}/healthz", node.api)).is_some_and(|(s, _)| s == 200)
+    });
+}

@@ -20,6 +20,8 @@ pub enum TypesError {
     BadPolicy(String),
     #[error("invalid name {name:?}: {detail}")]
     BadName { name: String, detail: String },
+    #[error("invalid genesis: {0}")]
+    BadGenesis(String),
 }
 
 impl TypesError {
@@ -32,6 +34,7 @@ impl TypesError {
             TypesError::BadConfig(_) => "BAD_CONFIG",
             TypesError::BadPolicy(_) => "BAD_POLICY",
             TypesError::BadName { .. } => "BAD_NAME",
+            TypesError::BadGenesis(_) => "BAD_GENESIS",
         }
     }
 

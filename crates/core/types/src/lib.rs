@@ -17,6 +17,7 @@ pub mod pb {
 pub mod block;
 pub mod config;
 mod error;
+pub mod genesis;
 pub mod names;
 pub mod policy;
 pub mod tx;

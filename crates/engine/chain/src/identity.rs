@@ -20,11 +20,11 @@ use crate::{ChainError, TxError, state::StateRead};
 
 /// State keys of the certificate registry (in `sys.certs`).
 pub mod keys {
-    use covenant_types::names::{SYS_CERTS, SYS_CONFIG, state_key};
+    use covenant_types::names::{SYS_CERTS, state_key};
 
     /// The chain config.
     pub fn config() -> Vec<u8> {
-        state_key(SYS_CONFIG, b"config")
+        covenant_types::genesis::config_key()
     }
     /// A registered certificate by hash (hex).
     pub fn cert(hash_hex: &str) -> Vec<u8> {

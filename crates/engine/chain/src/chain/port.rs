@@ -36,7 +36,7 @@ impl ChainPort for Chain {
     fn genesis_config(&self) -> Result<ChainConfig, PortError> {
         let g = Chain::block(self, 0)?
             .ok_or_else(|| PortError::Rejected("the genesis block is missing".into()))?;
-        Ok(genesis::config_of(&g)?)
+        Ok(genesis::config_of(&g).map_err(ChainError::from)?)
     }
 
     fn next_height(&self) -> u64 {

@@ -4,6 +4,8 @@
 //! installs the `wasm32-unknown-unknown` standard library with rustup the first time it is
 //! missing, so a machine with only rustup and cargo can build contracts.
 
+use std::io::Write as _;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -87,7 +89,7 @@ pub fn build(crate_dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf, Bui
         let mut text = String::new();
         if let Some(s) = stderr {
             for line in BufReader::new(s).lines().map_while(Result::ok) {
-                eprintln!("{line}");
+                let _ = writeln!(std::io::stderr(), "{line}");
                 text.push_str(&line);
                 text.push('\n');
             }
@@ -157,7 +159,10 @@ pub fn ensure_target(dir: &Path) -> Result<(), BuildError> {
     if target_installed(dir) {
         return Ok(());
     }
-    eprintln!("installing the Rust target {TARGET} (once; contracts compile to it) ...");
+    let _ = writeln!(
+        std::io::stderr(),
+        "installing the Rust target {TARGET} (once; contracts compile to it) ..."
+    );
     let status = Command::new("rustup")
         .args(["target", "add", TARGET])
         .current_dir(dir)

@@ -1,22 +1,23 @@
-//! `covenant bench`: measure this machine (`calibrate`) and a running chain (`run`).
+//! `covenant bench`: measure this machine (`calibrate`) and a running chain (`run`) — the
+//! load generator, its workloads and its reports. The `covenant` binary parses these
+//! commands and prints what [`run`] returns.
 
-mod load;
-mod report;
-mod workload;
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod load;
+pub mod report;
+pub mod workload;
 
 use std::time::Duration;
 
-use anyhow::Result;
 use clap::{Args, Subcommand};
 use covenant_crypto::{
     Suite,
     calibrate::{self, Calibration},
 };
 
-use crate::{
-    failure::Failure,
-    output::{Format, emit},
-};
+pub use error::{BenchError, Result};
 
 /// The longest measurement `--seconds` accepts.
 const MAX_SECONDS: f64 = 600.0;
@@ -67,26 +68,53 @@ struct CalibrateArgs {
     seconds: f64,
 }
 
-pub fn run(cmd: BenchCommand, format: Format) -> Result<u8> {
+/// What a bench command measured: print [`Outcome::text`], or serialize it for `--output
+/// json`.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Run(Box<report::Report>),
+    Calibrate(Calibration),
+}
+
+impl Outcome {
+    /// Whether the run found a fault: a transaction lost, or ledgers that differ.
+    pub fn failed(&self) -> bool {
+        match self {
+            Outcome::Run(r) => r.lost > 0 || r.ledgers_agree == Some(false),
+            Outcome::Calibrate(_) => false,
+        }
+    }
+
+    /// The human-readable report.
+    pub fn text(&self) -> String {
+        match self {
+            Outcome::Run(r) => r.text(),
+            Outcome::Calibrate(c) => text(c),
+        }
+    }
+}
+
+/// Run a bench command (progress goes to standard error).
+pub fn run(cmd: BenchCommand) -> Result<Outcome> {
     match cmd.command {
-        BenchSub::Run(a) => load::run(a, format),
-        BenchSub::Calibrate(a) => calibrate_cmd(a, format),
+        BenchSub::Run(a) => load::run(a).map(|r| Outcome::Run(Box::new(r))),
+        BenchSub::Calibrate(a) => calibrate_cmd(a).map(Outcome::Calibrate),
     }
 }
 
 fn budget(seconds: f64) -> Result<Duration> {
     if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX_SECONDS {
-        return Err(Failure::new(
+        return Err(BenchError::new(
             "INVALID_ARGUMENT",
             format!("--seconds must be more than 0 and at most {MAX_SECONDS}, got {seconds}"),
-        )
-        .into());
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `12345.6` → `12,346`.
-pub(crate) fn thousands(v: f64) -> String {
+pub fn thousands(v: f64) -> String {
     let digits = format!("{:.0}", v.max(0.0));
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
@@ -129,12 +157,10 @@ fn text(c: &Calibration) -> String {
     t
 }
 
-fn calibrate_cmd(a: CalibrateArgs, format: Format) -> Result<u8> {
+fn calibrate_cmd(a: CalibrateArgs) -> Result<Calibration> {
     let suite: Suite = a.suite.parse()?;
     let budget = budget(a.seconds)?;
-    let result = calibrate::calibrate(suite, budget)?;
-    emit(format, &result, || text(&result))?;
-    Ok(0)
+    Ok(calibrate::calibrate(suite, budget)?)
 }
 
 #[cfg(test)]

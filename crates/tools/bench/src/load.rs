@@ -7,6 +7,8 @@
 //! to commit. At the end every endpoint's ledger is read back and every accepted transaction
 //! must be in each of them, else it counts as lost.
 
+use std::io::Write as _;
+
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
     io::IsTerminal,
@@ -18,7 +20,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result};
 use clap::Args;
 use covenant_crypto::{KeyAlgorithm, Suite, calibrate};
 use covenant_sdk::{Client, ClientError, Profile, Signer};
@@ -30,10 +31,7 @@ use super::{
     report::{Latency, NodeCpu, Report},
     workload::{Generator, QUERY_KEYS, SignedTx, Workload, client_identities, sign},
 };
-use crate::{
-    failure::Failure,
-    output::{Format, emit},
-};
+use crate::{BenchError, Result};
 
 /// Where `covenant up` writes its profile by default.
 const UP_PROFILE: &str = "consortium/profile.json";
@@ -108,8 +106,8 @@ pub struct RunArgs {
     verify_rate: Option<f64>,
 }
 
-fn invalid(msg: impl Into<String>) -> anyhow::Error {
-    Failure::new("INVALID_ARGUMENT", msg).into()
+fn invalid(msg: impl Into<String>) -> BenchError {
+    BenchError::new("INVALID_ARGUMENT", msg)
 }
 
 impl RunArgs {
@@ -153,35 +151,30 @@ struct Progress {
 impl Progress {
     fn line(&self, msg: impl AsRef<str>) {
         if self.tty {
-            eprintln!("\r\x1b[2K{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "\r\x1b[2K{}", msg.as_ref());
         } else {
-            eprintln!("{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
         }
     }
 
     fn live(&self, msg: &str) {
         if self.tty {
-            eprint!("\r\x1b[2K{msg}");
+            let _ = write!(std::io::stderr(), "\r\x1b[2K{msg}");
         } else {
-            eprintln!("{msg}");
+            let _ = writeln!(std::io::stderr(), "{msg}");
         }
     }
 }
 
-pub fn run(a: RunArgs, format: Format) -> Result<u8> {
+/// Drive the workload `a` describes and report.
+pub fn run(a: RunArgs) -> Result<Report> {
     a.check()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    let report = rt.block_on(run_async(a))?;
-    emit(format, &report, || report.text())?;
-    Ok(if report.lost > 0 || report.ledgers_agree == Some(false) {
-        1
-    } else {
-        0
-    })
+        .map_err(|e| BenchError::Internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(run_async(a))
 }
 
 /// What the window recorded.
@@ -219,12 +212,11 @@ async fn run_async(a: RunArgs) -> Result<Report> {
         Some(p) => p.clone(),
         None if std::path::Path::new(UP_PROFILE).is_file() => PathBuf::from(UP_PROFILE),
         None => {
-            return Err(Failure::new(
+            return Err(BenchError::new(
                 "PROFILE_REQUIRED",
                 "no profile: start a consortium with covenant up (it writes consortium/profile.json), \
 or pass --profile FILE or set COVENANT_PROFILE",
-            )
-            .into());
+            ));
         }
     };
     let profile = Profile::load(&path)?;
@@ -256,7 +248,7 @@ or pass --profile FILE or set COVENANT_PROFILE",
             .any(|c| c["name"] == contract && c["status"] == "active")
     });
     if !active {
-        return Err(Failure::new(
+        return Err(BenchError::new(
             "CONTRACT_MISSING",
             format!(
                 "the {} workload calls contract {contract}, which chain {chain} does not have \
@@ -264,8 +256,7 @@ active (covenant up deploys it; or covenant contract build contracts/{contract},
 covenant contract deploy {contract} WASM)",
                 a.workload.name()
             ),
-        )
-        .into());
+        ));
     }
     let algorithm = match &a.key_algorithm {
         Some(s) => s.parse::<KeyAlgorithm>()?,
@@ -299,7 +290,7 @@ covenant contract deploy {contract} WASM)",
                 calibrate::calibrate(suite, Duration::from_secs(1))
             })
             .await
-            .context("the calibration stopped")??;
+            .map_err(BenchError::internal("the calibration stopped"))??;
             c.measurements
                 .iter()
                 .find(|m| m.algorithm == algorithm && m.implementation == "covenant")
@@ -510,7 +501,7 @@ async fn setup(
         .filter(|(_, code)| code != "OK")
         .count();
     if !rec.refused.is_empty() || bad > 0 || rec.committed.len() < rec.accepted.len() {
-        return Err(Failure::new(
+        return Err(BenchError::new(
             "SETUP_FAILED",
             format!(
                 "setup ({what}) did not commit: refused {:?}, {bad} failed, {} of {} committed \
@@ -519,8 +510,7 @@ async fn setup(
                 rec.committed.len(),
                 rec.accepted.len()
             ),
-        )
-        .into());
+        ));
     }
     Ok(())
 }
@@ -677,15 +667,17 @@ async fn drive(
     };
 
     while let Some(r) = tasks.join_next().await {
-        r.context("a sender stopped")?;
+        r.map_err(BenchError::internal("a sender stopped"))?;
     }
     // Requests still in flight (open loop) hold permits until they finish.
     let _all = sem
         .acquire_many(a.concurrency as u32)
         .await
-        .context("the sender's semaphore closed")?;
+        .map_err(|e| BenchError::Internal(format!("the sender's semaphore closed: {e}")))?;
     shared.sending_done.store(true, Ordering::Release);
-    let end_height = tracker.await.context("the tracker stopped")??;
+    let end_height = tracker
+        .await
+        .map_err(BenchError::internal("the tracker stopped"))??;
     reporter.abort();
     if progress.tty {
         progress.live("");
@@ -966,7 +958,7 @@ async fn query_window(
         });
     }
     while let Some(r) = tasks.join_next().await {
-        r.context("a reader stopped")?;
+        r.map_err(BenchError::internal("a reader stopped"))?;
     }
     let window = started.elapsed().as_secs_f64();
     let endpoints: Vec<String> = clients.iter().map(|c| c.endpoint().to_string()).collect();

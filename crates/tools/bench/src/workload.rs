@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use clap::ValueEnum;
 use covenant_crypto::{KeyAlgorithm, Suite};
 use covenant_pki::{CertificateAuthority, Role, authority::IssueOptions};
@@ -12,7 +11,7 @@ use covenant_types::tx::{TxBuilder, tx_id};
 use prost::Message as _;
 use serde_json::{Value, json};
 
-use crate::failure::Failure;
+use crate::{BenchError, Result};
 
 /// The workloads of `covenant bench run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,9 +58,11 @@ pub struct SignedTx {
 
 /// Sign `builder`'s payload as `signer`.
 pub fn sign(suite: Suite, signer: &Signer, builder: TxBuilder) -> Result<SignedTx> {
-    let payload = builder.build().context("cannot encode a payload")?;
+    let payload = builder.build()?;
     let id = tx_id(suite, &payload).to_hex();
-    let tx = signer.sign_payload(payload).map_err(anyhow::Error::msg)?;
+    let tx = signer
+        .sign_payload(payload)
+        .map_err(|e| BenchError::new("SIGNING_FAILED", e))?;
     Ok(SignedTx {
         id,
         bytes: tx.encode_to_vec(),
@@ -162,8 +163,9 @@ impl Generator {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a signing thread failed")))
+                    h.join().unwrap_or_else(|_| {
+                        Err(BenchError::Internal("a signing thread failed".into()))
+                    })
                 })
                 .collect()
         });
@@ -204,19 +206,20 @@ pub fn client_identities(
 ) -> Result<Vec<Signer>> {
     let dirs = ca_dirs(profile);
     if dirs.is_empty() {
-        return Err(Failure::new(
+        return Err(BenchError::new(
             "NO_CA",
             "bench run issues its client identities from the orgs' CAs, and none was found beside \
 the profile's identities (a profile written by covenant up or covenant node init has them)",
-        )
-        .into());
+        ));
     }
     let mut cas = Vec::new();
     for d in &dirs {
-        cas.push(
-            CertificateAuthority::open(d)
-                .with_context(|| format!("cannot open the CA in {}", d.display()))?,
-        );
+        cas.push(CertificateAuthority::open(d).map_err(|e| {
+            BenchError::new(
+                "CA_UNAVAILABLE",
+                format!("cannot open the CA in {}: {e}", d.display()),
+            )
+        })?);
     }
     let mut signers = Vec::with_capacity(count);
     let mut issued = 0;
@@ -236,13 +239,19 @@ the profile's identities (a profile written by covenant up or covenant node init
                     out: None,
                     force: true,
                 })
-                .with_context(|| format!("cannot issue {name} in {}", dirs[k].display()))?;
+                .map_err(|e| {
+                    BenchError::new(
+                        "IDENTITY_ISSUE_FAILED",
+                        format!("cannot issue {name} in {}: {e}", dirs[k].display()),
+                    )
+                })?;
             issued += 1;
         }
-        signers
-            .push(Signer::load(&cert, &key).map_err(|e| {
-                Failure::new("IDENTITY_INVALID", format!("{}: {e}", dir.display()))
-            })?);
+        signers.push(
+            Signer::load(&cert, &key).map_err(|e| {
+                BenchError::new("IDENTITY_INVALID", format!("{}: {e}", dir.display()))
+            })?,
+        );
     }
     progress(format!(
         "{count} client identities ({}) from {} org CA(s), {issued} newly issued",

@@ -1,5 +1,7 @@
 //! `covenant contract`: build, deploy, govern, invoke and query contracts.
 
+use std::io::Write as _;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -48,9 +50,11 @@ enum ContractSub {
     },
     /// Install a new contract.
     Deploy {
+        /// The contract's name on the chain (letters, digits, `_`, `-`, `.`; not `sys.`).
         name: String,
-        /// The .wasm file.
+        /// The .wasm file (from covenant contract build).
         wasm: PathBuf,
+        /// The version recorded with the contract.
         #[arg(long, default_value = "1.0.0")]
         version: String,
         /// Who may call a method: METHOD:ROLES[:ORGS], comma-separated lists, repeatable
@@ -63,8 +67,11 @@ enum ContractSub {
     },
     /// Upgrade a contract to new code (its state is kept).
     Upgrade {
+        /// The installed contract to upgrade.
         name: String,
+        /// The new .wasm file.
         wasm: PathBuf,
+        /// The new version recorded with the contract.
         #[arg(long)]
         version: String,
         #[command(flatten)]
@@ -72,25 +79,30 @@ enum ContractSub {
     },
     /// Freeze a contract: calls fail until it is unfrozen.
     Freeze {
+        /// The contract's name.
         name: String,
         #[command(flatten)]
         gov: GovArgs,
     },
     /// Unfreeze a frozen contract.
     Unfreeze {
+        /// The contract's name.
         name: String,
         #[command(flatten)]
         gov: GovArgs,
     },
     /// Revoke a contract for good.
     Revoke {
+        /// The contract's name.
         name: String,
         #[command(flatten)]
         gov: GovArgs,
     },
     /// Call a method in a transaction; waits for the commit and prints the result.
     Invoke {
+        /// The contract's name (a WASM contract, or a system contract such as sys.config).
         name: String,
+        /// The method to call.
         method: String,
         /// Arguments as a JSON object.
         #[arg(long, default_value = "{}")]
@@ -106,8 +118,11 @@ enum ContractSub {
     },
     /// Call a method read-only on the latest state.
     Query {
+        /// The contract's name.
         name: String,
+        /// The method to call.
         method: String,
+        /// Arguments as a JSON object.
         #[arg(long, default_value = "{}")]
         args: String,
     },
@@ -233,7 +248,7 @@ pub fn report(format: Format, r: &SubmitResponse) -> Result<u8> {
         && format == Format::Text
         && let Some(res) = &r.result
     {
-        eprintln!("error[{}]: {}", res.code, res.message);
+        let _ = writeln!(std::io::stderr(), "error[{}]: {}", res.code, res.message);
     }
     Ok(if failed { 1 } else { 0 })
 }
@@ -247,7 +262,7 @@ fn print_result(format: Format, r: &TxResultView) -> Result<u8> {
         }
     })?;
     if r.code != "OK" && format == Format::Text {
-        eprintln!("error[{}]: {}", r.code, r.message);
+        let _ = writeln!(std::io::stderr(), "error[{}]: {}", r.code, r.message);
     }
     Ok(if r.code == "OK" { 0 } else { 1 })
 }

@@ -49,6 +49,12 @@ pub fn code_of(err: &anyhow::Error) -> String {
         if let Some(e) = cause.downcast_ref::<ProfileError>() {
             return e.code().to_string();
         }
+        if let Some(e) = cause.downcast_ref::<covenant_bench::BenchError>() {
+            return e.code().to_string();
+        }
+        if let Some(e) = cause.downcast_ref::<covenant_deploy::DeployError>() {
+            return e.code().to_string();
+        }
         if let Some(e) = cause.downcast_ref::<BuildError>() {
             return e.code().to_string();
         }

@@ -43,6 +43,7 @@ pub struct BlockCommand {
 enum BlockSub {
     /// A block by height, hash or `latest`.
     Get {
+        /// A height, `latest`, or a block hash (64 hex digits).
         at: String,
         /// Include the encoded block (base64).
         #[arg(long)]

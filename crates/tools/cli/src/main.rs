@@ -2,7 +2,6 @@
 
 #![forbid(unsafe_code)]
 
-mod bench;
 mod ca;
 mod contract;
 mod failure;
@@ -13,6 +12,8 @@ mod proposal;
 mod session;
 mod sim;
 mod up;
+
+use std::io::Write as _;
 
 use std::process::ExitCode;
 
@@ -74,8 +75,8 @@ enum Command {
     Chain(ledger::ChainCommand),
     /// Governed changes signed by several orgs' admins.
     Proposal(proposal::ProposalCommand),
-    // About text from `bench::BenchCommand` (its long form explains what is measured).
-    Bench(bench::BenchCommand),
+    // About text from `covenant_bench::BenchCommand` (its long form explains what is measured).
+    Bench(covenant_bench::BenchCommand),
     // About text from `sim::SimCommand`.
     Sim(sim::SimCommand),
 }
@@ -91,13 +92,22 @@ fn wants_json(args: &[String]) -> bool {
 }
 
 fn print_error(format: Format, code: &str, message: &str) {
-    match format {
-        Format::Json => println!(
+    // Nothing to do if the reader went away (a closed pipe).
+    let _ = match format {
+        Format::Json => writeln!(
+            std::io::stdout(),
             "{}",
             json!({ "error": { "code": code, "message": message } })
         ),
-        Format::Text => eprintln!("error[{code}]: {message}"),
-    }
+        Format::Text => writeln!(std::io::stderr(), "error[{code}]: {message}"),
+    };
+}
+
+/// `covenant bench`: run it, print its report; exit 1 if the run found a fault.
+fn bench(cmd: covenant_bench::BenchCommand, format: Format) -> anyhow::Result<u8> {
+    let outcome = covenant_bench::run(cmd)?;
+    output::emit(format, &outcome, || outcome.text())?;
+    Ok(u8::from(outcome.failed()))
 }
 
 fn main() -> ExitCode {
@@ -131,7 +141,11 @@ fn main() -> ExitCode {
             match format {
                 Format::Json => print_error(format, "USAGE", &first),
                 Format::Text => {
-                    eprint!("{}", rendered.replacen("error:", "error[USAGE]:", 1));
+                    let _ = write!(
+                        std::io::stderr(),
+                        "{}",
+                        rendered.replacen("error:", "error[USAGE]:", 1)
+                    );
                 }
             }
             return ExitCode::from(EXIT_USAGE);
@@ -143,7 +157,7 @@ fn main() -> ExitCode {
         Command::Status(a) => up::status(a, format),
         Command::Down(a) => up::down(a, format),
         Command::Ca(cmd) => ca::run(cmd, format),
-        Command::Bench(cmd) => bench::run(cmd, format),
+        Command::Bench(cmd) => bench(cmd, format),
         Command::Node(cmd) => node::run(cmd, format),
         Command::Contract(cmd) => contract::run(cmd, format),
         Command::Tx(cmd) => ledger::tx(cmd, format),
@@ -158,5 +172,38 @@ fn main() -> ExitCode {
             print_error(format, &failure::code_of(&err), &failure::one_line(&err));
             ExitCode::from(EXIT_FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and every argument explains itself in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let here = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && cmd.get_long_about().is_none() {
+                missing.push(format!("{here}: the command has no about text"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{here}: argument {id} has no help"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

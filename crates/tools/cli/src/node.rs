@@ -1,5 +1,7 @@
 //! `covenant node`: create, run and repair a node.
 
+use std::io::Write as _;
+
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -18,13 +20,7 @@ use covenant_pki::{
     files::{self, PUBLIC_MODE},
 };
 use covenant_sdk::{IdentityFiles, Profile};
-use covenant_types::{
-    ChainConfig, ConsensusConfig, ConsensusNode, Org,
-    config::{
-        DEFAULT_MAX_GAS_PER_TX, DEFAULT_MAX_TX_BYTES, DEFAULT_TX_EXPIRY_WINDOW_MS,
-        default_block_limits, default_policies,
-    },
-};
+use covenant_types::ConsensusNode;
 use serde_json::json;
 
 use crate::{
@@ -65,6 +61,7 @@ Its suite must be the node key's: an SM2 node runs sm chains, a P-256 or Ed25519
 Example:\n  covenant node add-chain --dir dev --chain audit\n  covenant contract list --chain audit"
 )]
 struct AddChainArgs {
+    /// Directory of the node (holding node.toml) that is to host the new chain.
     #[arg(long)]
     dir: PathBuf,
     /// Id of the new chain.
@@ -145,8 +142,10 @@ struct StartArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "The old database is kept as state.redb.bak next to the new one.")]
 struct RebuildArgs {
+    /// Directory of the node (holding node.toml); stop the node first.
     #[arg(long, conflicts_with = "config")]
     dir: Option<PathBuf>,
+    /// The node's config file, instead of --dir.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Only this chain (default: every chain of the node).
@@ -174,38 +173,6 @@ fn config_path(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBu
 }
 
 /// The chain config of a single-org dev chain.
-pub fn dev_chain_config(
-    chain: &str,
-    suite: Suite,
-    orgs: &[(String, Vec<u8>)],
-    nodes: Vec<ConsensusNode>,
-    consensus: &str,
-) -> ChainConfig {
-    ChainConfig {
-        chain_id: chain.into(),
-        suite: suite.name().into(),
-        orgs: orgs
-            .iter()
-            .map(|(id, root)| Org {
-                org_id: id.clone(),
-                trust_roots: vec![root.clone()],
-            })
-            .collect(),
-        consensus: Some(ConsensusConfig {
-            kind: consensus.into(),
-            nodes,
-            sync_nodes: vec![],
-        }),
-        policies: default_policies(),
-        block: Some(default_block_limits()),
-        tx_expiry_window_ms: DEFAULT_TX_EXPIRY_WINDOW_MS,
-        max_gas_per_tx: DEFAULT_MAX_GAS_PER_TX,
-        max_tx_bytes: DEFAULT_MAX_TX_BYTES,
-        version: 0,
-        max_endorsements: 0,
-    }
-}
-
 fn issue(
     ca: &mut CertificateAuthority,
     role: Role,
@@ -324,7 +291,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
     }
     let node_files = node_files.ok_or_else(|| Failure::new("INTERNAL", "no node identity"))?;
     let node_cert = covenant_pki::Certificate::load(&node_files.cert)?;
-    let config = dev_chain_config(
+    let config = covenant_deploy::chain_config::default_chain_config(
         &a.chain,
         suite,
         &org_roots,
@@ -400,7 +367,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
         profile_path.display()
     );
     if quiet {
-        eprintln!("{text}");
+        let _ = writeln!(std::io::stderr(), "{text}");
     } else {
         emit(format, &summary, || text)?;
     }
@@ -452,19 +419,24 @@ fn start(a: StartArgs, format: Format) -> Result<u8> {
             let api = format!("http://{}", l.api);
             let grpc = l.grpc.map(|g| g.to_string());
             // One line, so scripts and supervisors can read readiness line by line.
-            match format {
-                Format::Json => println!(
+            // A supervisor that closed our output must not stop the node.
+            let mut out = std::io::stdout();
+            let _ = match format {
+                Format::Json => writeln!(
+                    out,
                     "{}",
                     json!({"node": name, "api": api, "grpc": grpc, "chains": chains})
                 ),
-                Format::Text => println!(
+                Format::Text => writeln!(
+                    out,
                     "Node {name} serving chain(s) {} at {api}{}",
                     chains.join(", "),
                     grpc.as_deref()
                         .map(|g| format!(" (gRPC {g})"))
                         .unwrap_or_default()
                 ),
-            }
+            };
+            let _ = out.flush();
         })
         .await?;
         anyhow::Ok(())
@@ -537,7 +509,7 @@ fn add_chain(a: AddChainArgs, format: Format) -> Result<u8> {
         orgs.push((ca.config().org.clone(), ca.root().der().to_vec()));
     }
     let node_org = node_cert.organization().unwrap_or_default();
-    let chain_config = dev_chain_config(
+    let chain_config = covenant_deploy::chain_config::default_chain_config(
         &a.chain,
         suite,
         &orgs,

@@ -1,4 +1,7 @@
-//! Text or JSON on standard output.
+//! Text or JSON on standard output. A reader that goes away (`covenant ... | head -3`) ends
+//! the output quietly: a closed pipe is not an error of the command.
+
+use std::io::Write;
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -19,16 +22,16 @@ pub fn emit<T: Serialize>(
     value: &T,
     text: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Format::Text => {
-            let t = text();
-            if t.ends_with('\n') {
-                print!("{t}");
-            } else {
-                println!("{t}");
-            }
-        }
+    let mut t = match format {
+        Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Text => text(),
+    };
+    if !t.ends_with('\n') {
+        t.push('\n');
     }
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    match out.write_all(t.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

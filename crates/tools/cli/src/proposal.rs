@@ -49,6 +49,7 @@ enum ProposalSub {
         /// The governed contract (sys.config, sys.contracts, sys.certs).
         #[arg(long)]
         contract: String,
+        /// The governed method (e.g. update, install, freeze, revoke).
         #[arg(long)]
         method: String,
         /// Arguments as a JSON object.
@@ -62,13 +63,21 @@ enum ProposalSub {
         out: PathBuf,
     },
     /// Add this identity's signature to a proposal file.
-    Sign { file: PathBuf },
+    Sign {
+        /// The proposal file (from proposal create); signed in place.
+        file: PathBuf,
+    },
     /// Submit a signed proposal and wait for the outcome.
-    Submit { file: PathBuf },
+    Submit {
+        /// The signed proposal file.
+        file: PathBuf,
+    },
     /// Governed actions applied on the chain, oldest first.
     List {
+        /// Only actions applied at this height or later.
         #[arg(long, default_value_t = 0)]
         from_height: u64,
+        /// Most actions listed.
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },

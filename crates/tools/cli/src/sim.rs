@@ -1,5 +1,7 @@
 //! `covenant sim`: deterministic consensus simulations over many seeds.
 
+use std::io::Write as _;
+
 use std::time::Instant;
 
 use anyhow::Result;
@@ -197,7 +199,7 @@ fn tbft(a: TbftArgs, format: Format) -> Result<u8> {
             if let Err(error) = r.verdict {
                 s.failed += 1;
                 if format == Format::Text {
-                    eprintln!("FAIL {name} seed {seed}: {error}");
+                    let _ = writeln!(std::io::stderr(), "FAIL {name} seed {seed}: {error}");
                 }
                 failures.push(FailureReport {
                     scenario: name.to_string(),
@@ -208,7 +210,8 @@ fn tbft(a: TbftArgs, format: Format) -> Result<u8> {
         }
         let done = seed - a.from + 1;
         if format == Format::Text && (done.is_multiple_of(50) || seed + 1 == last) {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "{done}/{} seeds, {runs} runs, {} failed",
                 a.seeds,
                 failures.len()

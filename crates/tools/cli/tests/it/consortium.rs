@@ -536,3 +536,28 @@ fn a_validator_without_its_journal_refuses_to_start() {
         r.stderr
     );
 }
+
+/// A failed `up` stops what it started: here a node's port is taken between runs, so the
+/// resumed `up` starts the nodes before it and then fails; none of them is left running.
+#[test]
+fn a_failed_up_stops_the_nodes_it_started() {
+    let c = Cluster::up("raft", "intl", 3);
+    c.down();
+    let status = c.status();
+    let third_api = status["nodes"][2]["api"].as_str().unwrap().to_string();
+    let port: u16 = third_api.rsplit(':').next().unwrap().parse().unwrap();
+    let taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let r = covenant(
+        c.root.path(),
+        &["up", "--dir", c.dir.to_str().unwrap(), "--no-contracts"],
+    )
+    .fails_with_code("PORT_IN_USE");
+    assert!(r.stderr.contains("started org1-node"), "{}", r.stderr);
+    let after = c.status();
+    for n in after["nodes"].as_array().unwrap() {
+        assert_eq!(n["running"], false, "{after}");
+    }
+    drop(taken);
+    // And the consortium resumes once the port is free.
+    c.resume();
+}

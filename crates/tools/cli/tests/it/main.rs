@@ -64,6 +64,20 @@ impl Run {
         );
         self
     }
+
+    /// Failed with `code` as its last line (commands that report progress on standard error
+    /// before failing).
+    #[track_caller]
+    pub fn fails_with_code(self, code: &str) -> Self {
+        assert_ne!(self.code, 0, "expected failure\nstdout: {}", self.stdout);
+        let last = self.stderr.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("error[{code}]")),
+            "expected error[{code}] last on stderr, got:\n{}",
+            self.stderr
+        );
+        self
+    }
 }
 
 pub fn covenant(dir: &Path, args: &[&str]) -> Run {

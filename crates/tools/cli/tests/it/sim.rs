@@ -49,3 +49,48 @@ fn sim_tbft_rejects_unknown_scenarios_and_zero_seeds() {
     );
     covenant(tmp.path(), &["sim", "tbft", "--seeds", "0"]).fails_with("INVALID_ARGUMENT");
 }
+
+#[test]
+fn sim_tbft_runs_the_production_driver_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = covenant(
+        tmp.path(),
+        &[
+            "sim", "tbft", "--driver", "--seeds", "1", "--output", "json",
+        ],
+    )
+    .ok()
+    .json();
+    let names: Vec<&str> = out["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"3|1 partition, the one catches up by sync"),
+        "{names:?}"
+    );
+    assert_eq!(out["failed"], 0, "{out}");
+}
+
+/// A reader that goes away (`covenant ... | head -1`) ends the output quietly: no panic, no
+/// backtrace, a normal exit.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+        .args(["sim", "tbft", "--seeds", "2", "--output", "json"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads the output.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

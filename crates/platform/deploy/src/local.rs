@@ -1,0 +1,618 @@
+//! The local-process driver: a consortium of real node processes, one per org, in one
+//! directory on this machine.
+//!
+//! ```text
+//! DIR/consortium.json          what was created (orgs, nodes, ports)
+//! DIR/orgs/ORG/ca/             each org's CA, with its admin, client and node identities
+//! DIR/genesis/CHAIN.block      each chain's genesis block
+//! DIR/nodes/ORG-node/          node.toml, data/, node.log, node.pid
+//! DIR/profile.json             client profile: endpoints and every org's admin and client
+//! ```
+
+use std::{
+    collections::BTreeMap,
+    fs::OpenOptions,
+    io::{Read, Seek, SeekFrom},
+    net::TcpListener,
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use covenant_crypto::Suite;
+use covenant_pki::{
+    Certificate, CertificateAuthority, Role,
+    authority::{InitOptions, IssueOptions},
+    files::{self, PUBLIC_MODE},
+};
+use covenant_sdk::{Client, IdentityFiles, Profile};
+use covenant_types::ConsensusNode;
+
+use crate::{
+    DeployError,
+    chain_config::default_chain_config,
+    consortium::{Consortium, NodeEntry, NodeProcess, OrgEntry, Plan, Started, Stopped},
+    driver::{Driver, Progress},
+    node_config::{ChainSection, NodeSection, NodeToml, TbftSection},
+};
+
+/// The file that marks a directory as a consortium of this driver.
+pub const STATE_FILE: &str = "consortium.json";
+
+/// Runs a consortium's nodes as processes of `node_exe` (`covenant`) in `dir`.
+#[derive(Debug, Clone)]
+pub struct LocalDriver {
+    pub dir: PathBuf,
+    /// The `covenant` executable the nodes run (`covenant node start`).
+    pub node_exe: PathBuf,
+}
+
+fn check_port(port: u16, what: &str) -> Result<(), DeployError> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map(drop)
+        .map_err(|e| DeployError::PortInUse {
+            port,
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+fn issue(
+    ca: &mut CertificateAuthority,
+    role: Role,
+    name: &str,
+) -> Result<IdentityFiles, DeployError> {
+    let hosts = if role == Role::Node {
+        ["127.0.0.1", "localhost"]
+            .iter()
+            .filter_map(|h| h.parse().ok())
+            .collect()
+    } else {
+        vec![]
+    };
+    let out = ca.issue(&IssueOptions {
+        role,
+        name: name.into(),
+        hosts,
+        days: 3650,
+        key_algorithm: None,
+        out: None,
+        force: false,
+    })?;
+    Ok(IdentityFiles {
+        cert: out.cert,
+        key: out.key,
+    })
+}
+
+fn rel(base: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn json_file<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), DeployError> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| DeployError::Other(e.to_string()))?;
+    files::write_atomic(path, text.as_bytes(), PUBLIC_MODE)?;
+    Ok(())
+}
+
+/// Check a plan before anything is created.
+pub fn check_plan(plan: &Plan) -> Result<(), DeployError> {
+    let bad = |s: &str| Err(DeployError::InvalidArgument(s.to_string()));
+    for c in &plan.chains {
+        covenant_types::names::validate_chain_id(c)?;
+    }
+    if plan.chains.is_empty() || plan.chains.len() > 8 {
+        return bad("give between 1 and 8 chains");
+    }
+    let mut unique = plan.chains.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != plan.chains.len() {
+        return bad("a chain is named twice");
+    }
+    if !(1..=16).contains(&plan.orgs) {
+        return bad("the number of orgs is between 1 and 16");
+    }
+    if !["tbft", "raft", "solo"].contains(&plan.consensus.as_str()) {
+        return Err(DeployError::InvalidArgument(format!(
+            "consensus {} is not one of tbft, raft, solo",
+            plan.consensus
+        )));
+    }
+    let last = u32::from(plan.base_port) + 10 * plan.orgs;
+    if last > u32::from(u16::MAX) {
+        return bad("the base port is too high for that many orgs");
+    }
+    Ok(())
+}
+
+impl LocalDriver {
+    pub fn new(dir: impl Into<PathBuf>, node_exe: impl Into<PathBuf>) -> Self {
+        LocalDriver {
+            dir: dir.into(),
+            node_exe: node_exe.into(),
+        }
+    }
+
+    fn create_files(&self, plan: &Plan, progress: Progress<'_>) -> Result<Consortium, DeployError> {
+        let suite: Suite = plan.suite.parse()?;
+        let key_algorithm = plan.key_algorithm.as_deref().map(str::parse).transpose()?;
+        let n = plan.orgs as u16;
+        let mut nodes = Vec::new();
+        for k in 0..n {
+            let org = format!("org{}", k + 1);
+            let base = plan.base_port + 10 * k;
+            let entry = NodeEntry {
+                name: format!("{org}-node"),
+                org: org.clone(),
+                role: if plan.consensus == "solo" && k > 0 {
+                    "sync".into()
+                } else {
+                    "consensus".into()
+                },
+                dir: PathBuf::from("nodes").join(format!("{org}-node")),
+                api_port: base,
+                grpc_port: base + 1,
+                peer_port: base + 2,
+            };
+            check_port(entry.api_port, &format!("{} API", entry.name))?;
+            check_port(entry.grpc_port, &format!("{} gRPC", entry.name))?;
+            check_port(entry.peer_port, &format!("{} peers", entry.name))?;
+            nodes.push(entry);
+        }
+        let dir = &self.dir;
+        files::create_private_dir(dir)?;
+        progress(&format!(
+            "Creating {} orgs with their CAs ({suite} suite)…",
+            plan.orgs
+        ));
+        let mut orgs = Vec::new();
+        let mut roots = Vec::new();
+        let mut identities = BTreeMap::new();
+        let mut node_files = Vec::new();
+        for entry in &nodes {
+            let ca_dir = dir.join("orgs").join(&entry.org).join("ca");
+            CertificateAuthority::init(
+                &ca_dir,
+                &InitOptions {
+                    org: entry.org.clone(),
+                    suite,
+                    key_algorithm,
+                    intermediate: false,
+                    days: 3650,
+                    force: false,
+                },
+            )?;
+            let mut ca = CertificateAuthority::open(&ca_dir)?;
+            let admin = issue(&mut ca, Role::Admin, "admin")?;
+            let client = issue(&mut ca, Role::Client, "client")?;
+            let node = issue(&mut ca, Role::Node, &entry.name)?;
+            for (name, f) in [("admin", &admin), ("client", &client)] {
+                let files = IdentityFiles {
+                    cert: rel(dir, &f.cert),
+                    key: rel(dir, &f.key),
+                };
+                if entry.org == "org1" {
+                    identities.insert(name.to_string(), files.clone());
+                }
+                identities.insert(format!("{}-{name}", entry.org), files);
+            }
+            roots.push((entry.org.clone(), ca.root().der().to_vec()));
+            orgs.push(OrgEntry {
+                name: entry.org.clone(),
+                ca: rel(dir, &ca_dir),
+            });
+            node_files.push(node);
+        }
+        let mut consensus_nodes = Vec::new();
+        let mut sync_nodes = Vec::new();
+        for (entry, f) in nodes.iter().zip(&node_files) {
+            let cert = Certificate::load(&f.cert)?;
+            let n = ConsensusNode {
+                org_id: entry.org.clone(),
+                node_id: entry.name.clone(),
+                certificate: cert.der().to_vec(),
+                address: entry.peer(),
+            };
+            if entry.role == "consensus" {
+                consensus_nodes.push(n);
+            } else {
+                sync_nodes.push(n);
+            }
+        }
+        let genesis_dir = dir.join("genesis");
+        std::fs::create_dir_all(&genesis_dir).map_err(DeployError::io(&genesis_dir))?;
+        let mut genesis_files = Vec::new();
+        for chain in &plan.chains {
+            let mut config = default_chain_config(
+                chain,
+                suite,
+                &roots,
+                consensus_nodes.clone(),
+                &plan.consensus,
+            );
+            if let Some(c) = config.consensus.as_mut() {
+                c.sync_nodes = sync_nodes.clone();
+            }
+            let genesis =
+                covenant_types::genesis::genesis_block(&config, covenant_types::tx::now_ms())?;
+            let genesis_rel = PathBuf::from("genesis").join(format!("{chain}.block"));
+            files::write_atomic(&dir.join(&genesis_rel), &genesis.encode(), PUBLIC_MODE)?;
+            progress(&format!(
+                "Chain {chain} ({} consensus, {} nodes), genesis {}",
+                plan.consensus,
+                nodes.len(),
+                genesis.hash
+            ));
+            genesis_files.push((chain.clone(), genesis_rel));
+        }
+        for (entry, f) in nodes.iter().zip(&node_files) {
+            let node_dir = dir.join(&entry.dir);
+            files::create_private_dir(&node_dir)?;
+            let up = |p: &Path| Path::new("../..").join(rel(dir, p));
+            let config = NodeToml {
+                node: NodeSection {
+                    name: entry.name.clone(),
+                    data_dir: "data".into(),
+                    api_listen: format!("127.0.0.1:{}", entry.api_port),
+                    grpc_listen: Some(entry.grpc()),
+                    cert: up(&f.cert),
+                    key: up(&f.key),
+                    peer_listen: Some(entry.peer()),
+                },
+                chains: genesis_files
+                    .iter()
+                    .map(|(chain, g)| ChainSection {
+                        id: chain.clone(),
+                        genesis: Path::new("../..").join(g),
+                        verify_blocks: 100,
+                    })
+                    .collect(),
+                // Loopback is fast: give up on a silent proposer sooner than on a real network.
+                tbft: Some(TbftSection {
+                    propose_ms: 1500,
+                    vote_ms: 500,
+                    per_round_ms: 250,
+                }),
+            };
+            files::write_atomic(
+                &node_dir.join("node.toml"),
+                config.to_toml()?.as_bytes(),
+                PUBLIC_MODE,
+            )?;
+        }
+        let profile = Profile {
+            endpoint: nodes[0].api(),
+            chain_id: plan.chains[0].clone(),
+            identity: "admin".into(),
+            identities,
+            endpoints: nodes.iter().map(NodeEntry::api).collect(),
+            base: dir.clone(),
+        };
+        json_file(&dir.join("profile.json"), &profile)?;
+        let consortium = Consortium {
+            version: 1,
+            chain: plan.chains[0].clone(),
+            chains: plan.chains.clone(),
+            suite: suite.name().into(),
+            consensus: plan.consensus.clone(),
+            orgs,
+            nodes,
+            profile: "profile.json".into(),
+            genesis: genesis_files[0].1.clone(),
+        };
+        // Written last: a directory with this file is complete.
+        json_file(&dir.join(STATE_FILE), &consortium)?;
+        Ok(consortium)
+    }
+
+    /// Start a node process in the background.
+    fn spawn_node(&self, n: &NodeEntry) -> Result<Child, DeployError> {
+        let node_dir = self.dir.join(&n.dir);
+        let log_path = node_dir.join("node.log");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(DeployError::io(&log_path))?;
+        let err_log = log.try_clone().map_err(DeployError::io(&log_path))?;
+        let mut cmd = Command::new(&self.node_exe);
+        cmd.arg("node")
+            .arg("start")
+            .arg("--dir")
+            .arg(&node_dir)
+            .arg("--output")
+            .arg("json")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err_log)
+            // Its own process group: Ctrl-C in the starting terminal does not stop it.
+            .process_group(0);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info,openraft=warn");
+        }
+        let child = cmd.spawn().map_err(DeployError::io(&self.node_exe))?;
+        files::write_atomic(
+            &node_dir.join("node.pid"),
+            child.id().to_string().as_bytes(),
+            PUBLIC_MODE,
+        )?;
+        Ok(child)
+    }
+
+    fn wait_ready(
+        &self,
+        c: &Consortium,
+        children: &mut [(usize, Child)],
+        deadline: Instant,
+        progress: Progress<'_>,
+    ) -> Result<(), DeployError> {
+        let rt = runtime()?;
+        let mut waiting: Vec<usize> = (0..c.nodes.len()).collect();
+        while !waiting.is_empty() {
+            for (i, child) in children.iter_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let n = &c.nodes[*i];
+                    let log = self.dir.join(&n.dir).join("node.log");
+                    return Err(DeployError::NodeFailed {
+                        name: n.name.clone(),
+                        status: status.to_string(),
+                        tail: log_tail(&log, 2000),
+                        log,
+                    });
+                }
+            }
+            let mut still = Vec::new();
+            for i in waiting {
+                let n = &c.nodes[i];
+                let client = Client::new(&n.api(), &c.chain)?;
+                match rt.block_on(client.info()) {
+                    Ok(_) => progress(&format!("  {} ready at {}", n.name, n.api())),
+                    Err(_) => still.push(i),
+                }
+            }
+            waiting = still;
+            if !waiting.is_empty() {
+                if Instant::now() > deadline {
+                    let names: Vec<&str> =
+                        waiting.iter().map(|i| c.nodes[*i].name.as_str()).collect();
+                    return Err(DeployError::Timeout(format!(
+                        "nodes {} did not answer in time; see their node.log",
+                        names.join(", ")
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Driver for LocalDriver {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn exists(&self) -> bool {
+        self.dir.join(STATE_FILE).exists()
+    }
+
+    fn load(&self) -> Result<Consortium, DeployError> {
+        let dir = &self.dir;
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| DeployError::NoConsortium { dir: dir.clone() })?;
+        let mut c: Consortium = serde_json::from_str(&text)
+            .map_err(|e| DeployError::inconsistent(dir, format!("{STATE_FILE} is damaged: {e}")))?;
+        if c.chains.is_empty() {
+            c.chains = vec![c.chain.clone()];
+        }
+        for n in &c.nodes {
+            if !dir.join(&n.dir).join("node.toml").exists() {
+                return Err(DeployError::inconsistent(
+                    dir,
+                    format!("node {} has no {}/node.toml", n.name, n.dir.display()),
+                ));
+            }
+        }
+        if !dir.join(&c.genesis).exists() {
+            return Err(DeployError::inconsistent(
+                dir,
+                format!("the genesis block {} is missing", c.genesis.display()),
+            ));
+        }
+        Ok(c)
+    }
+
+    fn create(&self, plan: &Plan, progress: Progress<'_>) -> Result<Consortium, DeployError> {
+        check_plan(plan)?;
+        let non_empty = std::fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_some());
+        if non_empty {
+            return Err(DeployError::inconsistent(
+                &self.dir,
+                format!(
+                    "the directory is not empty and holds no {STATE_FILE}; choose another directory"
+                ),
+            ));
+        }
+        self.create_files(plan, progress).inspect_err(|_| {
+            // Leave nothing half-made behind.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        })
+    }
+
+    fn start(
+        &self,
+        c: &Consortium,
+        deadline: Instant,
+        progress: Progress<'_>,
+    ) -> Result<Started, DeployError> {
+        let mut out = Started::default();
+        let mut children: Vec<(usize, Child)> = Vec::new();
+        let result = (|| {
+            for (i, n) in c.nodes.iter().enumerate() {
+                if let Some(pid) = running_pid(&self.dir.join(&n.dir)) {
+                    progress(&format!("  {} already running (pid {pid})", n.name));
+                    out.pids.insert(n.name.clone(), pid);
+                    continue;
+                }
+                check_port(n.api_port, &format!("{} API", n.name))?;
+                check_port(n.peer_port, &format!("{} peers", n.name))?;
+                let child = self.spawn_node(n)?;
+                progress(&format!("  started {} (pid {})", n.name, child.id()));
+                out.pids.insert(n.name.clone(), child.id());
+                out.started.push(n.name.clone());
+                children.push((i, child));
+            }
+            self.wait_ready(c, &mut children, deadline, progress)
+        })();
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                // What this call started does not outlive its failure.
+                self.stop(c, Some(&out.started), Duration::from_secs(10), progress);
+                for (_, mut child) in children {
+                    let _ = child.wait();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn processes(&self, c: &Consortium) -> Vec<NodeProcess> {
+        c.nodes
+            .iter()
+            .map(|n| NodeProcess {
+                name: n.name.clone(),
+                pid: running_pid(&self.dir.join(&n.dir)),
+            })
+            .collect()
+    }
+
+    fn stop(
+        &self,
+        c: &Consortium,
+        only: Option<&[String]>,
+        timeout: Duration,
+        progress: Progress<'_>,
+    ) -> Vec<Stopped> {
+        let mut stopped = Vec::new();
+        let mut running = Vec::new();
+        for n in &c.nodes {
+            if only.is_some_and(|names| !names.contains(&n.name)) {
+                continue;
+            }
+            let node_dir = self.dir.join(&n.dir);
+            if let Some(pid) = running_pid(&node_dir) {
+                signal(pid, rustix::process::Signal::TERM);
+                running.push((n, pid));
+            } else {
+                let _ = std::fs::remove_file(node_dir.join("node.pid"));
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        for (n, pid) in running {
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let killed = alive(pid);
+            if killed {
+                signal(pid, rustix::process::Signal::KILL);
+                while alive(pid) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            let _ = std::fs::remove_file(self.dir.join(&n.dir).join("node.pid"));
+            progress(&format!(
+                "  stopped {} (pid {pid}){}",
+                n.name,
+                if killed {
+                    ", killed after the timeout"
+                } else {
+                    ""
+                }
+            ));
+            stopped.push(Stopped {
+                name: n.name.clone(),
+                pid,
+                killed,
+            });
+        }
+        stopped
+    }
+
+    fn profile(&self, c: &Consortium) -> Result<Profile, DeployError> {
+        Ok(Profile::load(&self.dir.join(&c.profile))?)
+    }
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DeployError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DeployError::Other(format!("cannot start the async runtime: {e}")))
+}
+
+/// The pid in a node's pid file, if that process still runs a covenant node.
+fn running_pid(node_dir: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(node_dir.join("node.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    alive(pid).then_some(pid)
+}
+
+fn alive(pid: u32) -> bool {
+    let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    if rustix::process::test_kill_process(p).is_err() {
+        return false;
+    }
+    // A recycled pid is not our node; a zombie is not running.
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let text = String::from_utf8_lossy(&stat);
+            let state = text
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
+            if state == Some("Z") {
+                return false;
+            }
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("node") && c.contains("start")
+                })
+                .unwrap_or(true)
+        }
+        Err(_) => true,
+    }
+}
+
+fn signal(pid: u32, sig: rustix::process::Signal) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|p| rustix::process::kill_process(p, sig).is_ok())
+}
+
+fn log_tail(path: &Path, bytes: u64) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
+    let mut s = String::new();
+    let _ = f.read_to_string(&mut s);
+    s
+}

@@ -4,9 +4,8 @@
 //! installs the `wasm32-unknown-unknown` standard library with rustup the first time it is
 //! missing, so a machine with only rustup and cargo can build contracts.
 
-use std::io::Write as _;
-
 use std::{
+    io::Write as _,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},

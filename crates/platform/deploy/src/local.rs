@@ -58,7 +58,9 @@ fn check_port(port: u16, what: &str) -> Result<(), DeployError> {
         })
 }
 
-fn issue(
+/// Issue identity `name` with `role` from `ca`, valid ten years; a node's certificate names
+/// the loopback host (the local driver's nodes listen there).
+pub fn issue_identity(
     ca: &mut CertificateAuthority,
     role: Role,
     name: &str,
@@ -86,7 +88,8 @@ fn issue(
     })
 }
 
-fn rel(base: &Path, p: &Path) -> PathBuf {
+/// `p` relative to `base` when it lies below it, else `p`.
+pub fn rel(base: &Path, p: &Path) -> PathBuf {
     p.strip_prefix(base)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| p.to_path_buf())
@@ -188,9 +191,9 @@ impl LocalDriver {
                 },
             )?;
             let mut ca = CertificateAuthority::open(&ca_dir)?;
-            let admin = issue(&mut ca, Role::Admin, "admin")?;
-            let client = issue(&mut ca, Role::Client, "client")?;
-            let node = issue(&mut ca, Role::Node, &entry.name)?;
+            let admin = issue_identity(&mut ca, Role::Admin, "admin")?;
+            let client = issue_identity(&mut ca, Role::Client, "client")?;
+            let node = issue_identity(&mut ca, Role::Node, &entry.name)?;
             for (name, f) in [("admin", &admin), ("client", &client)] {
                 let files = IdentityFiles {
                     cert: rel(dir, &f.cert),

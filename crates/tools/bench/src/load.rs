@@ -7,11 +7,10 @@
 //! to commit. At the end every endpoint's ledger is read back and every accepted transaction
 //! must be in each of them, else it counts as lost.
 
-use std::io::Write as _;
-
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
     io::IsTerminal,
+    io::Write as _,
     path::PathBuf,
     sync::{
         Arc,

@@ -1,8 +1,6 @@
 //! `covenant contract`: build, deploy, govern, invoke and query contracts.
 
-use std::io::Write as _;
-
-use std::path::PathBuf;
+use std::{io::Write as _, path::PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};

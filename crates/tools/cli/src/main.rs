@@ -13,9 +13,7 @@ mod session;
 mod sim;
 mod up;
 
-use std::io::Write as _;
-
-use std::process::ExitCode;
+use std::{io::Write as _, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use serde_json::json;

@@ -1,22 +1,18 @@
 //! `covenant node`: create, run and repair a node.
 
-use std::io::Write as _;
-
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, io::Write as _, path::PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use covenant_crypto::Suite;
+use covenant_deploy::local::{issue_identity, rel};
 use covenant_node::{
     Node, NodeConfig,
     config::{ChainSection, NodeSection},
 };
 use covenant_pki::{
     CertificateAuthority, Role,
-    authority::{InitOptions, IssueOptions},
+    authority::InitOptions,
     files::{self, PUBLIC_MODE},
 };
 use covenant_sdk::{IdentityFiles, Profile};
@@ -172,34 +168,6 @@ fn config_path(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBu
     }
 }
 
-/// The chain config of a single-org dev chain.
-fn issue(
-    ca: &mut CertificateAuthority,
-    role: Role,
-    name: &str,
-    hosts: &[&str],
-) -> Result<IdentityFiles> {
-    let out = ca.issue(&IssueOptions {
-        role,
-        name: name.into(),
-        hosts: hosts.iter().map(|h| h.parse()).collect::<Result<_, _>>()?,
-        days: 3650,
-        key_algorithm: None,
-        out: None,
-        force: false,
-    })?;
-    Ok(IdentityFiles {
-        cert: out.cert,
-        key: out.key,
-    })
-}
-
-fn relative(base: &Path, p: &Path) -> PathBuf {
-    p.strip_prefix(base)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| p.to_path_buf())
-}
-
 /// Create a dev node. `quiet` reports on standard error only (for `start --init`, whose
 /// standard output carries the readiness line).
 fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
@@ -259,21 +227,16 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
         )
         .with_context(|| format!("cannot create the CA of {org}"))?;
         let mut ca = CertificateAuthority::open(&ca_dir)?;
-        let admin = issue(&mut ca, Role::Admin, "admin", &[])?;
-        let client = issue(&mut ca, Role::Client, "client", &[])?;
+        let admin = issue_identity(&mut ca, Role::Admin, "admin")?;
+        let client = issue_identity(&mut ca, Role::Client, "client")?;
         if i == 0 {
-            node_files = Some(issue(
-                &mut ca,
-                Role::Node,
-                "node1",
-                &["127.0.0.1", "localhost"],
-            )?);
+            node_files = Some(issue_identity(&mut ca, Role::Node, "node1")?);
             for (name, f) in [("admin", &admin), ("client", &client)] {
                 identities.insert(
                     name.to_string(),
                     IdentityFiles {
-                        cert: relative(&dir, &f.cert),
-                        key: relative(&dir, &f.key),
+                        cert: rel(&dir, &f.cert),
+                        key: rel(&dir, &f.key),
                     },
                 );
             }
@@ -282,8 +245,8 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             identities.insert(
                 format!("{org}-{name}"),
                 IdentityFiles {
-                    cert: relative(&dir, &f.cert),
-                    key: relative(&dir, &f.key),
+                    cert: rel(&dir, &f.cert),
+                    key: rel(&dir, &f.key),
                 },
             );
         }
@@ -312,8 +275,8 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             data_dir: "data".into(),
             api_listen: format!("127.0.0.1:{}", a.api_port),
             grpc_listen: Some(format!("127.0.0.1:{}", a.grpc_port)),
-            cert: relative(&dir, &node_files.cert),
-            key: relative(&dir, &node_files.key),
+            cert: rel(&dir, &node_files.cert),
+            key: rel(&dir, &node_files.key),
             peer_listen: None,
             peer_advertise: None,
         },

@@ -1,8 +1,6 @@
 //! `covenant sim`: deterministic consensus simulations over many seeds.
 
-use std::io::Write as _;
-
-use std::time::Instant;
+use std::{io::Write as _, time::Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};

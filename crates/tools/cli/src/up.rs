@@ -2,9 +2,8 @@
 //! processes, one per org, in one directory — the arguments and the reports; the work is
 //! covenant-deploy's local driver (the directory's layout is documented there).
 
-use std::io::Write as _;
-
 use std::{
+    io::Write as _,
     path::PathBuf,
     time::{Duration, Instant},
 };

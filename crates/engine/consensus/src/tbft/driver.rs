@@ -171,6 +171,7 @@ pub struct TbftDriver<C: ChainPort, J: Journal> {
     outputs: HashMap<Hash, C::Output>,
     /// Validators' keys under the current config.
     keys: HashMap<Hash, PublicKey>,
+    validators: Validators,
     keys_version: Option<u64>,
     last_resend_ms: Option<u64>,
     /// Peers the runtime reports, for the status.
@@ -195,6 +196,7 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             committing: false,
             outputs: HashMap::new(),
             keys: HashMap::new(),
+            validators: Validators::new(Vec::new()),
             keys_version: None,
             last_resend_ms: None,
             peers: Vec::new(),
@@ -390,33 +392,34 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         }));
     }
 
+    /// The validators and their keys under the current config (worked out again only when the
+    /// config changes: this runs for every message).
     fn refresh_keys(&mut self) -> Validators {
         let config = self.chain.config();
-        let nodes = config
-            .consensus
-            .as_ref()
-            .map(|c| c.nodes.clone())
-            .unwrap_or_default();
         if self.keys_version != Some(config.version) {
+            let nodes = config
+                .consensus
+                .as_ref()
+                .map(|c| c.nodes.as_slice())
+                .unwrap_or_default();
             self.keys.clear();
-            for n in &nodes {
+            let mut ids = Vec::with_capacity(nodes.len());
+            for n in nodes {
+                let id = self.suite.hash(&n.certificate);
+                ids.push(id);
                 match node_key(&n.certificate) {
                     Ok(k) => {
-                        self.keys.insert(self.suite.hash(&n.certificate), k);
+                        self.keys.insert(id, k);
                     }
                     Err(e) => {
                         warn!(node = %n.node_id, error = %e, "unusable consensus node certificate")
                     }
                 }
             }
+            self.validators = Validators::new(ids);
             self.keys_version = Some(config.version);
         }
-        Validators::new(
-            nodes
-                .iter()
-                .map(|n| self.suite.hash(&n.certificate))
-                .collect(),
-        )
+        self.validators.clone()
     }
 
     /// Start the next height if this node votes on it and there is a reason to.

@@ -10,9 +10,8 @@
 //! - [`grpc`]: the `covenant.api.v1.Chain` service, the same thirteen operations.
 //!
 //! [`openapi`] describes every route, status code and content type of the REST API.
-//! [`server`] runs the listeners so that no amount of client traffic can starve the node:
-//! header-read and idle timeouts, a connection limit kept below the process's descriptor
-//! limit with descriptors in reserve for storage and peers.
+//! The node serves them on `covenant-http`'s bounded listeners (header-read and idle timeouts,
+//! a connection limit kept below the process's descriptor limit).
 
 #![forbid(unsafe_code)]
 // The OpenAPI document is one large `json!` literal.
@@ -22,7 +21,6 @@ pub mod grpc;
 pub mod openapi;
 pub mod ops;
 pub mod rest;
-pub mod server;
 mod views;
 pub mod ws;
 

@@ -171,11 +171,11 @@ pub async fn serve(
     ready(&listening);
 
     // Client connections are bounded: the descriptors storage and peers need stay free.
-    let soft_limit = covenant_api::server::raise_descriptor_limit();
+    let soft_limit = covenant_http::raise_descriptor_limit();
     let listeners = 1 + usize::from(grpc_listener.is_some());
     let conf = &node.config.api;
-    let limits = covenant_api::server::Limits {
-        max_connections: covenant_api::server::connection_budget(
+    let limits = covenant_http::Limits {
+        max_connections: covenant_http::connection_budget(
             conf.max_connections,
             listeners,
             soft_limit,
@@ -193,7 +193,7 @@ pub async fn serve(
         metrics,
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let rest = tokio::spawn(covenant_api::server::serve_rest(
+    let rest = tokio::spawn(covenant_http::serve_rest(
         api_listener,
         covenant_api::rest::router(api.clone()),
         limits,
@@ -201,12 +201,7 @@ pub async fn serve(
     ));
     let grpc = grpc_listener.map(|l| {
         let svc = covenant_api::grpc::ChainService::new(api.clone()).server();
-        tokio::spawn(covenant_api::server::serve_grpc(
-            l,
-            svc,
-            limits,
-            stop_rx.clone(),
-        ))
+        tokio::spawn(covenant_http::serve_grpc(l, svc, limits, stop_rx.clone()))
     });
     // Stop on the signal, or when a chain halted (it cannot go on correctly).
     let mut halted = node.halted();

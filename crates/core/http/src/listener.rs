@@ -1,7 +1,7 @@
-//! The API's listeners, bounded so that no amount of client traffic can stop the chain.
+//! Listeners bounded so that no amount of client traffic can stop the service behind them.
 //!
-//! A node's descriptors are shared: block files, the state database and peer links need them
-//! as much as clients do. So:
+//! A process's descriptors are shared: a node's block files, state database and peer links (or
+//! the platform's database) need them as much as clients do. So:
 //!
 //! - at start the soft descriptor limit is raised to the hard one where allowed
 //!   ([`raise_descriptor_limit`]) and [`FD_RESERVE`] descriptors are kept for storage and
@@ -205,6 +205,7 @@ impl AsyncWrite for ClientIo {
     }
 }
 
+#[cfg(feature = "grpc")]
 impl tonic::transport::server::Connected for ClientIo {
     type ConnectInfo = Option<SocketAddr>;
 
@@ -313,6 +314,7 @@ pub async fn serve_rest(
 }
 
 /// Serve the gRPC `service` on `listener` within `limits` until `stop` turns true.
+#[cfg(feature = "grpc")]
 pub async fn serve_grpc<S>(
     listener: TcpListener,
     service: S,

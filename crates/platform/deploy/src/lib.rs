@@ -7,6 +7,8 @@
 //!   commit, install the example contracts — and stop what it started if any step fails.
 //! - [`contract_build`]: build a Rust contract crate to WebAssembly, installing the target the
 //!   first time it is missing.
+//! - [`process`]: node processes on this machine (start, find, stop), for the local driver
+//!   and the platform.
 //! - [`chain_config`]: the config of a new chain with the defaults; [`node_config`]: the
 //!   `node.toml` a driver writes.
 
@@ -19,6 +21,7 @@ mod driver;
 mod error;
 pub mod local;
 pub mod node_config;
+pub mod process;
 pub mod up;
 
 pub use consortium::{Consortium, NodeEntry, NodeProcess, OrgEntry, Plan, Started, Stopped};

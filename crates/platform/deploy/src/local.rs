@@ -11,12 +11,8 @@
 
 use std::{
     collections::BTreeMap,
-    fs::OpenOptions,
-    io::{Read, Seek, SeekFrom},
-    net::TcpListener,
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -35,6 +31,7 @@ use crate::{
     consortium::{Consortium, NodeEntry, NodeProcess, OrgEntry, Plan, Started, Stopped},
     driver::{Driver, Progress},
     node_config::{ChainSection, NodeSection, NodeToml, TbftSection},
+    process,
 };
 
 /// The file that marks a directory as a consortium of this driver.
@@ -46,16 +43,6 @@ pub struct LocalDriver {
     pub dir: PathBuf,
     /// The `covenant` executable the nodes run (`covenant node start`).
     pub node_exe: PathBuf,
-}
-
-fn check_port(port: u16, what: &str) -> Result<(), DeployError> {
-    TcpListener::bind(("127.0.0.1", port))
-        .map(drop)
-        .map_err(|e| DeployError::PortInUse {
-            port,
-            what: what.to_string(),
-            detail: e.to_string(),
-        })
 }
 
 /// Issue identity `name` with `role` from `ca`, valid ten years; a node's certificate names
@@ -162,9 +149,9 @@ impl LocalDriver {
                 grpc_port: base + 1,
                 peer_port: base + 2,
             };
-            check_port(entry.api_port, &format!("{} API", entry.name))?;
-            check_port(entry.grpc_port, &format!("{} gRPC", entry.name))?;
-            check_port(entry.peer_port, &format!("{} peers", entry.name))?;
+            process::check_port(entry.api_port, &format!("{} API", entry.name))?;
+            process::check_port(entry.grpc_port, &format!("{} gRPC", entry.name))?;
+            process::check_port(entry.peer_port, &format!("{} peers", entry.name))?;
             nodes.push(entry);
         }
         let dir = &self.dir;
@@ -315,36 +302,7 @@ impl LocalDriver {
 
     /// Start a node process in the background.
     fn spawn_node(&self, n: &NodeEntry) -> Result<Child, DeployError> {
-        let node_dir = self.dir.join(&n.dir);
-        let log_path = node_dir.join("node.log");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(DeployError::io(&log_path))?;
-        let err_log = log.try_clone().map_err(DeployError::io(&log_path))?;
-        let mut cmd = Command::new(&self.node_exe);
-        cmd.arg("node")
-            .arg("start")
-            .arg("--dir")
-            .arg(&node_dir)
-            .arg("--output")
-            .arg("json")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err_log)
-            // Its own process group: Ctrl-C in the starting terminal does not stop it.
-            .process_group(0);
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info,openraft=warn");
-        }
-        let child = cmd.spawn().map_err(DeployError::io(&self.node_exe))?;
-        files::write_atomic(
-            &node_dir.join("node.pid"),
-            child.id().to_string().as_bytes(),
-            PUBLIC_MODE,
-        )?;
-        Ok(child)
+        process::start_node(&self.node_exe, &self.dir.join(&n.dir))
     }
 
     fn wait_ready(
@@ -364,7 +322,7 @@ impl LocalDriver {
                     return Err(DeployError::NodeFailed {
                         name: n.name.clone(),
                         status: status.to_string(),
-                        tail: log_tail(&log, 2000),
+                        tail: process::log_tail(&log, 2000),
                         log,
                     });
                 }
@@ -458,13 +416,13 @@ impl Driver for LocalDriver {
         let mut children: Vec<(usize, Child)> = Vec::new();
         let result = (|| {
             for (i, n) in c.nodes.iter().enumerate() {
-                if let Some(pid) = running_pid(&self.dir.join(&n.dir)) {
+                if let Some(pid) = process::running_pid(&self.dir.join(&n.dir)) {
                     progress(&format!("  {} already running (pid {pid})", n.name));
                     out.pids.insert(n.name.clone(), pid);
                     continue;
                 }
-                check_port(n.api_port, &format!("{} API", n.name))?;
-                check_port(n.peer_port, &format!("{} peers", n.name))?;
+                process::check_port(n.api_port, &format!("{} API", n.name))?;
+                process::check_port(n.peer_port, &format!("{} peers", n.name))?;
                 let child = self.spawn_node(n)?;
                 progress(&format!("  started {} (pid {})", n.name, child.id()));
                 out.pids.insert(n.name.clone(), child.id());
@@ -491,7 +449,7 @@ impl Driver for LocalDriver {
             .iter()
             .map(|n| NodeProcess {
                 name: n.name.clone(),
-                pid: running_pid(&self.dir.join(&n.dir)),
+                pid: process::running_pid(&self.dir.join(&n.dir)),
             })
             .collect()
     }
@@ -503,49 +461,13 @@ impl Driver for LocalDriver {
         timeout: Duration,
         progress: Progress<'_>,
     ) -> Vec<Stopped> {
-        let mut stopped = Vec::new();
-        let mut running = Vec::new();
-        for n in &c.nodes {
-            if only.is_some_and(|names| !names.contains(&n.name)) {
-                continue;
-            }
-            let node_dir = self.dir.join(&n.dir);
-            if let Some(pid) = running_pid(&node_dir) {
-                signal(pid, rustix::process::Signal::TERM);
-                running.push((n, pid));
-            } else {
-                let _ = std::fs::remove_file(node_dir.join("node.pid"));
-            }
-        }
-        let deadline = Instant::now() + timeout;
-        for (n, pid) in running {
-            while alive(pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let killed = alive(pid);
-            if killed {
-                signal(pid, rustix::process::Signal::KILL);
-                while alive(pid) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-            let _ = std::fs::remove_file(self.dir.join(&n.dir).join("node.pid"));
-            progress(&format!(
-                "  stopped {} (pid {pid}){}",
-                n.name,
-                if killed {
-                    ", killed after the timeout"
-                } else {
-                    ""
-                }
-            ));
-            stopped.push(Stopped {
-                name: n.name.clone(),
-                pid,
-                killed,
-            });
-        }
-        stopped
+        let nodes: Vec<(String, PathBuf)> = c
+            .nodes
+            .iter()
+            .filter(|n| only.is_none_or(|names| names.contains(&n.name)))
+            .map(|n| (n.name.clone(), self.dir.join(&n.dir)))
+            .collect();
+        process::stop_nodes(&nodes, timeout, progress)
     }
 
     fn profile(&self, c: &Consortium) -> Result<Profile, DeployError> {
@@ -558,64 +480,4 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DeployError> {
         .enable_all()
         .build()
         .map_err(|e| DeployError::Other(format!("cannot start the async runtime: {e}")))
-}
-
-/// The pid in a node's pid file, if that process still runs a covenant node.
-fn running_pid(node_dir: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(node_dir.join("node.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    alive(pid).then_some(pid)
-}
-
-fn alive(pid: u32) -> bool {
-    let Some(p) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    if rustix::process::test_kill_process(p).is_err() {
-        return false;
-    }
-    // A recycled pid is not our node; a zombie is not running.
-    match std::fs::read(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let text = String::from_utf8_lossy(&stat);
-            let state = text
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next());
-            if state == Some("Z") {
-                return false;
-            }
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let c = String::from_utf8_lossy(&c);
-                    c.contains("node") && c.contains("start")
-                })
-                .unwrap_or(true)
-        }
-        Err(_) => true,
-    }
-}
-
-fn signal(pid: u32, sig: rustix::process::Signal) -> bool {
-    i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .is_some_and(|p| rustix::process::kill_process(p, sig).is_ok())
-}
-
-fn log_tail(path: &Path, bytes: u64) -> String {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
-    let mut s = String::new();
-    let _ = f.read_to_string(&mut s);
-    s
 }

@@ -13,5 +13,5 @@ mod listener;
 #[cfg(feature = "grpc")]
 pub use listener::serve_grpc;
 pub use listener::{
-    ClientIo, FD_RESERVE, Limits, connection_budget, raise_descriptor_limit, serve_rest,
+    ClientIo, FD_RESERVE, Limits, RemoteAddr, connection_budget, raise_descriptor_limit, serve_rest,
 };

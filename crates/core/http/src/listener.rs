@@ -93,6 +93,11 @@ pub fn connection_budget(configured: usize, listeners: usize, soft_limit: Option
     configured.min(share).max(MIN_CONNECTIONS)
 }
 
+/// The address of the client that sent a request: an extension on every request
+/// [`serve_rest`] hands its router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub Option<SocketAddr>);
+
 /// What a connection has been doing.
 #[derive(Debug)]
 struct Activity {
@@ -266,10 +271,12 @@ pub async fn serve_rest(
             _ = stop.changed() => return,
         };
         let io = ClientIo::new(stream, slot, None);
+        let remote = RemoteAddr(io.remote);
         let activity = io.activity.clone();
         let router = router.clone();
         let svc_activity = activity.clone();
-        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(remote);
             let router = router.clone();
             let activity = svc_activity.clone();
             activity.in_flight.fetch_add(1, Ordering::Relaxed);

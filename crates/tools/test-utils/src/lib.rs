@@ -19,6 +19,7 @@ pub mod fixtures;
 pub mod openssl;
 pub mod poll;
 pub mod ports;
+pub mod postgres;
 
 pub use poll::{wait_for, wait_for_async, wait_value};
 pub use ports::{free_port, free_ports};

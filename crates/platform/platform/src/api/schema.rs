@@ -1,0 +1,334 @@
+//! JSON schemas of the API's bodies, for the OpenAPI document. Request bodies are strict
+//! (unknown fields refused, as the handlers refuse them); answers list what they carry.
+
+use serde_json::{Value, json};
+
+/// A reference to a component schema.
+pub fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A page of `item`s.
+pub fn page(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {"type": "array", "items": r(item)},
+            "next": {"description": "Pass as `after` for the next page; null on the last", "nullable": true}
+        }
+    })
+}
+
+/// An array of `item`s.
+pub fn list(item: &str) -> Value {
+    json!({"type": "array", "items": r(item)})
+}
+
+/// A strict object.
+pub fn object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+fn text(min: u64, max: u64) -> Value {
+    json!({"type": "string", "minLength": min, "maxLength": max})
+}
+
+fn int() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+
+fn obj(properties: Value) -> Value {
+    json!({"type": "object", "properties": properties})
+}
+
+/// Every component schema.
+pub fn components() -> Value {
+    let s = json!({"type": "string"});
+    let b = json!({"type": "boolean"});
+    let n = int();
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": s, "message": s}
+            }}
+        },
+        "Account": obj(json!({
+            "id": s, "org_id": s, "username": s, "display_name": s, "root": b,
+            "totp_enabled": b, "disabled": b, "created_at": n, "version": n
+        })),
+        "Me": obj(json!({"account": r("Account"), "org": r("Org"), "actions": strings, "unread_events": n})),
+        "Session": obj(json!({"csrf_token": s, "expires_at": n, "account": r("Account")})),
+        "Group": obj(json!({
+            "id": s, "org_id": s, "name": s, "description": s, "members": strings,
+            "actions": strings, "created_at": n, "version": n
+        })),
+        "Token": obj(json!({
+            "id": s, "name": s, "scopes": strings, "expires_at": n, "created_at": n,
+            "last_used_at": {"type": "integer", "nullable": true}, "revoked": b,
+            "token": {"type": "string", "description": "The secret: only in the answer that created it"}
+        })),
+        "Action": obj(json!({"name": s, "description": s, "root_only": b})),
+        "Org": obj(json!({
+            "id": s, "name": s, "suite": s, "verified": b, "ca_certificate": s,
+            "ca_fingerprint": s, "ca_kept": b, "created_at": n
+        })),
+        "Identity": obj(json!({
+            "id": s, "org_id": s, "name": s, "role": s, "certificate": s, "fingerprint": s,
+            "custodial": b, "not_after": s, "created_at": n
+        })),
+        "Registered": obj(json!({
+            "org": r("Org"), "root_account": r("Account"),
+            "identities": {"type": "array", "items": r("Identity")}
+        })),
+        "Policy": obj(json!({
+            "rule": {"type": "string", "description": "ANY, ALL, MAJORITY, N_OF_M:n, PERCENT:p or FRACTION:a/b"},
+            "weights": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "veto": strings,
+            "deadline_hours": {"type": "integer", "nullable": true}
+        })),
+        "Consortium": obj(json!({
+            "id": s, "name": s, "description": s, "require_verified": b, "founder_org": s,
+            "members": {"type": "array", "items": obj(json!({"org_id": s, "name": s, "joined_at": n}))},
+            "policies": {"type": "object", "additionalProperties": r("Policy")},
+            "created_at": n, "version": n
+        })),
+        "Invitation": obj(json!({
+            "id": s, "consortium_id": s, "consortium_name": s, "org_id": s,
+            "proposal_id": {"type": "string", "nullable": true}, "message": s, "state": s,
+            "created_at": n, "decided_at": {"type": "integer", "nullable": true}
+        })),
+        "Vote": obj(json!({
+            "org_id": s, "decision": s, "identity_id": s, "certificate_fingerprint": s,
+            "signature": s, "offline": b, "account_id": {"type": "string", "nullable": true},
+            "created_at": n
+        })),
+        "Proposal": obj(json!({
+            "id": s, "consortium_id": s, "chain_id": {"type": "string", "nullable": true},
+            "kind": s, "title": s, "params": {}, "params_sha256": s, "proposer_org": s,
+            "proposer_account": s, "policy": r("Policy"),
+            "voters": {"type": "array", "items": obj(json!({"org_id": s, "weight": n}))},
+            "votes": {"type": "array", "items": r("Vote")},
+            "tally": obj(json!({"approve_weight": n, "reject_weight": n, "total_weight": n, "standing": s, "reason": s})),
+            "state": {"type": "string", "enum": ["open", "approved", "rejected", "expired", "executing", "executed", "failed"]},
+            "deadline": n, "tx_id": {"type": "string", "nullable": true}, "created_at": n,
+            "decided_at": {"type": "integer", "nullable": true},
+            "executed_at": {"type": "integer", "nullable": true},
+            "outcome": {"nullable": true}, "operation_id": {"type": "string", "nullable": true},
+            "version": n
+        })),
+        "SigningRequest": {
+            "type": "object",
+            "description": "What `covenant proposal sign FILE` signs: a chain transaction's payload, or the platform's statement",
+            "properties": {"platform_proposal": s, "decision": s, "payload": s, "statement": s, "tx_id": s, "signatures": {"type": "array"}}
+        },
+        "Event": obj(json!({
+            "id": n, "org_id": s, "kind": s, "title": s, "subject_kind": s, "subject_id": s,
+            "data": {}, "created_at": n, "read": b
+        })),
+        "Node": obj(json!({
+            "id": s, "network_id": s, "org_id": s, "name": s, "api_url": s, "grpc_address": s,
+            "peer_address": s, "certificate": s, "state": s, "status": s,
+            "heights": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "peers": n, "chains": strings, "last_seen_at": {"type": "integer", "nullable": true},
+            "last_error": {"type": "string", "nullable": true}, "created_at": n
+        })),
+        "Network": obj(json!({
+            "id": s, "consortium_id": s, "name": s, "state": s, "expires_at": n,
+            "nodes": {"type": "array", "items": r("Node")}, "chains": strings, "created_at": n,
+            "version": n
+        })),
+        "Chain": obj(json!({
+            "id": s, "network_id": s, "consortium_id": s, "consensus": s, "suite": s, "state": s,
+            "genesis_hash": {"type": "string", "nullable": true}, "nodes": {"type": "array"},
+            "created_at": n,
+            "live": {"description": "What the chain itself reports (height, members, consensus nodes, policies, contracts), or why it could not be read"}
+        })),
+        "Operation": obj(json!({
+            "id": s, "org_id": s, "consortium_id": {"type": "string", "nullable": true},
+            "kind": s, "target": s, "state": {"type": "string", "enum": ["running", "succeeded", "failed"]},
+            "progress": s, "step": n, "steps": n, "error": {}, "result": {}, "created_at": n,
+            "updated_at": n
+        })),
+        "AuditEntry": obj(json!({
+            "seq": n, "at": n, "request_id": s, "account_id": s, "org_id": s, "action": s,
+            "target": s, "params_digest": s, "result": s, "prev_hash": s, "hash": s
+        })),
+    })
+}
+
+/// Request bodies.
+pub mod req {
+    use super::*;
+
+    pub fn login() -> Value {
+        object(
+            &["username", "password"],
+            json!({
+                "username": text(1, 64),
+                "password": text(1, 256),
+                "totp": {"type": "string", "pattern": "^[0-9]{6}$"},
+                "recovery_code": text(1, 64)
+            }),
+        )
+    }
+
+    pub fn register() -> Value {
+        object(
+            &["id", "name", "root_username", "root_password"],
+            json!({
+                "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,31}$"},
+                "name": text(1, 128),
+                "suite": {"type": "string", "enum": ["sm", "intl"]},
+                "root_username": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{3,64}$"},
+                "root_password": text(12, 256),
+                "root_display_name": text(1, 128),
+                "admin_key": {"type": "string", "enum": ["platform", "offline"], "description": "Where the org's first admin key lives"}
+            }),
+        )
+    }
+
+    pub fn password() -> Value {
+        object(
+            &["current_password", "new_password"],
+            json!({"current_password": text(1, 256), "new_password": text(12, 256)}),
+        )
+    }
+
+    pub fn totp_code() -> Value {
+        object(
+            &["code"],
+            json!({"code": {"type": "string", "pattern": "^[0-9]{6}$"}}),
+        )
+    }
+
+    pub fn totp_disable() -> Value {
+        object(
+            &["password", "code"],
+            json!({"password": text(1, 256), "code": {"type": "string", "pattern": "^[0-9]{6}$"}}),
+        )
+    }
+
+    pub fn token() -> Value {
+        object(
+            &["name", "scopes"],
+            json!({
+                "name": text(1, 64),
+                "scopes": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                "days": {"type": "integer", "minimum": 1, "maximum": 365}
+            }),
+        )
+    }
+
+    pub fn account() -> Value {
+        object(
+            &["username", "password"],
+            json!({
+                "username": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{3,64}$"},
+                "password": text(12, 256),
+                "display_name": text(1, 128)
+            }),
+        )
+    }
+
+    pub fn account_patch() -> Value {
+        object(
+            &["version"],
+            json!({"version": int(), "display_name": text(1, 128), "disabled": {"type": "boolean"}}),
+        )
+    }
+
+    pub fn actions() -> Value {
+        object(
+            &["actions"],
+            json!({"actions": {"type": "array", "items": {"type": "string"}}}),
+        )
+    }
+
+    pub fn group() -> Value {
+        object(
+            &["name"],
+            json!({"name": text(1, 64), "description": text(0, 1024)}),
+        )
+    }
+
+    pub fn member() -> Value {
+        object(&["account_id"], json!({"account_id": text(1, 64)}))
+    }
+
+    pub fn identity() -> Value {
+        object(
+            &["name", "role"],
+            json!({
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                "role": {"type": "string", "enum": ["admin", "client"]},
+                "csr": {"type": "string", "description": "A CSR (PEM) made with `covenant ca csr`: the key stays with its owner"}
+            }),
+        )
+    }
+
+    pub fn consortium() -> Value {
+        object(
+            &["name"],
+            json!({
+                "name": text(1, 64),
+                "description": text(0, 2048),
+                "require_verified": {"type": "boolean"},
+                "policies": {"type": "object", "additionalProperties": r("Policy")}
+            }),
+        )
+    }
+
+    pub fn invitation() -> Value {
+        object(
+            &["org_id"],
+            json!({"org_id": text(2, 32), "message": text(0, 1000)}),
+        )
+    }
+
+    pub fn proposal() -> Value {
+        object(
+            &["kind", "params"],
+            json!({
+                "kind": {"type": "string", "enum": crate::proposal::kind::KINDS.iter().map(|k| k.name()).collect::<Vec<_>>()},
+                "params": {"type": "object"},
+                "title": text(1, 200)
+            }),
+        )
+    }
+
+    pub fn vote() -> Value {
+        object(
+            &["decision"],
+            json!({
+                "decision": {"type": "string", "enum": ["approve", "reject"]},
+                "identity": {"type": "string", "description": "A custodial admin identity of your org (name or id); the first if omitted"}
+            }),
+        )
+    }
+
+    pub fn signature() -> Value {
+        object(
+            &["decision", "certificate", "signature"],
+            json!({
+                "decision": {"type": "string", "enum": ["approve", "reject"]},
+                "certificate": {"type": "string", "description": "The signer's certificate (PEM): an admin of your org"},
+                "signature": {"type": "string", "description": "The signature (base64) over the signing request's bytes"}
+            }),
+        )
+    }
+
+    pub fn empty() -> Value {
+        object(&[], json!({}))
+    }
+}

@@ -1,0 +1,1067 @@
+//! Networks, their nodes, and the chains the platform deploys on them.
+//!
+//! A network is a set of nodes of the consortium's orgs: each node gets a certificate from
+//! its org's CA (the platform keeps the key sealed until it writes the node's files) and
+//! ports on this machine. A node runs once a chain is deployed on it: the platform builds the
+//! chain's genesis from the member orgs' trust roots and the chosen consensus, writes each
+//! node's `node.toml` with every chain it hosts, and (re)starts it through the local-process
+//! driver (covenant-deploy), as an operation callers poll.
+//!
+//! What a chain is (members, consensus nodes, contracts, config version) is read from the
+//! chain itself through a node's API; the platform's rows only say what it deployed where.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use covenant_crypto::Suite;
+use covenant_deploy::{
+    chain_config::default_chain_config,
+    node_config::{ChainSection, NodeSection, NodeToml, TbftSection},
+    process,
+};
+use covenant_pki::{
+    Certificate, Role,
+    files::{self, PRIVATE_MODE, PUBLIC_MODE},
+};
+use covenant_sdk::{Client, ClientError};
+use covenant_types::{ConsensusNode, Policy as ChainRulePolicy, PolicyEntry};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{Row, any::AnyRow};
+
+use crate::{
+    Platform, consortium,
+    error::{Error, Result},
+    event, operation, org,
+    proposal::kind::{ChainCreate, NetworkCreate},
+    time::{new_id, now_ms},
+};
+
+/// A node as the platform sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeView {
+    pub id: String,
+    pub network_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub api_url: String,
+    pub grpc_address: String,
+    pub peer_address: String,
+    pub certificate: String,
+    /// `created` (no process yet), `running`, `stopped`, `failed`.
+    pub state: String,
+    /// `up`, `down` or `unknown`, from the last look at its API.
+    pub status: String,
+    /// Height of each chain it hosts, from its API.
+    pub heights: BTreeMap<String, u64>,
+    pub peers: i64,
+    pub chains: Vec<String>,
+    pub last_seen_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+/// A network.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkView {
+    pub id: String,
+    pub consortium_id: String,
+    pub name: String,
+    /// `ready` (no chain yet), `running`, `deleted`.
+    pub state: String,
+    pub expires_at: i64,
+    pub nodes: Vec<NodeView>,
+    pub chains: Vec<String>,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// A chain the platform deployed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainView {
+    pub id: String,
+    pub network_id: String,
+    pub consortium_id: String,
+    pub consensus: String,
+    pub suite: String,
+    /// `deploying`, `running`, `failed`.
+    pub state: String,
+    pub genesis_hash: Option<String>,
+    /// Nodes hosting it and their role (`consensus` or `sync`).
+    pub nodes: Vec<Value>,
+    pub created_at: i64,
+}
+
+/// Check a network name: 1 to 32 lowercase letters, digits or `-`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "a network name is 1 to 32 lowercase letters, digits or '-'",
+        ))
+    }
+}
+
+/// Refuse a name the consortium uses already.
+pub async fn check_name_free(p: &Platform, consortium_id: &str, name: &str) -> Result<()> {
+    let used = sqlx::query("SELECT id FROM networks WHERE consortium_id = $1 AND name = $2")
+        .bind(consortium_id)
+        .bind(name)
+        .fetch_optional(p.db().pool())
+        .await?;
+    if used.is_some() {
+        return Err(Error::conflict(
+            "NETWORK_EXISTS",
+            format!("the consortium has a network named {name} already"),
+        ));
+    }
+    Ok(())
+}
+
+fn node_view(r: &AnyRow, chains: Vec<String>) -> Result<NodeView> {
+    let api: i64 = r.try_get("api_port")?;
+    let grpc: i64 = r.try_get("grpc_port")?;
+    let peer: i64 = r.try_get("peer_port")?;
+    let heights: String = r.try_get("heights")?;
+    Ok(NodeView {
+        id: r.try_get("id")?,
+        network_id: r.try_get("network_id")?,
+        org_id: r.try_get("org_id")?,
+        name: r.try_get("name")?,
+        api_url: format!("http://127.0.0.1:{api}"),
+        grpc_address: format!("127.0.0.1:{grpc}"),
+        peer_address: format!("127.0.0.1:{peer}"),
+        certificate: r.try_get("cert_pem")?,
+        state: r.try_get("state")?,
+        status: r.try_get("status")?,
+        heights: serde_json::from_str(&heights).unwrap_or_default(),
+        peers: r.try_get("peers")?,
+        chains,
+        last_seen_at: r.try_get("last_seen_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+async fn node_chains(p: &Platform, node_id: &str) -> Result<Vec<String>> {
+    sqlx::query("SELECT chain_id FROM chain_nodes WHERE node_id = $1 ORDER BY chain_id")
+        .bind(node_id)
+        .fetch_all(p.db().pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("chain_id").map_err(Error::from))
+        .collect()
+}
+
+/// A node by id or name.
+pub async fn node(p: &Platform, id_or_name: &str) -> Result<NodeView> {
+    let row = sqlx::query("SELECT * FROM nodes WHERE id = $1 OR name = $1")
+        .bind(id_or_name)
+        .fetch_optional(p.db().pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no node {id_or_name}")))?;
+    let id: String = row.try_get("id")?;
+    node_view(&row, node_chains(p, &id).await?)
+}
+
+async fn network_view(p: &Platform, r: &AnyRow) -> Result<NetworkView> {
+    let id: String = r.try_get("id")?;
+    let rows = sqlx::query("SELECT * FROM nodes WHERE network_id = $1 ORDER BY org_id, name")
+        .bind(&id)
+        .fetch_all(p.db().pool())
+        .await?;
+    let mut nodes = Vec::new();
+    for n in &rows {
+        let nid: String = n.try_get("id")?;
+        nodes.push(node_view(n, node_chains(p, &nid).await?)?);
+    }
+    let chains = sqlx::query("SELECT id FROM chains WHERE network_id = $1 ORDER BY id")
+        .bind(&id)
+        .fetch_all(p.db().pool())
+        .await?
+        .iter()
+        .map(|c| c.try_get::<String, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NetworkView {
+        consortium_id: r.try_get("consortium_id")?,
+        name: r.try_get("name")?,
+        state: r.try_get("state")?,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
+        version: r.try_get("version")?,
+        nodes,
+        chains,
+        id,
+    })
+}
+
+/// The network `id` of `consortium_id`.
+pub async fn get_in(p: &Platform, consortium_id: &str, id: &str) -> Result<NetworkView> {
+    let row = sqlx::query("SELECT * FROM networks WHERE id = $1 AND consortium_id = $2")
+        .bind(id)
+        .bind(consortium_id)
+        .fetch_optional(p.db().pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no network {id} in this consortium")))?;
+    network_view(p, &row).await
+}
+
+/// The network `id` if `org_id` is a member of its consortium.
+pub async fn get_for(p: &Platform, org_id: &str, id: &str) -> Result<NetworkView> {
+    let missing = || Error::not_found(format!("no network {id} your org can see"));
+    let row = sqlx::query("SELECT * FROM networks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p.db().pool())
+        .await?
+        .ok_or_else(missing)?;
+    let c: String = row.try_get("consortium_id")?;
+    if !consortium::is_member(p, &c, org_id).await? {
+        return Err(missing());
+    }
+    network_view(p, &row).await
+}
+
+/// The networks of the consortia `org_id` belongs to.
+pub async fn list_for(
+    p: &Platform,
+    org_id: &str,
+    consortium_id: Option<&str>,
+) -> Result<Vec<NetworkView>> {
+    let rows = sqlx::query(
+        "SELECT w.* FROM networks w JOIN consortium_members m ON m.consortium_id = w.consortium_id AND m.org_id = $1
+         WHERE ($2 = '' OR w.consortium_id = $2) ORDER BY w.created_at, w.id",
+    )
+    .bind(org_id)
+    .bind(consortium_id.unwrap_or(""))
+    .fetch_all(p.db().pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push(network_view(p, r).await?);
+    }
+    Ok(out)
+}
+
+fn network_dir(p: &Platform, network_id: &str) -> PathBuf {
+    p.config().dir.join("networks").join(network_id)
+}
+
+async fn next_ports(p: &Platform, taken: &mut Vec<u16>) -> Result<(u16, u16, u16)> {
+    let highest = sqlx::query("SELECT MAX(api_port) AS m FROM nodes")
+        .fetch_one(p.db().pool())
+        .await?;
+    let highest: Option<i64> = highest.try_get("m")?;
+    let mut base = match highest {
+        Some(h) => (h + 10).max(i64::from(p.config().node_base_port)),
+        None => i64::from(p.config().node_base_port),
+    };
+    for _ in 0..500 {
+        let b = u16::try_from(base)
+            .map_err(|_| Error::unavailable("NO_PORTS", "no ports left for new nodes"))?;
+        if b.checked_add(2).is_none() {
+            break;
+        }
+        let free = !taken.contains(&b)
+            && [b, b + 1, b + 2]
+                .iter()
+                .all(|port| process::check_port(*port, "node").is_ok());
+        if free {
+            taken.push(b);
+            return Ok((b, b + 1, b + 2));
+        }
+        base += 10;
+    }
+    Err(Error::unavailable(
+        "NO_PORTS",
+        "no free ports found for new nodes",
+    ))
+}
+
+/// Create a network's records: nodes with certificates and ports (no process yet).
+pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Result<NetworkView> {
+    check_name(&n.name)?;
+    check_name_free(p, consortium_id, &n.name).await?;
+    let id = new_id("net")?;
+    let now = now_ms();
+    let mut planned = Vec::new();
+    let mut taken = Vec::new();
+    for group in &n.nodes {
+        let ca = org::ca(p, &group.org_id).await?;
+        for _ in 0..group.count {
+            let node_id = new_id("node")?;
+            let name = format!("{}-{}", group.org_id, &node_id[5..13]);
+            let hosts = ["127.0.0.1", "localhost"]
+                .iter()
+                .filter_map(|h| h.parse().ok())
+                .collect();
+            let (cert, key) = ca.issue(&group.org_id, Role::Node, &name, hosts)?;
+            let sealed = p
+                .vault()
+                .seal(&format!("node:{node_id}"), key.to_pkcs8_pem()?.as_bytes())?;
+            let ports = next_ports(p, &mut taken).await?;
+            planned.push((node_id, group.org_id.clone(), name, cert, sealed, ports));
+        }
+    }
+    let mut tx = p.db().write().await?;
+    sqlx::query(
+        "INSERT INTO networks (id, consortium_id, name, state, expires_at, created_at) VALUES ($1, $2, $3, 'ready', $4, $5)",
+    )
+    .bind(&id)
+    .bind(consortium_id)
+    .bind(&n.name)
+    .bind(now + i64::from(n.days) * 86_400_000)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    for (node_id, org_id, name, cert, sealed, (api, grpc, peer)) in &planned {
+        sqlx::query(
+            "INSERT INTO nodes (id, network_id, org_id, name, api_port, grpc_port, peer_port, cert_pem, key_sealed, state, status, heights, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'created', 'unknown', '{}', $10)",
+        )
+        .bind(node_id)
+        .bind(&id)
+        .bind(org_id)
+        .bind(name)
+        .bind(i64::from(*api))
+        .bind(i64::from(*grpc))
+        .bind(i64::from(*peer))
+        .bind(cert.to_pem())
+        .bind(sealed)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let members = consortium::member_ids_in(&mut tx, consortium_id).await?;
+    let notices = event::add_in(
+        &mut tx,
+        &members,
+        &event::New {
+            kind: "network.created",
+            title: format!(
+                "Network {} was created with {} nodes",
+                n.name,
+                planned.len()
+            ),
+            subject_kind: "network",
+            subject_id: &id,
+            data: json!({"consortium_id": consortium_id}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    event::push(p, notices);
+    get_in(p, consortium_id, &id).await
+}
+
+/// Extend a network's life.
+pub async fn renew(p: &Platform, consortium_id: &str, id: &str, days: u32) -> Result<NetworkView> {
+    let net = get_in(p, consortium_id, id).await?;
+    let from = net.expires_at.max(now_ms());
+    sqlx::query("UPDATE networks SET expires_at = $1, version = version + 1 WHERE id = $2")
+        .bind(from + i64::from(days) * 86_400_000)
+        .bind(id)
+        .execute(p.db().pool())
+        .await?;
+    get_in(p, consortium_id, id).await
+}
+
+/// Check a chain plan before it is voted on.
+pub async fn check_chain_plan(p: &Platform, consortium_id: &str, c: &ChainCreate) -> Result<()> {
+    covenant_types::names::validate_chain_id(&c.chain_id)
+        .map_err(|e| Error::invalid_as("CHAIN_ID_INVALID", e.to_string()))?;
+    let exists = sqlx::query("SELECT id FROM chains WHERE id = $1")
+        .bind(&c.chain_id)
+        .fetch_optional(p.db().pool())
+        .await?;
+    if exists.is_some() {
+        return Err(Error::conflict(
+            "CHAIN_EXISTS",
+            format!("a chain {} exists on this platform already", c.chain_id),
+        ));
+    }
+    let net = get_in(p, consortium_id, &c.network_id).await?;
+    if net.state == "deleted" {
+        return Err(Error::conflict("NETWORK_DELETED", "the network is deleted"));
+    }
+    if !covenant_types::config::CONSENSUS_KINDS.contains(&c.consensus.as_str()) {
+        return Err(Error::invalid(format!(
+            "consensus {:?} is not one of solo, raft, tbft",
+            c.consensus
+        )));
+    }
+    if c.orgs.is_empty() || c.orgs.len() > 32 {
+        return Err(Error::invalid("a chain has 1 to 32 member orgs"));
+    }
+    let mut orgs = c.orgs.clone();
+    orgs.sort();
+    orgs.dedup();
+    if orgs.len() != c.orgs.len() {
+        return Err(Error::invalid("an org is named twice"));
+    }
+    let members = consortium::members(p, consortium_id).await?;
+    let mut suite: Option<String> = None;
+    for o in &c.orgs {
+        if !members.iter().any(|m| &m.org_id == o) {
+            return Err(Error::invalid_as(
+                "NOT_A_MEMBER",
+                format!("{o} is not a member of the consortium"),
+            ));
+        }
+        let ov = org::get(p, o).await?;
+        match &suite {
+            None => suite = Some(ov.suite),
+            Some(s) if *s != ov.suite => {
+                return Err(Error::invalid_as(
+                    "SUITE_MISMATCH",
+                    format!(
+                        "{o} uses the {} suite but other members use {s}; a chain has one suite",
+                        ov.suite
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let nodes = chain_nodes_of(&net, c)?;
+    if c.consensus == "solo" && nodes.len() != 1 {
+        return Err(Error::invalid("solo consensus has exactly one node"));
+    }
+    for pol in &c.policies {
+        if !covenant_types::config::resource::DEFAULTS
+            .iter()
+            .any(|(r, _)| *r == pol.resource)
+        {
+            return Err(Error::invalid_as(
+                "POLICY_INVALID",
+                format!("{} is not a governed resource of a chain", pol.resource),
+            ));
+        }
+        pol.rule
+            .parse::<covenant_types::policy::Rule>()
+            .map_err(|e| Error::invalid_as("POLICY_INVALID", e.to_string()))?;
+        for o in &pol.org_ids {
+            if !c.orgs.contains(o) {
+                return Err(Error::invalid_as(
+                    "POLICY_INVALID",
+                    format!(
+                        "policy {} names {o}, which is not a member of the chain",
+                        pol.resource
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chain_nodes_of<'a>(net: &'a NetworkView, c: &ChainCreate) -> Result<Vec<&'a NodeView>> {
+    let nodes: Vec<&NodeView> = if c.nodes.is_empty() {
+        net.nodes
+            .iter()
+            .filter(|n| c.orgs.contains(&n.org_id))
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for want in &c.nodes {
+            let n = net
+                .nodes
+                .iter()
+                .find(|n| &n.id == want || &n.name == want)
+                .ok_or_else(|| Error::invalid(format!("the network has no node {want}")))?;
+            if !c.orgs.contains(&n.org_id) {
+                return Err(Error::invalid(format!(
+                    "node {} belongs to {}, which is not a member of the chain",
+                    n.name, n.org_id
+                )));
+            }
+            out.push(n);
+        }
+        out
+    };
+    if nodes.is_empty() {
+        return Err(Error::invalid(
+            "the chain has no consensus node: no node of its orgs is in the network",
+        ));
+    }
+    Ok(nodes)
+}
+
+/// Record a chain and deploy it in the background; returns the operation to poll.
+pub async fn create_chain(
+    p: &Platform,
+    consortium_id: &str,
+    c: &ChainCreate,
+    org_id: &str,
+) -> Result<String> {
+    check_chain_plan(p, consortium_id, c).await?;
+    let net = get_in(p, consortium_id, &c.network_id).await?;
+    let nodes: Vec<NodeView> = chain_nodes_of(&net, c)?.into_iter().cloned().collect();
+    let suite = org::get(p, &c.orgs[0]).await?.suite;
+    let mut tx = p.db().write().await?;
+    sqlx::query(
+        "INSERT INTO chains (id, network_id, consortium_id, consensus, suite, state, created_at) VALUES ($1, $2, $3, $4, $5, 'deploying', $6)",
+    )
+    .bind(&c.chain_id)
+    .bind(&c.network_id)
+    .bind(consortium_id)
+    .bind(&c.consensus)
+    .bind(&suite)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            Error::conflict("CHAIN_EXISTS", format!("a chain {} exists already", c.chain_id))
+        } else {
+            e.into()
+        }
+    })?;
+    for n in &nodes {
+        sqlx::query(
+            "INSERT INTO chain_nodes (chain_id, node_id, role) VALUES ($1, $2, 'consensus')",
+        )
+        .bind(&c.chain_id)
+        .bind(&n.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let op = operation::start(
+        p,
+        org_id,
+        Some(consortium_id),
+        "chain.create",
+        &c.chain_id,
+        4,
+    )
+    .await?;
+    let (p2, op2, c2) = (p.clone(), op.clone(), c.clone());
+    let suite2 = suite.clone();
+    tokio::spawn(async move {
+        let r = deploy_chain(&p2, &op2, &c2, &suite2, &nodes).await;
+        let state = if r.is_ok() { "running" } else { "failed" };
+        let _ = sqlx::query("UPDATE chains SET state = $1 WHERE id = $2")
+            .bind(state)
+            .bind(&c2.chain_id)
+            .execute(p2.db().pool())
+            .await;
+        let _ = match r {
+            Ok(v) => operation::succeed(&p2, &op2, &v).await,
+            Err(e) => operation::fail(&p2, &op2, &e).await,
+        };
+    });
+    Ok(op)
+}
+
+async fn deploy_chain(
+    p: &Platform,
+    op: &str,
+    c: &ChainCreate,
+    suite: &str,
+    nodes: &[NodeView],
+) -> Result<Value> {
+    let _guard = p.inner.deploy_lock.lock().await;
+    operation::progress(
+        p,
+        op,
+        1,
+        "building the genesis block from the member orgs' trust roots",
+    )
+    .await?;
+    let suite: Suite = suite
+        .parse()
+        .map_err(|_| Error::internal("an org's suite is damaged"))?;
+    let mut roots = Vec::new();
+    for o in &c.orgs {
+        let ov = org::get(p, o).await?;
+        let cert = Certificate::from_pem(&ov.ca_certificate, "org CA")?;
+        roots.push((o.clone(), cert.der().to_vec()));
+    }
+    let mut consensus_nodes = Vec::new();
+    for n in nodes {
+        let cert = Certificate::from_pem(&n.certificate, "node certificate")?;
+        consensus_nodes.push(ConsensusNode {
+            org_id: n.org_id.clone(),
+            node_id: n.name.clone(),
+            certificate: cert.der().to_vec(),
+            address: n.peer_address.clone(),
+        });
+    }
+    let mut config =
+        default_chain_config(&c.chain_id, suite, &roots, consensus_nodes, &c.consensus);
+    for pol in &c.policies {
+        config.policies.retain(|e| e.resource != pol.resource);
+        config.policies.push(PolicyEntry {
+            resource: pol.resource.clone(),
+            policy: Some(ChainRulePolicy {
+                rule: pol.rule.clone(),
+                org_ids: pol.org_ids.clone(),
+                roles: vec!["admin".into()],
+            }),
+        });
+    }
+    use covenant_types::config::ChainConfigExt as _;
+    config
+        .validate()
+        .map_err(|e| Error::invalid_as("CHAIN_CONFIG_INVALID", e.to_string()))?;
+    let genesis = covenant_types::genesis::genesis_block(&config, covenant_types::tx::now_ms())
+        .map_err(|e| Error::invalid_as("CHAIN_CONFIG_INVALID", e.to_string()))?;
+    let network_id = nodes
+        .first()
+        .map(|n| n.network_id.clone())
+        .unwrap_or_default();
+    let dir = network_dir(p, &network_id);
+    let genesis_path = dir.join("genesis").join(format!("{}.block", c.chain_id));
+    write_file(&genesis_path, &genesis.encode(), PUBLIC_MODE)?;
+    sqlx::query("UPDATE chains SET genesis_hash = $1 WHERE id = $2")
+        .bind(genesis.hash.to_hex())
+        .bind(&c.chain_id)
+        .execute(p.db().pool())
+        .await?;
+    operation::progress(
+        p,
+        op,
+        2,
+        &format!("writing the files of {} nodes", nodes.len()),
+    )
+    .await?;
+    for n in nodes {
+        write_node(p, &n.id).await?;
+    }
+    operation::progress(p, op, 3, "starting the nodes").await?;
+    restart(p, nodes).await?;
+    operation::progress(p, op, 4, "waiting for every node to serve the chain").await?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for n in nodes {
+        wait_serving(n, &c.chain_id, deadline).await?;
+    }
+    Ok(json!({
+        "chain_id": c.chain_id,
+        "genesis_hash": genesis.hash.to_hex(),
+        "nodes": nodes.iter().map(|n| json!({"name": n.name, "api_url": n.api_url})).collect::<Vec<_>>(),
+    }))
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        files::create_private_dir(parent)
+            .map_err(|e| Error::internal(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    files::write_atomic(path, bytes, mode)
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
+}
+
+fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
+    network_dir(p, &n.network_id).join(&n.name)
+}
+
+/// Write a node's certificate, key and `node.toml` with every chain it hosts.
+async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
+    let n = node(p, node_id).await?;
+    let row = sqlx::query("SELECT key_sealed FROM nodes WHERE id = $1")
+        .bind(node_id)
+        .fetch_one(p.db().pool())
+        .await?;
+    let sealed: String = row.try_get("key_sealed")?;
+    let key = p.vault().open(&format!("node:{node_id}"), &sealed)?;
+    let dir = node_dir(p, &n);
+    write_file(&dir.join("key.pem"), &key, PRIVATE_MODE)?;
+    write_file(&dir.join("cert.pem"), n.certificate.as_bytes(), PUBLIC_MODE)?;
+    let mut chains = Vec::new();
+    for chain in &n.chains {
+        chains.push(ChainSection {
+            id: chain.clone(),
+            genesis: PathBuf::from("../genesis").join(format!("{chain}.block")),
+            verify_blocks: 100,
+        });
+    }
+    let toml = NodeToml {
+        node: NodeSection {
+            name: n.name.clone(),
+            data_dir: "data".into(),
+            api_listen: n.api_url.trim_start_matches("http://").to_string(),
+            grpc_listen: Some(n.grpc_address.clone()),
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+            peer_listen: Some(n.peer_address.clone()),
+        },
+        chains,
+        tbft: Some(TbftSection {
+            propose_ms: 1500,
+            vote_ms: 500,
+            per_round_ms: 250,
+        }),
+    };
+    let text = toml
+        .to_toml()
+        .map_err(|e| Error::internal(format!("cannot write a node config: {e}")))?;
+    write_file(&dir.join("node.toml"), text.as_bytes(), PUBLIC_MODE)
+}
+
+/// Stop the nodes that run and start them all again (a node learns new chains at start).
+async fn restart(p: &Platform, nodes: &[NodeView]) -> Result<()> {
+    let dirs: Vec<(String, PathBuf)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), node_dir(p, n)))
+        .collect();
+    let exe = p.config().node_exe.clone();
+    let started = tokio::task::spawn_blocking(move || -> Result<Vec<(String, u32)>> {
+        process::stop_nodes(&dirs, Duration::from_secs(20), &|line| {
+            tracing::info!("{line}")
+        });
+        let mut out = Vec::new();
+        for (name, dir) in &dirs {
+            let pid = process::start_detached(&exe, dir)
+                .map_err(|e| Error::unavailable("NODE_START_FAILED", format!("{name}: {e}")))?;
+            out.push((name.clone(), pid));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("the deploy task failed: {e}")))??;
+    for (name, pid) in started {
+        sqlx::query(
+            "UPDATE nodes SET state = 'running', pid = $1, last_error = NULL WHERE name = $2",
+        )
+        .bind(i64::from(pid))
+        .bind(&name)
+        .execute(p.db().pool())
+        .await?;
+    }
+    let ids: Vec<String> = nodes.iter().map(|n| n.network_id.clone()).collect();
+    for id in ids {
+        sqlx::query("UPDATE networks SET state = 'running' WHERE id = $1 AND state = 'ready'")
+            .bind(id)
+            .execute(p.db().pool())
+            .await?;
+    }
+    Ok(())
+}
+
+async fn wait_serving(n: &NodeView, chain: &str, deadline: Instant) -> Result<()> {
+    let client = Client::new(&n.api_url, chain).map_err(node_error)?;
+    loop {
+        match client.info().await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(Error::unavailable(
+                    "NODE_NOT_SERVING",
+                    format!("node {} does not serve chain {chain}: {e}", n.name),
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Add `chain` to a node that was just made a member of it on chain, and restart it.
+pub async fn join_chain(p: &Platform, chain: &str, node_id: &str, org_id: &str) -> Result<String> {
+    let n = node(p, node_id).await?;
+    let c = sqlx::query("SELECT consortium_id FROM chains WHERE id = $1")
+        .bind(chain)
+        .fetch_one(p.db().pool())
+        .await?;
+    let consortium_id: String = c.try_get("consortium_id")?;
+    sqlx::query("INSERT INTO chain_nodes (chain_id, node_id, role) VALUES ($1, $2, 'consensus') ON CONFLICT (chain_id, node_id) DO NOTHING")
+        .bind(chain)
+        .bind(&n.id)
+        .execute(p.db().pool())
+        .await?;
+    let op = operation::start(
+        p,
+        org_id,
+        Some(&consortium_id),
+        "chain.add_node",
+        &n.name,
+        2,
+    )
+    .await?;
+    let (p2, op2, chain2) = (p.clone(), op.clone(), chain.to_string());
+    tokio::spawn(async move {
+        let r = async {
+            let _guard = p2.inner.deploy_lock.lock().await;
+            operation::progress(
+                &p2,
+                &op2,
+                1,
+                &format!("restarting {} with chain {chain2}", n.name),
+            )
+            .await?;
+            write_node(&p2, &n.id).await?;
+            let fresh = node(&p2, &n.id).await?;
+            restart(&p2, std::slice::from_ref(&fresh)).await?;
+            operation::progress(&p2, &op2, 2, "waiting for the node to serve the chain").await?;
+            wait_serving(&fresh, &chain2, Instant::now() + Duration::from_secs(90)).await?;
+            Ok::<Value, Error>(json!({"node": fresh.name, "chain_id": chain2}))
+        }
+        .await;
+        let _ = match r {
+            Ok(v) => operation::succeed(&p2, &op2, &v).await,
+            Err(e) => operation::fail(&p2, &op2, &e).await,
+        };
+    });
+    Ok(op)
+}
+
+/// The chain dropped a node: it stops hosting the chain.
+pub async fn leave_chain(p: &Platform, chain: &str, node_id: &str) -> Result<()> {
+    let n = node(p, node_id).await?;
+    sqlx::query("DELETE FROM chain_nodes WHERE chain_id = $1 AND node_id = $2")
+        .bind(chain)
+        .bind(&n.id)
+        .execute(p.db().pool())
+        .await?;
+    let fresh = node(p, &n.id).await?;
+    let _guard = p.inner.deploy_lock.lock().await;
+    if fresh.chains.is_empty() {
+        stop(p, std::slice::from_ref(&fresh)).await?;
+    } else {
+        write_node(p, &n.id).await?;
+        restart(p, std::slice::from_ref(&fresh)).await?;
+    }
+    Ok(())
+}
+
+async fn stop(p: &Platform, nodes: &[NodeView]) -> Result<()> {
+    let dirs: Vec<(String, PathBuf)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), node_dir(p, n)))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        process::stop_nodes(&dirs, Duration::from_secs(20), &|line| {
+            tracing::info!("{line}")
+        })
+    })
+    .await
+    .map_err(|e| Error::internal(format!("the stop task failed: {e}")))?;
+    for n in nodes {
+        sqlx::query(
+            "UPDATE nodes SET state = 'stopped', pid = NULL, status = 'down' WHERE id = $1",
+        )
+        .bind(&n.id)
+        .execute(p.db().pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stop every node of a network and mark it deleted (its files stay until removed by hand);
+/// returns the operation.
+pub async fn delete(p: &Platform, consortium_id: &str, id: &str, org_id: &str) -> Result<String> {
+    let net = get_in(p, consortium_id, id).await?;
+    let op = operation::start(p, org_id, Some(consortium_id), "network.delete", id, 1).await?;
+    let (p2, op2) = (p.clone(), op.clone());
+    tokio::spawn(async move {
+        let r = async {
+            let _guard = p2.inner.deploy_lock.lock().await;
+            operation::progress(&p2, &op2, 1, &format!("stopping {} nodes", net.nodes.len()))
+                .await?;
+            stop(&p2, &net.nodes).await?;
+            sqlx::query(
+                "UPDATE networks SET state = 'deleted', version = version + 1 WHERE id = $1",
+            )
+            .bind(&net.id)
+            .execute(p2.db().pool())
+            .await?;
+            Ok::<Value, Error>(json!({"network_id": net.id}))
+        }
+        .await;
+        let _ = match r {
+            Ok(v) => operation::succeed(&p2, &op2, &v).await,
+            Err(e) => operation::fail(&p2, &op2, &e).await,
+        };
+    });
+    Ok(op)
+}
+
+/// Stop every node the platform runs (when it shuts down with `--stop-nodes`, or in tests).
+pub async fn stop_all(p: &Platform) -> Result<usize> {
+    let rows = sqlx::query("SELECT id FROM nodes WHERE state = 'running'")
+        .fetch_all(p.db().pool())
+        .await?;
+    let mut nodes = Vec::new();
+    for r in rows {
+        nodes.push(node(p, &r.try_get::<String, _>("id")?).await?);
+    }
+    stop(p, &nodes).await?;
+    Ok(nodes.len())
+}
+
+fn chain_view(r: &AnyRow, nodes: Vec<Value>) -> Result<ChainView> {
+    Ok(ChainView {
+        id: r.try_get("id")?,
+        network_id: r.try_get("network_id")?,
+        consortium_id: r.try_get("consortium_id")?,
+        consensus: r.try_get("consensus")?,
+        suite: r.try_get("suite")?,
+        state: r.try_get("state")?,
+        genesis_hash: r.try_get("genesis_hash")?,
+        nodes,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+async fn chain_row(p: &Platform, id: &str) -> Result<ChainView> {
+    let row = sqlx::query("SELECT * FROM chains WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p.db().pool())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no chain {id}")))?;
+    let nodes = sqlx::query(
+        "SELECT n.id, n.name, n.org_id, n.api_port, c.role FROM chain_nodes c JOIN nodes n ON n.id = c.node_id WHERE c.chain_id = $1 ORDER BY n.name",
+    )
+    .bind(id)
+    .fetch_all(p.db().pool())
+    .await?
+    .iter()
+    .map(|n| {
+        Ok(json!({
+            "node_id": n.try_get::<String, _>("id")?,
+            "name": n.try_get::<String, _>("name")?,
+            "org_id": n.try_get::<String, _>("org_id")?,
+            "api_url": format!("http://127.0.0.1:{}", n.try_get::<i64, _>("api_port")?),
+            "role": n.try_get::<String, _>("role")?,
+        }))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    chain_view(&row, nodes)
+}
+
+/// The chain `id` of `consortium_id`.
+pub async fn chain_in(p: &Platform, consortium_id: &str, id: &str) -> Result<ChainView> {
+    let c = chain_row(p, id).await?;
+    if c.consortium_id != consortium_id {
+        return Err(Error::not_found(format!(
+            "no chain {id} in this consortium"
+        )));
+    }
+    Ok(c)
+}
+
+/// The chain `id` if `org_id` belongs to its consortium.
+pub async fn chain_for(p: &Platform, org_id: &str, id: &str) -> Result<ChainView> {
+    let missing = || Error::not_found(format!("no chain {id} your org can see"));
+    let c = chain_row(p, id).await.map_err(|_| missing())?;
+    if !consortium::is_member(p, &c.consortium_id, org_id).await? {
+        return Err(missing());
+    }
+    Ok(c)
+}
+
+/// Chains of the consortia `org_id` belongs to.
+pub async fn chains_for(p: &Platform, org_id: &str) -> Result<Vec<ChainView>> {
+    let rows = sqlx::query(
+        "SELECT c.id FROM chains c JOIN consortium_members m ON m.consortium_id = c.consortium_id AND m.org_id = $1 ORDER BY c.id",
+    )
+    .bind(org_id)
+    .fetch_all(p.db().pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(chain_row(p, &r.try_get::<String, _>("id")?).await?);
+    }
+    Ok(out)
+}
+
+/// A client of a node serving `chain` (the first that answers).
+pub async fn chain_client(p: &Platform, chain: &str) -> Result<Client> {
+    let c = chain_row(p, chain).await?;
+    let mut last = None;
+    for n in &c.nodes {
+        let url = n["api_url"].as_str().unwrap_or_default();
+        let client = Client::new(url, chain).map_err(node_error)?;
+        match client.info().await {
+            Ok(_) => return Ok(client),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => node_error(e),
+        None => Error::unavailable(
+            "CHAIN_NOT_DEPLOYED",
+            format!("no node serves chain {chain}"),
+        ),
+    })
+}
+
+/// A node's failure as a platform error.
+pub fn node_error(e: ClientError) -> Error {
+    match e {
+        ClientError::Api { code, message, .. } => Error::unavailable(
+            "NODE_REFUSED",
+            format!("the node answered {code}: {message}"),
+        ),
+        other => Error::unavailable("NODE_UNAVAILABLE", other.to_string()),
+    }
+}
+
+/// What the chain itself reports: its info, config and contracts (read from a node).
+pub async fn live(p: &Platform, chain: &str) -> Result<Value> {
+    let client = chain_client(p, chain).await?;
+    let info = client.info().await.map_err(node_error)?;
+    let config = client.config().await.map_err(node_error)?;
+    let contracts = client.contracts().await.map_err(node_error)?;
+    Ok(json!({
+        "height": info.height,
+        "last_hash": info.last_hash,
+        "config_version": info.config_version,
+        "consensus": info.consensus,
+        "suite": info.suite,
+        "genesis_hash": info.genesis_hash,
+        "members": config["orgs"].as_array().map(|o| o.iter().map(|x| x["org_id"].clone()).collect::<Vec<_>>()).unwrap_or_default(),
+        "consensus_nodes": config["consensus"]["nodes"].as_array().map(|o| o.iter().map(|x| json!({"node_id": x["node_id"], "org_id": x["org_id"], "address": x["address"]})).collect::<Vec<_>>()).unwrap_or_default(),
+        "policies": config["policies"],
+        "contracts": contracts,
+        "served_by": client.endpoint(),
+    }))
+}
+
+/// Look at every running node once: status, heights, peers.
+pub async fn refresh_status(p: &Platform) -> Result<()> {
+    let rows = sqlx::query("SELECT id FROM nodes WHERE state = 'running'")
+        .fetch_all(p.db().pool())
+        .await?;
+    for r in rows {
+        let n = node(p, &r.try_get::<String, _>("id")?).await?;
+        let mut heights = BTreeMap::new();
+        let mut peers = 0i64;
+        let mut error = None;
+        for chain in &n.chains {
+            let client = Client::new(&n.api_url, chain).map_err(node_error)?;
+            match client.info().await {
+                Ok(info) => {
+                    heights.insert(chain.clone(), info.height);
+                    let count = match &info.engine["peers"] {
+                        Value::Array(a) => a.len() as i64,
+                        Value::Number(x) => x.as_i64().unwrap_or(0),
+                        _ => 0,
+                    };
+                    peers = peers.max(count);
+                }
+                Err(e) => error = Some(e.to_string()),
+            }
+        }
+        let up = !heights.is_empty();
+        sqlx::query(
+            "UPDATE nodes SET status = $1, heights = $2, peers = $3, last_seen_at = CASE WHEN $4 = 1 THEN $5 ELSE last_seen_at END, last_error = $6 WHERE id = $7",
+        )
+        .bind(if up { "up" } else { "down" })
+        .bind(serde_json::to_string(&heights).unwrap_or_else(|_| "{}".into()))
+        .bind(peers)
+        .bind(i64::from(up))
+        .bind(now_ms())
+        .bind(error)
+        .bind(&n.id)
+        .execute(p.db().pool())
+        .await?;
+    }
+    Ok(())
+}

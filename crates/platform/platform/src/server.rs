@@ -1,0 +1,63 @@
+//! Running the platform: the API on a bounded listener (covenant-http) and the background
+//! work — closing proposals at their deadline, looking at every node's status, anchoring the
+//! audit log, and carrying out proposals approved before a restart.
+
+use std::time::Duration;
+
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{Platform, anchor, api, error::Result, network, proposal};
+
+/// How often deadlines and node status are looked at.
+pub const TICK: Duration = Duration::from_secs(3);
+
+/// Serve the API on `listener` and run the background work until `stop` turns true.
+pub async fn serve(p: Platform, listener: TcpListener, stop: watch::Receiver<bool>) -> Result<()> {
+    proposal::execute::resume(&p).await?;
+    let soft = covenant_http::raise_descriptor_limit();
+    let limits = covenant_http::Limits {
+        max_connections: covenant_http::connection_budget(1024, 1, soft),
+        ..covenant_http::Limits::default()
+    };
+    let ticker = {
+        let p = p.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = proposal::expire_due(&p).await {
+                    tracing::warn!(error = %e, "closing expired proposals failed");
+                }
+                if let Err(e) = network::refresh_status(&p).await {
+                    tracing::warn!(error = %e, "looking at node status failed");
+                }
+            }
+        })
+    };
+    let anchoring = p.config().anchor.clone().map(|cfg| {
+        let p = p.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(cfg.interval);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = anchor::anchor_once(&p, &cfg).await {
+                    tracing::warn!(error = %e, chain = %cfg.chain_id, "anchoring the audit log failed; retrying at the next interval");
+                }
+            }
+        })
+    });
+    covenant_http::serve_rest(listener, api::router(p), limits, stop).await;
+    ticker.abort();
+    if let Some(a) = anchoring {
+        a.abort();
+    }
+    Ok(())
+}

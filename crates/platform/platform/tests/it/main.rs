@@ -1,0 +1,8 @@
+//! The platform through its HTTP API, in this process, on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod harness;
+
+mod accounts;
+mod consortium;

@@ -70,6 +70,9 @@ pub fn code_of(err: &anyhow::Error) -> String {
         if let Some(e) = cause.downcast_ref::<covenant_types::TypesError>() {
             return e.code().to_string();
         }
+        if let Some(e) = cause.downcast_ref::<covenant_platform::Error>() {
+            return e.code().to_string();
+        }
     }
     "INTERNAL".to_string()
 }

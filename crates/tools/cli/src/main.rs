@@ -8,6 +8,7 @@ mod failure;
 mod ledger;
 mod node;
 mod output;
+mod platform;
 mod proposal;
 mod session;
 mod sim;
@@ -73,6 +74,8 @@ enum Command {
     Chain(ledger::ChainCommand),
     /// Governed changes signed by several orgs' admins.
     Proposal(proposal::ProposalCommand),
+    // About text from `platform::PlatformCommand`.
+    Platform(platform::PlatformCommand),
     // About text from `covenant_bench::BenchCommand` (its long form explains what is measured).
     Bench(covenant_bench::BenchCommand),
     // About text from `sim::SimCommand`.
@@ -162,6 +165,7 @@ fn main() -> ExitCode {
         Command::Block(cmd) => ledger::block(cmd, format),
         Command::Chain(cmd) => ledger::chain(cmd, format),
         Command::Proposal(cmd) => proposal::run(cmd, format),
+        Command::Platform(cmd) => platform::run(cmd, format),
         Command::Sim(cmd) => sim::run_cmd(cmd, format),
     };
     match result {

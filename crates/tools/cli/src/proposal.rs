@@ -193,6 +193,9 @@ pub fn run(cmd: ProposalCommand, format: Format) -> Result<u8> {
             Ok(0)
         }
         ProposalSub::Sign { file } => {
+            if let Some(n) = sign_statement(&cmd.profile, &file, format)? {
+                return Ok(n);
+            }
             let mut p = load(&file)?;
             let payload = payload_of(&p)?;
             // Signing needs only the identity's files; no node is contacted.
@@ -309,4 +312,59 @@ pub fn run(cmd: ProposalCommand, format: Format) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// Sign a platform signing request that carries a statement (a vote that is not a chain
+/// transaction's payload): the statement's bytes are signed and the signature added to the
+/// file's `signatures`. `None` when the file is a transaction proposal.
+fn sign_statement(profile: &ProfileArgs, file: &Path, format: Format) -> Result<Option<u8>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::new("FILE_NOT_FOUND", format!("{}: {e}", file.display())))?;
+    let mut v: Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::new("PROPOSAL_INVALID", format!("{}: {e}", file.display())))?;
+    let Some(statement) = v.get("statement").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let bytes = b64_decode(statement)
+        .ok_or_else(|| Failure::new("PROPOSAL_INVALID", "the statement is not base64"))?;
+    let path = profile.profile.clone().ok_or_else(|| {
+        Failure::new(
+            "PROFILE_REQUIRED",
+            "pass --profile FILE or set COVENANT_PROFILE",
+        )
+    })?;
+    let profile_file = covenant_sdk::Profile::load(&path)?;
+    let signer = profile_file.signer(profile.identity.as_deref())?;
+    let pem = signer.cert.to_pem();
+    let sigs = v
+        .get_mut("signatures")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| Failure::new("PROPOSAL_INVALID", "the file has no signatures list"))?;
+    if sigs.iter().any(|s| s["cert"] == pem.as_str()) {
+        return Err(Failure::new(
+            "ALREADY_SIGNED",
+            "this identity already signed the statement",
+        )
+        .into());
+    }
+    let sig = signer.key.sign(&bytes)?;
+    sigs.push(json!({
+        "signer": signer.cert.subject_string(),
+        "cert": pem,
+        "signature": b64_encode(&sig),
+    }));
+    let n = sigs.len();
+    files::write_atomic(
+        file,
+        serde_json::to_string_pretty(&v)?.as_bytes(),
+        files::PUBLIC_MODE,
+    )?;
+    emit(format, &json!({"proposal": file, "signatures": n}), || {
+        format!(
+            "Signed the statement in {} as {} ({n} signature(s) now)",
+            file.display(),
+            signer.cert.subject_string()
+        )
+    })?;
+    Ok(Some(0))
 }

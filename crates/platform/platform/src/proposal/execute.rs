@@ -252,10 +252,14 @@ async fn submit(p: &Platform, v: &ProposalView, chain_id: &str) -> Result<Submit
     let tx = transaction(p, v).await?;
     let bytes = tx.encode_to_vec();
     let client = network::chain_client(p, chain_id).await?;
-    let r = client
-        .submit(&bytes, true)
-        .await
-        .map_err(network::node_error)?;
+    let r = client.submit(&bytes, true).await.map_err(|e| match e {
+        // The node refused the transaction itself (a signature, a certificate, a size).
+        covenant_sdk::ClientError::Api { code, message, .. } => Error::conflict(
+            "CHAIN_REJECTED",
+            format!("the chain refused the transaction: {code} {message}"),
+        ),
+        other => network::node_error(other),
+    })?;
     match &r.result {
         Some(res) if res.code == "OK" => Ok(r),
         Some(res) => Err(Error::conflict(

@@ -71,7 +71,7 @@ fn a_flooded_api_does_not_stop_the_chain() {
     // More clients than the node serves at once: the rest wait in the kernel's backlog (and
     // past it, connecting times out), costing the node no descriptor. A node that accepted
     // them all would run out (seen with the limit removed).
-    let budget = covenant_api::server::connection_budget(1024, 2, Some(NODE_DESCRIPTORS));
+    let budget = covenant_http::connection_budget(1024, 2, Some(NODE_DESCRIPTORS));
     assert!(
         held.len() > budget,
         "only {} connections made, the node serves {budget}",

@@ -10,6 +10,7 @@ mod crash;
 mod devnode;
 mod flood;
 mod node;
+mod platform;
 mod sim;
 
 use std::{

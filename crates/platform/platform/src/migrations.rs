@@ -248,6 +248,7 @@ CREATE TABLE nodes (
     peers BIGINT NOT NULL DEFAULT 0,
     last_seen_at BIGINT,
     last_error TEXT,
+    dir TEXT,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX nodes_network ON nodes(network_id);

@@ -62,6 +62,10 @@ pub struct NodeView {
     pub last_seen_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+    /// The directory of a node another tool runs (`covenant up`); `None` for nodes the
+    /// platform deployed and runs itself.
+    #[serde(skip)]
+    pub external_dir: Option<PathBuf>,
 }
 
 /// A network.
@@ -148,6 +152,7 @@ fn node_view(r: &AnyRow, chains: Vec<String>) -> Result<NodeView> {
         last_seen_at: r.try_get("last_seen_at")?,
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
+        external_dir: r.try_get::<Option<String>, _>("dir")?.map(PathBuf::from),
     })
 }
 
@@ -390,6 +395,12 @@ pub async fn check_chain_plan(p: &Platform, consortium_id: &str, c: &ChainCreate
     let net = get_in(p, consortium_id, &c.network_id).await?;
     if net.state == "deleted" {
         return Err(Error::conflict("NETWORK_DELETED", "the network is deleted"));
+    }
+    if net.nodes.iter().any(|n| n.external_dir.is_some()) {
+        return Err(Error::conflict(
+            "NETWORK_EXTERNAL",
+            "the nodes of this network are run by `covenant up`, not by the platform; propose a new network for the chain",
+        ));
     }
     if !covenant_types::config::CONSENSUS_KINDS.contains(&c.consensus.as_str()) {
         return Err(Error::invalid(format!(
@@ -660,7 +671,9 @@ fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<()> {
 }
 
 fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
-    network_dir(p, &n.network_id).join(&n.name)
+    n.external_dir
+        .clone()
+        .unwrap_or_else(|| network_dir(p, &n.network_id).join(&n.name))
 }
 
 /// Write a node's certificate, key and `node.toml` with every chain it hosts.

@@ -6,6 +6,7 @@ mod ca;
 mod contract;
 mod failure;
 mod ledger;
+mod local_platform;
 mod node;
 mod output;
 mod platform;

@@ -68,6 +68,13 @@ pub struct UpArgs {
     /// Seconds to wait for the nodes and the first commits.
     #[arg(long, default_value_t = 180)]
     timeout: u64,
+    /// Port of the platform (its API and console) started beside the nodes (default: the
+    /// port it had before, else 7080).
+    #[arg(long)]
+    platform_port: Option<u16>,
+    /// Do not start the platform.
+    #[arg(long)]
+    no_platform: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +151,29 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         timeout: Duration::from_secs(a.timeout.max(10)),
     };
     let report = covenant_deploy::up::up(&driver, &options, &progress)?;
+    let platform = if a.no_platform {
+        None
+    } else {
+        match crate::local_platform::start(
+            &a.dir,
+            &report.consortium,
+            a.platform_port,
+            a.base_port,
+            &progress,
+        ) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                // What this call started does not outlive its failure.
+                driver.stop(
+                    &report.consortium,
+                    Some(&report.started.started),
+                    Duration::from_secs(20),
+                    &progress,
+                );
+                return Err(e.context("starting the platform"));
+            }
+        }
+    };
     if options.contracts.is_none() && !a.no_contracts {
         progress(
             "Example contracts not found (no ./contracts); skipped. Deploy your own with covenant contract deploy.",
@@ -184,6 +214,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         "nodes": nodes,
         "resumed": report.resumed,
         "installed": report.installed.iter().map(|(name, h)| json!({"name": name, "height": h})).collect::<Vec<_>>(),
+        "platform": platform.as_ref().map(|p| json!({"url": p.url, "docs": format!("{}/api/docs", p.url), "login": p.login, "password_file": p.password_file, "pid": p.pid})),
     });
     emit(format, &out, || {
         let mut t = format!(
@@ -204,6 +235,14 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
                 n.api(),
                 n.grpc(),
                 n.peer()
+            ));
+        }
+        if let Some(p) = &platform {
+            t.push_str(&format!(
+                "Platform: {url} (API docs {url}/api/docs)\n  sign in as {login}; the password is in {file}\n",
+                url = p.url,
+                login = p.login,
+                file = p.password_file.display()
             ));
         }
         t.push_str(&format!(
@@ -247,7 +286,8 @@ pub fn status(a: StatusArgs, format: Format) -> Result<u8> {
             "error": error,
         }));
     }
-    let out = json!({"dir": a.dir, "chain": c.chain, "consensus": c.consensus, "suite": c.suite, "nodes": nodes});
+    let platform = crate::local_platform::status(&a.dir);
+    let out = json!({"dir": a.dir, "chain": c.chain, "consensus": c.consensus, "suite": c.suite, "nodes": nodes, "platform": platform});
     emit(format, &out, || {
         let mut t = format!(
             "Consortium {} in {} ({} consensus, {} suite)\n",
@@ -278,6 +318,13 @@ pub fn status(a: StatusArgs, format: Format) -> Result<u8> {
                 state
             ));
         }
+        match platform["pid"].as_u64() {
+            Some(pid) => t.push_str(&format!(
+                "  platform     running  pid {pid:<7} {}\n",
+                platform["url"].as_str().unwrap_or("")
+            )),
+            None => t.push_str("  platform     stopped\n"),
+        }
         t
     })?;
     Ok(0)
@@ -286,22 +333,32 @@ pub fn status(a: StatusArgs, format: Format) -> Result<u8> {
 pub fn down(a: DownArgs, format: Format) -> Result<u8> {
     let driver = driver(&a.dir)?;
     let c = driver.load()?;
+    let platform = crate::local_platform::stop(&a.dir, Duration::from_secs(a.timeout));
     let stopped = driver.stop(&c, None, Duration::from_secs(a.timeout), &progress);
     let list: Vec<serde_json::Value> = stopped
         .iter()
         .map(|s| json!({"name": s.name, "pid": s.pid, "killed": s.killed}))
         .collect();
-    emit(format, &json!({"dir": a.dir, "stopped": list}), || {
-        if stopped.is_empty() {
-            format!("No node of {} was running.", a.dir.display())
-        } else {
-            format!(
-                "Stopped {} node(s) of {}. Resume with: covenant up --dir {}",
-                stopped.len(),
-                a.dir.display(),
-                a.dir.display()
-            )
-        }
-    })?;
+    emit(
+        format,
+        &json!({"dir": a.dir, "stopped": list, "platform_stopped": platform}),
+        || {
+            if stopped.is_empty() && platform.is_none() {
+                format!("No node of {} was running.", a.dir.display())
+            } else {
+                format!(
+                    "Stopped {} node(s){} of {}. Resume with: covenant up --dir {}",
+                    stopped.len(),
+                    if platform.is_some() {
+                        " and the platform"
+                    } else {
+                        ""
+                    },
+                    a.dir.display(),
+                    a.dir.display()
+                )
+            }
+        },
+    )?;
     Ok(0)
 }

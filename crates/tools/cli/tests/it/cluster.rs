@@ -26,6 +26,8 @@ pub struct Cluster {
     pub apis: Vec<String>,
     pub names: Vec<String>,
     pub rt: tokio::runtime::Runtime,
+    /// What `covenant up` said of the platform it started.
+    pub platform: Value,
 }
 
 impl Cluster {
@@ -40,6 +42,7 @@ impl Cluster {
         let base = free_ports(10 * orgs as u16 + 20);
         let orgs_arg = orgs.to_string();
         let base_arg = base.to_string();
+        let platform_arg = (base + 10 * orgs as u16 + 10).to_string();
         let mut args = vec![
             "up",
             "--dir",
@@ -52,6 +55,8 @@ impl Cluster {
             suite,
             "--base-port",
             &base_arg,
+            "--platform-port",
+            &platform_arg,
             "--no-contracts",
             "-o",
             "json",
@@ -73,6 +78,7 @@ impl Cluster {
         assert!(out["height"].as_u64().unwrap() >= 1, "{out}");
         let nodes = out["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), orgs as usize);
+        let platform = out["platform"].clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -90,6 +96,7 @@ impl Cluster {
                 .collect(),
             root,
             rt,
+            platform,
         }
     }
 

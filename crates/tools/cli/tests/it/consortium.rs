@@ -561,3 +561,58 @@ fn a_failed_up_stops_the_nodes_it_started() {
     // And the consortium resumes once the port is free.
     c.resume();
 }
+
+/// `covenant up` starts the platform beside the nodes with every org, the network and the
+/// chain registered, and prints its URL and a login whose password is in a 0600 file;
+/// `status` shows it and `down` stops it.
+#[test]
+fn up_starts_the_platform_with_the_consortium_registered() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let c = Cluster::up("tbft", "sm", 2);
+    let url = c.platform["url"].as_str().unwrap().to_string();
+    let login = c.platform["login"].as_str().unwrap().to_string();
+    let file = std::path::PathBuf::from(c.platform["password_file"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let password = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{login} ")))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .to_string();
+    let chain = c.rt.block_on(async {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&json!({"username": login, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        http.get(format!("{url}/api/v1/chains/main"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(chain["live"]["members"], json!(["org1", "org2"]), "{chain}");
+    assert!(chain["live"]["height"].as_u64().unwrap() >= 1);
+    let status = c.status();
+    assert_eq!(status["platform"]["running"], true, "{status}");
+    let down = c.down();
+    assert!(down["platform_stopped"].is_u64(), "{down}");
+    assert_eq!(c.status()["platform"]["running"], false);
+}

@@ -621,3 +621,21 @@ pub fn page<T: serde::Serialize>(
     };
     reply(StatusCode::OK, json!({"items": items, "next": next}))
 }
+
+/// A page of a list held in memory (the lists an org owns are short): items with a key
+/// greater than `after`, in key order, at most `limit` (default 50, at most 200).
+pub fn paged<T: serde::Serialize>(
+    mut items: Vec<T>,
+    after: Option<&str>,
+    limit: Option<i64>,
+    key: impl Fn(&T) -> String,
+) -> Result<Response, Error> {
+    let limit = limit.unwrap_or(50).clamp(1, 200);
+    items.sort_by_key(|i| key(i));
+    let items: Vec<T> = items
+        .into_iter()
+        .filter(|i| after.is_none_or(|a| key(i).as_str() > a))
+        .take(limit as usize)
+        .collect();
+    page(items, limit, |i| Value::String(key(i)))
+}

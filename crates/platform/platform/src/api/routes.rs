@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::{Access, AuditNote, Ctx, JsonBody, JsonPath, JsonQuery, page, reply, schema};
+use super::{Access, AuditNote, Ctx, JsonBody, JsonPath, JsonQuery, page, paged, reply, schema};
 use crate::{
     Platform,
     account::{self, group},
@@ -115,8 +115,22 @@ fn pagination(r: Route) -> Route {
     )
 }
 
-/// Every route.
+/// Every route; every list answers a page and takes `after` and `limit`.
 pub fn table() -> Vec<Route> {
+    routes()
+        .into_iter()
+        .map(|r| {
+            let is_page = r.ok.1["required"] == json!(["items", "next"]);
+            if is_page && !r.query.iter().any(|(n, _, _)| *n == "after") {
+                pagination(r)
+            } else {
+                r
+            }
+        })
+        .collect()
+}
+
+fn routes() -> Vec<Route> {
     use Access::*;
     use action as a;
     let act = Access::Action;
@@ -161,7 +175,7 @@ pub fn table() -> Vec<Route> {
             .ok(200, json!({"type": "object"}))
             .errors(&[403, 409]),
         Route::new(Method::GET, "/api/v1/me/tokens", "listTokens", "Account", "Your API tokens (never their secrets)", SignedIn, get(list_tokens))
-            .ok(200, schema::list("Token")),
+            .ok(200, schema::page("Token")),
         Route::new(Method::POST, "/api/v1/me/tokens", "createToken", "Account", "Create an API token with scopes and an expiry; its secret is shown once", SignedIn, post(create_token))
             .body(schema::req::token())
             .ok(201, schema::r("Token"))
@@ -172,7 +186,7 @@ pub fn table() -> Vec<Route> {
             .errors(&[404]),
         // Accounts, groups, permissions.
         Route::new(Method::GET, "/api/v1/accounts", "listAccounts", "Accounts", "Your org's accounts", act(a::ACCOUNT_READ), get(list_accounts))
-            .ok(200, schema::list("Account")),
+            .ok(200, schema::page("Account")),
         Route::new(Method::POST, "/api/v1/accounts", "createAccount", "Accounts", "Create a sub-account (it holds no permission until granted)", act(a::ACCOUNT_MANAGE), post(create_account))
             .body(schema::req::account())
             .ok(201, schema::r("Account"))
@@ -190,7 +204,7 @@ pub fn table() -> Vec<Route> {
             .ok(200, json!({"type": "object", "properties": {"actions": {"type": "array", "items": {"type": "string"}}}}))
             .errors(&[404, 409]),
         Route::new(Method::GET, "/api/v1/groups", "listGroups", "Accounts", "Your org's groups", act(a::ACCOUNT_READ), get(list_groups))
-            .ok(200, schema::list("Group")),
+            .ok(200, schema::page("Group")),
         Route::new(Method::POST, "/api/v1/groups", "createGroup", "Accounts", "Create a group", act(a::ACCOUNT_MANAGE), post(create_group))
             .body(schema::req::group())
             .ok(201, schema::r("Group"))
@@ -217,7 +231,7 @@ pub fn table() -> Vec<Route> {
             .ok(200, schema::r("Org"))
             .errors(&[404]),
         Route::new(Method::GET, "/api/v1/org/identities", "listIdentities", "Orgs", "Your org's signing identities (admins who vote, clients)", act(a::ORG_READ), get(list_identities))
-            .ok(200, schema::list("Identity")),
+            .ok(200, schema::page("Identity")),
         Route::new(Method::POST, "/api/v1/org/identities", "addIdentity", "Orgs", "Add a signing identity: from a CSR (the key stays with you) or with a key the platform keeps", act(a::IDENTITY_MANAGE), post(add_identity))
             .body(schema::req::identity())
             .ok(201, schema::r("Identity"))
@@ -225,7 +239,7 @@ pub fn table() -> Vec<Route> {
             .errors(&[409]),
         // Consortia.
         Route::new(Method::GET, "/api/v1/consortia", "listConsortia", "Consortia", "The consortia your org belongs to", act(a::CONSORTIUM_READ), get(list_consortia))
-            .ok(200, schema::list("Consortium")),
+            .ok(200, schema::page("Consortium")),
         Route::new(Method::POST, "/api/v1/consortia", "createConsortium", "Consortia", "Create a consortium with your org as founder", act(a::CONSORTIUM_CREATE), post(create_consortium))
             .body(schema::req::consortium())
             .ok(201, schema::r("Consortium"))
@@ -235,7 +249,7 @@ pub fn table() -> Vec<Route> {
             .ok(200, schema::r("Consortium"))
             .errors(&[404]),
         Route::new(Method::GET, "/api/v1/consortia/{id}/invitations", "consortiumInvitations", "Consortia", "The consortium's invitations", act(a::CONSORTIUM_READ), get(consortium_invitations))
-            .ok(200, schema::list("Invitation"))
+            .ok(200, schema::page("Invitation"))
             .errors(&[404]),
         Route::new(Method::POST, "/api/v1/consortia/{id}/invitations", "inviteOrg", "Consortia", "Propose admitting an org; it is invited once the members approve", act(a::CONSORTIUM_INVITE), post(invite))
             .body(schema::req::invitation())
@@ -253,7 +267,7 @@ pub fn table() -> Vec<Route> {
             .errors(&[403, 404, 409, 503]),
         Route::new(Method::GET, "/api/v1/invitations", "myInvitations", "Consortia", "Invitations to your org", act(a::INVITATION_RESPOND), get(my_invitations))
             .query("state", json!({"type": "string", "enum": ["pending", "accepted", "declined"]}), "Only this state")
-            .ok(200, schema::list("Invitation")),
+            .ok(200, schema::page("Invitation")),
         Route::new(Method::POST, "/api/v1/invitations/{id}/accept", "acceptInvitation", "Consortia", "Accept an invitation: your org becomes a member", act(a::INVITATION_RESPOND), post(accept))
             .body(schema::req::empty())
             .ok(200, schema::r("Invitation"))
@@ -306,17 +320,17 @@ pub fn table() -> Vec<Route> {
         // Networks, chains, operations.
         Route::new(Method::GET, "/api/v1/networks", "listNetworks", "Networks", "Networks of your consortia", act(a::NETWORK_READ), get(list_networks))
             .query("consortium_id", json!({"type": "string", "maxLength": 64}), "Only this consortium")
-            .ok(200, schema::list("Network")),
+            .ok(200, schema::page("Network")),
         Route::new(Method::GET, "/api/v1/networks/{id}", "getNetwork", "Networks", "A network with its nodes' status, heights and peers", act(a::NETWORK_READ), get(get_network))
             .ok(200, schema::r("Network"))
             .errors(&[404]),
         Route::new(Method::GET, "/api/v1/chains", "listChains", "Chains", "Chains deployed for your consortia", act(a::CHAIN_READ), get(list_chains))
-            .ok(200, schema::list("Chain")),
+            .ok(200, schema::page("Chain")),
         Route::new(Method::GET, "/api/v1/chains/{id}", "getChain", "Chains", "A chain: what the platform deployed, and what the chain itself reports", act(a::CHAIN_READ), get(get_chain))
             .ok(200, schema::r("Chain"))
             .errors(&[404]),
         Route::new(Method::GET, "/api/v1/operations", "listOperations", "Operations", "Long operations your org can follow, newest first", act(a::OPERATION_READ), get(list_operations))
-            .ok(200, schema::list("Operation")),
+            .ok(200, schema::page("Operation")),
         Route::new(Method::GET, "/api/v1/operations/{id}", "getOperation", "Operations", "An operation's progress and result", act(a::OPERATION_READ), get(get_operation))
             .ok(200, schema::r("Operation"))
             .errors(&[404]),
@@ -595,9 +609,18 @@ async fn disable_totp(
     reply(StatusCode::OK, json!({"totp_enabled": false}))
 }
 
-async fn list_tokens(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_tokens(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, auth::tokens(&p, c.account_id()).await?)
+    paged(
+        auth::tokens(&p, c.account_id()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |t| t.id.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -637,9 +660,18 @@ async fn revoke_token(
 
 // --- accounts and groups ----------------------------------------------------------------------
 
-async fn list_accounts(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_accounts(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, account::list(&p, c.org()).await?)
+    paged(
+        account::list(&p, c.org()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |a| a.username.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -722,9 +754,18 @@ async fn grant_account(
     reply(StatusCode::OK, json!({"actions": granted}))
 }
 
-async fn list_groups(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_groups(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, group::list(&p, c.org()).await?)
+    paged(
+        group::list(&p, c.org()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |g| g.name.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -822,9 +863,18 @@ async fn get_org(axum::extract::State(p): St, JsonPath(id): JsonPath<String>) ->
     reply(StatusCode::OK, org::get(&p, &id).await?)
 }
 
-async fn list_identities(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_identities(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, org::identities(&p, c.org()).await?)
+    paged(
+        org::identities(&p, c.org()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |i| i.name.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -849,9 +899,18 @@ async fn add_identity(
 
 // --- consortia --------------------------------------------------------------------------------
 
-async fn list_consortia(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_consortia(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, consortium::list_for(&p, c.org()).await?)
+    paged(
+        consortium::list_for(&p, c.org()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |c| c.name.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -899,10 +958,16 @@ async fn consortium_invitations(
     axum::extract::State(p): St,
     ctx: Ctx,
     JsonPath(id): JsonPath<String>,
+    JsonQuery(q): JsonQuery<PageQuery>,
 ) -> Result<Response> {
     let c = ctx.caller()?;
     consortium::get_for(&p, c.org(), &id).await?;
-    reply(StatusCode::OK, consortium::invitations_of(&p, &id).await?)
+    paged(
+        consortium::invitations_of(&p, &id).await?,
+        q.after.as_deref(),
+        q.limit,
+        |i| i.id.clone(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -968,6 +1033,8 @@ async fn create_proposal(
 #[serde(deny_unknown_fields)]
 struct StateQuery {
     state: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
 }
 
 async fn my_invitations(
@@ -976,9 +1043,11 @@ async fn my_invitations(
     JsonQuery(q): JsonQuery<StateQuery>,
 ) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(
-        StatusCode::OK,
+    paged(
         consortium::invitations_to(&p, c.org(), q.state.as_deref()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |i| i.id.clone(),
     )
 }
 
@@ -1221,6 +1290,8 @@ async fn read_all(
 #[serde(deny_unknown_fields)]
 struct ConsortiumQuery {
     consortium_id: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
 }
 
 async fn list_networks(
@@ -1229,9 +1300,11 @@ async fn list_networks(
     JsonQuery(q): JsonQuery<ConsortiumQuery>,
 ) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(
-        StatusCode::OK,
+    paged(
         network::list_for(&p, c.org(), q.consortium_id.as_deref()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |n| n.id.clone(),
     )
 }
 
@@ -1244,9 +1317,18 @@ async fn get_network(
     reply(StatusCode::OK, network::get_for(&p, c.org(), &id).await?)
 }
 
-async fn list_chains(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_chains(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, network::chains_for(&p, c.org()).await?)
+    paged(
+        network::chains_for(&p, c.org()).await?,
+        q.after.as_deref(),
+        q.limit,
+        |c| c.id.clone(),
+    )
 }
 
 async fn get_chain(
@@ -1264,9 +1346,18 @@ async fn get_chain(
     reply(StatusCode::OK, v)
 }
 
-async fn list_operations(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+async fn list_operations(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonQuery(q): JsonQuery<PageQuery>,
+) -> Result<Response> {
     let c = ctx.caller()?;
-    reply(StatusCode::OK, operation::list_for(&p, c.org(), 100).await?)
+    paged(
+        operation::list_for(&p, c.org(), 200).await?,
+        q.after.as_deref(),
+        q.limit,
+        |o| o.id.clone(),
+    )
 }
 
 async fn get_operation(

@@ -43,7 +43,7 @@ async fn admit(by: &Org, c: &str, who: &Org) -> Value {
 async fn accept_invitation(who: &Org, c: &str) {
     for _ in 0..200 {
         let inv = who.root.get("/api/v1/invitations?state=pending").await.ok();
-        if let Some(i) = inv
+        if let Some(i) = inv["items"]
             .as_array()
             .unwrap()
             .iter()

@@ -256,7 +256,7 @@ fn accept(rt: &tokio::runtime::Runtime, o: &Org, consortium: &str) {
     let mut found = None;
     wait_for("the invitation", 30, || {
         let inv = o.get(rt, "/api/v1/invitations?state=pending");
-        found = inv
+        found = inv["items"]
             .as_array()
             .unwrap()
             .iter()

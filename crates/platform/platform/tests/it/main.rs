@@ -5,4 +5,9 @@
 pub mod harness;
 
 mod accounts;
+mod audit;
+mod authz;
+mod concurrency;
 mod consortium;
+mod edges;
+mod events;

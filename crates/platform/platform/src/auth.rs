@@ -114,8 +114,33 @@ async fn caller_for(p: &Platform, account_id: &str, credential: Credential) -> R
 }
 
 /// The caller of a request with these credentials: a bearer token, or a session cookie (for
-/// a request that changes something, with its CSRF token in [`CSRF_HEADER`]).
+/// a request that changes something, with its CSRF token in [`CSRF_HEADER`]). Every
+/// credential presented must hold: a request with a valid token and a session cookie that
+/// no longer works (or belongs to someone else) is refused, never served on the one that
+/// works.
 pub async fn authenticate(
+    p: &Platform,
+    bearer: Option<&str>,
+    session: Option<&str>,
+    csrf: Option<&str>,
+    changes: bool,
+) -> Result<Caller> {
+    match (bearer, session) {
+        (Some(_), Some(_)) => {
+            let by_token = authenticate_one(p, bearer, None, None, changes).await?;
+            let by_session = authenticate_one(p, None, session, csrf, changes).await?;
+            if by_token.account.id != by_session.account.id {
+                return Err(Error::Unauthenticated(
+                    "the API token and the session cookie belong to different accounts".into(),
+                ));
+            }
+            Ok(by_token)
+        }
+        _ => authenticate_one(p, bearer, session, csrf, changes).await,
+    }
+}
+
+async fn authenticate_one(
     p: &Platform,
     bearer: Option<&str>,
     session: Option<&str>,

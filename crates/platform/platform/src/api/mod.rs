@@ -177,6 +177,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A body that says nothing: none at all, or `{}`.
+pub struct EmptyBody;
+
+impl<S: Send + Sync> FromRequest<S> for EmptyBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonBody(v) = JsonBody::<Value>::from_request(req, state).await?;
+        match v {
+            Value::Object(m) if m.is_empty() => Ok(EmptyBody),
+            _ => Err(Error::invalid(
+                "this call takes no parameters: send no body, or {}",
+            )),
+        }
+    }
+}
+
 /// Path parameters; a bad one is a coded 400.
 pub struct JsonPath<T>(pub T);
 
@@ -315,6 +332,13 @@ async fn guarded(
         .get::<covenant_http::RemoteAddr>()
         .and_then(|a| a.0)
         .map(|a| a.ip().to_string());
+    // PostgreSQL's text cannot hold NUL; no name, id or filter needs one.
+    let raw_query = req.uri().query().unwrap_or("");
+    if path.to_ascii_lowercase().contains("%00") || raw_query.to_ascii_lowercase().contains("%00") {
+        return Err(
+            Error::invalid_as("NUL_CHARACTER", "NUL characters are not accepted").into_response(),
+        );
+    }
     let (mut parts, body) = req.into_parts();
     let mutating = changes(&method);
     // The body is read here (within the limit) so its digest goes into the audit entry and the
@@ -332,6 +356,11 @@ async fn guarded(
     } else {
         Bytes::new()
     };
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(
+            Error::invalid_as("NUL_CHARACTER", "NUL characters are not accepted").into_response(),
+        );
+    }
     let digest = sha256_hex(&bytes);
     let session = cookie(&parts.headers, auth::SESSION_COOKIE);
     let token = bearer(&parts.headers);

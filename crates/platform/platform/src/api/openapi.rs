@@ -86,9 +86,11 @@ pub fn document() -> Value {
         }
         let mut statuses: Vec<u16> = r.errors.clone();
         if let Some(body) = &r.body {
+            // A body with nothing in it may be left out.
+            let empty = body["properties"].as_object().is_none_or(|m| m.is_empty());
             op.insert(
                 "requestBody".into(),
-                json!({"required": true, "content": {"application/json": {"schema": body}}}),
+                json!({"required": !empty, "content": {"application/json": {"schema": body}}}),
             );
             statuses.extend([400, 413, 415]);
         }
@@ -134,8 +136,7 @@ pub fn document() -> Value {
         "components": {
             "schemas": schema::components(),
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE},
-                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`cvt_…`) from POST /api/v1/me/tokens"}
+                "token": {"type": "http", "scheme": "bearer", "description": "An API token (`cvt_…`) from POST /api/v1/me/tokens. The console signs in instead with the `covenant_session` cookie that POST /api/v1/auth/login sets, and sends its CSRF token in `X-CSRF-Token` with every change; every credential a request presents must be valid."}
             }
         },
         "x-covenant-actions": ACTIONS.iter().map(|a| json!({"name": a.name, "description": a.description, "root_only": a.root_only})).collect::<Vec<_>>(),

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::{Access, AuditNote, Ctx, JsonBody, JsonPath, JsonQuery, page, paged, reply, schema};
+use super::{
+    Access, AuditNote, Ctx, EmptyBody, JsonBody, JsonPath, JsonQuery, page, paged, reply, schema,
+};
 use crate::{
     Platform,
     account::{self, group},
@@ -105,13 +107,13 @@ impl Route {
 fn pagination(r: Route) -> Route {
     r.query(
         "after",
-        json!({"type": "string", "maxLength": 128}),
+        json!({"type": "string"}),
         "Start after this item (the `next` of the previous page)",
     )
     .query(
         "limit",
-        json!({"type": "integer", "minimum": 1, "maximum": 200}),
-        "Items per page (default 50)",
+        json!({"type": "integer"}),
+        "Items per page (default 50; 1 to 200)",
     )
 }
 
@@ -279,9 +281,9 @@ fn routes() -> Vec<Route> {
         // Proposals.
         pagination(
             Route::new(Method::GET, "/api/v1/proposals", "listProposals", "Proposals", "Proposals of your consortia, newest first", act(a::PROPOSAL_READ), get(list_proposals))
-                .query("consortium_id", json!({"type": "string", "maxLength": 64}), "Only this consortium")
-                .query("state", json!({"type": "string", "maxLength": 16}), "Only this state")
-                .query("kind", json!({"type": "string", "maxLength": 32}), "Only this kind")
+                .query("consortium_id", json!({"type": "string"}), "Only this consortium")
+                .query("state", json!({"type": "string"}), "Only this state")
+                .query("kind", json!({"type": "string"}), "Only this kind")
                 .query("awaiting_my_vote", json!({"type": "boolean"}), "Only open proposals your org has not voted on"),
         )
         .ok(200, schema::page("Proposal")),
@@ -302,10 +304,10 @@ fn routes() -> Vec<Route> {
             .errors(&[404, 409]),
         // Events.
         Route::new(Method::GET, "/api/v1/events", "listEvents", "Events", "Your org's events, oldest first, with what you read", act(a::EVENT_READ), get(list_events))
-            .query("after", json!({"type": "integer", "minimum": 0}), "Only events after this id")
+            .query("after", json!({"type": "integer"}), "Only events after this id")
             .query("unread", json!({"type": "boolean"}), "Only events you have not read")
-            .query("kind", json!({"type": "string", "maxLength": 64}), "Only this kind")
-            .query("limit", json!({"type": "integer", "minimum": 1, "maximum": 500}), "At most this many")
+            .query("kind", json!({"type": "string"}), "Only this kind")
+            .query("limit", json!({"type": "integer"}), "At most this many (default 100; 1 to 500)")
             .ok(200, schema::page("Event")),
         Route::new(Method::GET, "/api/v1/events/stream", "streamEvents", "Events", "Your org's new events as server-sent events (resume with Last-Event-ID)", act(a::EVENT_READ), get(stream_events))
             .ok(200, json!({"type": "string"}))
@@ -319,7 +321,7 @@ fn routes() -> Vec<Route> {
             .ok(200, json!({"type": "object", "properties": {"marked": {"type": "integer"}}})),
         // Networks, chains, operations.
         Route::new(Method::GET, "/api/v1/networks", "listNetworks", "Networks", "Networks of your consortia", act(a::NETWORK_READ), get(list_networks))
-            .query("consortium_id", json!({"type": "string", "maxLength": 64}), "Only this consortium")
+            .query("consortium_id", json!({"type": "string"}), "Only this consortium")
             .ok(200, schema::page("Network")),
         Route::new(Method::GET, "/api/v1/networks/{id}", "getNetwork", "Networks", "A network with its nodes' status, heights and peers", act(a::NETWORK_READ), get(get_network))
             .ok(200, schema::r("Network"))
@@ -336,13 +338,13 @@ fn routes() -> Vec<Route> {
             .errors(&[404]),
         // Audit.
         Route::new(Method::GET, "/api/v1/audit", "listAudit", "Audit", "Your org's audit log, oldest first", act(a::AUDIT_READ), get(list_audit))
-            .query("after", json!({"type": "integer", "minimum": 0}), "Only entries after this seq")
-            .query("action", json!({"type": "string", "maxLength": 64}), "Only this action")
-            .query("account_id", json!({"type": "string", "maxLength": 64}), "Only this account")
-            .query("result", json!({"type": "string", "maxLength": 16}), "Only results starting with this (ok, error)")
+            .query("after", json!({"type": "integer"}), "Only entries after this seq")
+            .query("action", json!({"type": "string"}), "Only this action")
+            .query("account_id", json!({"type": "string"}), "Only this account")
+            .query("result", json!({"type": "string"}), "Only results starting with this (ok, error)")
             .query("from_ms", json!({"type": "integer"}), "From this time (ms since the epoch)")
             .query("to_ms", json!({"type": "integer"}), "Until this time")
-            .query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "At most this many (default 100)")
+            .query("limit", json!({"type": "integer"}), "At most this many (default 100; 1 to 1000)")
             .ok(200, schema::page("AuditEntry")),
         Route::new(Method::GET, "/api/v1/audit/export", "exportAudit", "Audit", "Your org's audit log as JSON Lines: every entry with its hash chain, then the anchors", act(a::AUDIT_EXPORT), get(export_audit))
             .ok(200, json!({"type": "string"}))
@@ -434,11 +436,7 @@ async fn login(
     Ok(resp)
 }
 
-async fn logout(
-    axum::extract::State(p): St,
-    ctx: Ctx,
-    JsonBody(_): JsonBody<Value>,
-) -> Result<Response> {
+async fn logout(axum::extract::State(p): St, ctx: Ctx, _: EmptyBody) -> Result<Response> {
     if let Some(s) = &ctx.session {
         auth::logout(&p, s).await?;
     }
@@ -481,10 +479,11 @@ async fn register_org(
             "this platform registers orgs only through its operator (`covenant platform org create`)",
         ));
     }
-    let suite = r
-        .suite
-        .parse()
-        .map_err(|_| Error::invalid(format!("suite {:?} is not sm or intl", r.suite)))?;
+    let suite = match r.suite.as_str() {
+        "sm" => covenant_crypto::Suite::Sm,
+        "intl" => covenant_crypto::Suite::Intl,
+        other => return Err(Error::invalid(format!("suite {other:?} is not sm or intl"))),
+    };
     let custody = match r.admin_key.as_str() {
         "platform" => org::Custody::Platform,
         "offline" => org::Custody::Offline,
@@ -552,11 +551,7 @@ async fn change_password(
     reply(StatusCode::OK, json!({"changed": true}))
 }
 
-async fn begin_totp(
-    axum::extract::State(p): St,
-    ctx: Ctx,
-    JsonBody(_): JsonBody<Value>,
-) -> Result<Response> {
+async fn begin_totp(axum::extract::State(p): St, ctx: Ctx, _: EmptyBody) -> Result<Response> {
     let c = ctx.caller()?;
     let (secret, uri) = account::totp_begin(&p, &c.account).await?;
     reply(
@@ -1001,7 +996,7 @@ async fn leave(
     axum::extract::State(p): St,
     ctx: Ctx,
     JsonPath(id): JsonPath<String>,
-    JsonBody(_): JsonBody<Value>,
+    _: EmptyBody,
 ) -> Result<Response> {
     let c = ctx.caller()?;
     consortium::leave(&p, c.org(), &id).await?;
@@ -1043,6 +1038,13 @@ async fn my_invitations(
     JsonQuery(q): JsonQuery<StateQuery>,
 ) -> Result<Response> {
     let c = ctx.caller()?;
+    if let Some(st) = &q.state
+        && !["pending", "accepted", "declined"].contains(&st.as_str())
+    {
+        return Err(Error::invalid(format!(
+            "state {st:?} is not pending, accepted or declined"
+        )));
+    }
     paged(
         consortium::invitations_to(&p, c.org(), q.state.as_deref()).await?,
         q.after.as_deref(),
@@ -1055,7 +1057,7 @@ async fn accept(
     axum::extract::State(p): St,
     ctx: Ctx,
     JsonPath(id): JsonPath<String>,
-    JsonBody(_): JsonBody<Value>,
+    _: EmptyBody,
 ) -> Result<Response> {
     let c = ctx.caller()?;
     reply(
@@ -1068,7 +1070,7 @@ async fn decline(
     axum::extract::State(p): St,
     ctx: Ctx,
     JsonPath(id): JsonPath<String>,
-    JsonBody(_): JsonBody<Value>,
+    _: EmptyBody,
 ) -> Result<Response> {
     let c = ctx.caller()?;
     reply(
@@ -1267,18 +1269,14 @@ async fn read_event(
     axum::extract::State(p): St,
     ctx: Ctx,
     JsonPath(id): JsonPath<i64>,
-    JsonBody(_): JsonBody<Value>,
+    _: EmptyBody,
 ) -> Result<Response> {
     let c = ctx.caller()?;
     event::mark_read(&p, c.org(), c.account_id(), id).await?;
     reply(StatusCode::OK, json!({"read": id}))
 }
 
-async fn read_all(
-    axum::extract::State(p): St,
-    ctx: Ctx,
-    JsonBody(_): JsonBody<Value>,
-) -> Result<Response> {
+async fn read_all(axum::extract::State(p): St, ctx: Ctx, _: EmptyBody) -> Result<Response> {
     let c = ctx.caller()?;
     let n = event::mark_all_read(&p, c.org(), c.account_id()).await?;
     reply(StatusCode::OK, json!({"marked": n}))

@@ -39,6 +39,12 @@ fn text(min: u64, max: u64) -> Value {
     json!({"type": "string", "minLength": min, "maxLength": max})
 }
 
+/// An optional field: leaving it out and sending null mean the same.
+fn nullable(mut s: Value) -> Value {
+    s["nullable"] = json!(true);
+    s
+}
+
 fn int() -> Value {
     json!({"type": "integer", "format": "int64"})
 }
@@ -177,8 +183,8 @@ pub mod req {
             json!({
                 "username": text(1, 64),
                 "password": text(1, 256),
-                "totp": {"type": "string", "pattern": "^[0-9]{6}$"},
-                "recovery_code": text(1, 64)
+                "totp": nullable(json!({"type": "string", "pattern": "^[0-9]{6}$"})),
+                "recovery_code": nullable(text(1, 64))
             }),
         )
     }
@@ -192,7 +198,7 @@ pub mod req {
                 "suite": {"type": "string", "enum": ["sm", "intl"]},
                 "root_username": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{3,64}$"},
                 "root_password": text(12, 256),
-                "root_display_name": text(1, 128),
+                "root_display_name": nullable(text(1, 128)),
                 "admin_key": {"type": "string", "enum": ["platform", "offline"], "description": "Where the org's first admin key lives"}
             }),
         )
@@ -236,7 +242,7 @@ pub mod req {
             json!({
                 "username": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{3,64}$"},
                 "password": text(12, 256),
-                "display_name": text(1, 128)
+                "display_name": nullable(text(1, 128))
             }),
         )
     }
@@ -244,7 +250,7 @@ pub mod req {
     pub fn account_patch() -> Value {
         object(
             &["version"],
-            json!({"version": int(), "display_name": text(1, 128), "disabled": {"type": "boolean"}}),
+            json!({"version": int(), "display_name": nullable(text(1, 128)), "disabled": {"type": "boolean", "nullable": true}}),
         )
     }
 
@@ -272,7 +278,7 @@ pub mod req {
             json!({
                 "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
                 "role": {"type": "string", "enum": ["admin", "client"]},
-                "csr": {"type": "string", "description": "A CSR (PEM) made with `covenant ca csr`: the key stays with its owner"}
+                "csr": {"type": "string", "nullable": true, "description": "A CSR (PEM) made with `covenant ca csr`: the key stays with its owner"}
             }),
         )
     }
@@ -302,7 +308,7 @@ pub mod req {
             json!({
                 "kind": {"type": "string", "enum": crate::proposal::kind::KINDS.iter().map(|k| k.name()).collect::<Vec<_>>()},
                 "params": {"type": "object"},
-                "title": text(1, 200)
+                "title": nullable(text(1, 200))
             }),
         )
     }
@@ -312,7 +318,7 @@ pub mod req {
             &["decision"],
             json!({
                 "decision": {"type": "string", "enum": ["approve", "reject"]},
-                "identity": {"type": "string", "description": "A custodial admin identity of your org (name or id); the first if omitted"}
+                "identity": {"type": "string", "nullable": true, "description": "A custodial admin identity of your org (name or id); the first if omitted"}
             }),
         )
     }

@@ -228,7 +228,7 @@ async fn every_route_is_authorised(b: Backend) {
     assert_eq!(inv["items"][0]["state"], "pending");
     let cons_now = a.root.get(&format!("/api/v1/consortia/{cons}")).await.ok();
     assert_eq!(cons_now["members"].as_array().unwrap().len(), 1);
-    a.root.get(&format!("/api/v1/me/tokens")).await.ok()["items"]
+    a.root.get("/api/v1/me/tokens").await.ok()["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -35,7 +35,13 @@ async fn bad_input_is_refused_with_a_code(b: Backend) {
         .refused(400, "INVALID_ARGUMENT");
     r.post("/api/v1/consortia", json!({"name": "\u{0}bad"}))
         .await
+        .refused(400, "NUL_CHARACTER");
+    r.post("/api/v1/consortia", json!({"name": "\u{7}bad"}))
+        .await
         .refused(400, "INVALID_ARGUMENT");
+    r.get("/api/v1/proposals?state=%00")
+        .await
+        .refused(400, "NUL_CHARACTER");
     r.post(
         "/api/v1/consortia",
         json!({"name": "p", "policies": {"chain.admit_org": {"rule": "ANY"}}}),

@@ -277,3 +277,50 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+async fn a_vote_closes_at_its_deadline(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let a = t.org("bank-a").await;
+    let bb = t.org("bank-b").await;
+    let c = t.org("bank-c").await;
+    let cons = a
+        .root
+        .post("/api/v1/consortia", json!({"name": "slow", "policies": {"consortium.admit_org": {"rule": "ALL", "deadline_hours": 1}}}))
+        .await
+        .ok();
+    let id = cons["id"].as_str().unwrap().to_string();
+    let p = admit(&a, &id, &bb).await;
+    wait_state(&a, p["id"].as_str().unwrap(), "executed").await;
+    accept_invitation(&bb, &id).await;
+    let p = admit(&a, &id, &c).await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p["state"], "open");
+    let deadline = p["deadline"].as_i64().unwrap();
+    assert!((deadline - p["created_at"].as_i64().unwrap() - 3_600_000).abs() < 1000);
+    // The hour passes.
+    sqlx::query("UPDATE proposals SET deadline = $1 WHERE id = $2")
+        .bind(covenant_platform::time::now_ms() - 1)
+        .bind(&pid)
+        .execute(t.p.db().pool())
+        .await
+        .unwrap();
+    bb.root
+        .post(
+            &format!("/api/v1/proposals/{pid}/votes"),
+            json!({"decision": "approve"}),
+        )
+        .await
+        .refused(409, "PROPOSAL_CLOSED");
+    let v = wait_state(&a, &pid, "expired").await;
+    assert_eq!(v["votes"].as_array().unwrap().len(), 1);
+    let ev = bb
+        .root
+        .get("/api/v1/events?kind=proposal.expired")
+        .await
+        .ok();
+    assert_eq!(ev["items"].as_array().unwrap().len(), 1);
+    // Nobody was invited.
+    let inv = c.root.get("/api/v1/invitations").await.ok();
+    assert!(inv["items"].as_array().unwrap().is_empty());
+}
+both!(a_vote_closes_at_its_deadline);

@@ -28,6 +28,8 @@ struct Platform {
     db: Option<String>,
     node_base: u16,
     url: String,
+    /// More arguments for `platform serve`.
+    extra: Vec<String>,
 }
 
 impl Platform {
@@ -38,6 +40,7 @@ impl Platform {
             db: db.map(str::to_string),
             node_base,
             url: String::new(),
+            extra: vec![],
         };
         p.spawn();
         p
@@ -77,6 +80,7 @@ impl Platform {
         if let Some(db) = &self.db {
             cmd.arg("--db").arg(db);
         }
+        cmd.args(&self.extra);
         self.child = Some(cmd.spawn().unwrap());
         wait_for("the platform to serve", 60, || ready.exists());
         self.url = std::fs::read_to_string(&ready).unwrap();
@@ -531,6 +535,19 @@ fn end_to_end(db: Option<&str>) {
     assert_eq!(r["code"], "OK", "{r}");
     assert!(r["height"].as_u64().unwrap() > 0);
 
+    // A contract is installed by proposal too (the chain's policy: ANY member's admin).
+    let wasm = std::fs::read(covenant_test_utils::contracts::example_wasm("evidence")).unwrap();
+    let code = covenant_api_types::json::b64_encode(&wasm);
+    let p = a.post(
+        &rt,
+        &format!("/api/v1/consortia/{cid}/proposals"),
+        json!({"kind": "contract.install", "params": {"chain_id": "trade", "name": "evidence", "code": code}}),
+    );
+    let done = wait_proposal(&rt, &a, p["id"].as_str().unwrap(), "executed", 60);
+    assert!(done["outcome"]["height"].as_u64().is_some(), "{done}");
+    let chain = a.get(&rt, "/api/v1/chains/trade");
+    assert_eq!(chain["live"]["contracts"][0]["name"], "evidence", "{chain}");
+
     // A vote forged in the database, or a policy loosened there, gets past the platform but
     // not the nodes.
     let e = register(&rt, &base, "bank-e", false);
@@ -564,7 +581,18 @@ fn end_to_end(db: Option<&str>) {
         // One approval where the chain needs a majority.
         sql(&url, &format!("UPDATE proposals SET state = 'approved', policy = '{{\"rule\":\"ANY\"}}' WHERE id = '{missing}'")).await;
     });
-    // At start the platform carries out approved proposals.
+    // At start the platform carries out approved proposals; from now on it also anchors the
+    // audit log's head on the chain every second.
+    platform.extra = [
+        "--anchor-chain",
+        "trade",
+        "--anchor-org",
+        "bank-a",
+        "--anchor-interval",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
     platform.spawn();
     let f = wait_proposal(&rt, &a, &forged, "failed", 60);
     assert_eq!(f["outcome"]["code"], "CHAIN_REJECTED", "{f}");
@@ -584,7 +612,21 @@ fn end_to_end(db: Option<&str>) {
         "E was not admitted: {chain}"
     );
 
-    // The audit log verifies; a changed row is found.
+    // The audit log verifies, anchors included; a changed row is found.
+    wait_for("an anchor of the audit log", 60, || {
+        let export = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{base}/api/v1/audit/export"))
+                .bearer_auth(&a.token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        export.lines().any(|l| l.contains("\"type\":\"anchor\""))
+    });
     platform.stop();
     let mut args = vec![
         "--output", "json", "platform", "audit", "verify", "--dir", "platform",

@@ -188,6 +188,14 @@ CREATE TABLE proposals (
 CREATE INDEX proposals_consortium ON proposals(consortium_id);
 CREATE INDEX proposals_state ON proposals(state);
 
+CREATE TABLE proposal_voters (
+    proposal_id TEXT NOT NULL REFERENCES proposals(id),
+    org_id TEXT NOT NULL,
+    weight BIGINT NOT NULL,
+    PRIMARY KEY (proposal_id, org_id)
+);
+CREATE INDEX proposal_voters_org ON proposal_voters(org_id);
+
 CREATE TABLE votes (
     proposal_id TEXT NOT NULL REFERENCES proposals(id),
     org_id TEXT NOT NULL,

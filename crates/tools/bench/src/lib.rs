@@ -6,6 +6,7 @@
 
 mod error;
 pub mod load;
+pub mod platform;
 pub mod report;
 pub mod workload;
 
@@ -29,7 +30,8 @@ const MAX_SECONDS: f64 = 600.0;
 transaction's signature, so signature verification bounds a chain's throughput: `bench \
 calibrate` measures how many verifications one core of this machine does per second, and \
 `bench run` drives a workload against a chain and reports its committed TPS and latency against \
-that ceiling (cores × verify rate ÷ replicas that verify each transaction)."
+that ceiling (cores × verify rate ÷ replicas that verify each transaction). `bench platform` \
+drives the platform's API with reads and votes from many clients."
 )]
 pub struct BenchCommand {
     #[command(subcommand)]
@@ -40,6 +42,7 @@ pub struct BenchCommand {
 enum BenchSub {
     Run(load::RunArgs),
     Calibrate(CalibrateArgs),
+    Platform(platform::PlatformArgs),
 }
 
 /// Measure signature verifications per second per core for a suite (one thread).
@@ -75,6 +78,7 @@ struct CalibrateArgs {
 pub enum Outcome {
     Run(Box<report::Report>),
     Calibrate(Calibration),
+    Platform(Box<platform::PlatformReport>),
 }
 
 impl Outcome {
@@ -82,7 +86,7 @@ impl Outcome {
     pub fn failed(&self) -> bool {
         match self {
             Outcome::Run(r) => r.lost > 0 || r.ledgers_agree == Some(false),
-            Outcome::Calibrate(_) => false,
+            Outcome::Calibrate(_) | Outcome::Platform(_) => false,
         }
     }
 
@@ -91,6 +95,7 @@ impl Outcome {
         match self {
             Outcome::Run(r) => r.text(),
             Outcome::Calibrate(c) => text(c),
+            Outcome::Platform(p) => p.text(),
         }
     }
 }
@@ -100,6 +105,7 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome> {
     match cmd.command {
         BenchSub::Run(a) => load::run(a).map(|r| Outcome::Run(Box::new(r))),
         BenchSub::Calibrate(a) => calibrate_cmd(a).map(Outcome::Calibrate),
+        BenchSub::Platform(a) => platform::run(a).map(|r| Outcome::Platform(Box::new(r))),
     }
 }
 

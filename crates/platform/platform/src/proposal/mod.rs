@@ -236,35 +236,46 @@ pub async fn list(p: &Platform, org_id: &str, f: &Filter) -> Result<Vec<Proposal
          WHERE ($2 = '' OR p.consortium_id = $2) AND ($3 = '' OR p.state = $3) AND ($4 = '' OR p.kind = $4)
            AND ($5 = '' OR p.created_at < (SELECT created_at FROM proposals WHERE id = $5)
                 OR (p.created_at = (SELECT created_at FROM proposals WHERE id = $5) AND p.id < $5))
-         ORDER BY p.created_at DESC, p.id DESC LIMIT $6",
+           AND ($6 = 0 OR (p.state = 'open'
+                AND EXISTS (SELECT 1 FROM proposal_voters v WHERE v.proposal_id = p.id AND v.org_id = $1)
+                AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.proposal_id = p.id AND v.org_id = $1)))
+         ORDER BY p.created_at DESC, p.id DESC LIMIT $7",
     )
     .bind(org_id)
     .bind(f.consortium_id.clone().unwrap_or_default())
     .bind(f.state.clone().unwrap_or_default())
     .bind(f.kind.clone().unwrap_or_default())
     .bind(f.after.clone().unwrap_or_default())
-    .bind(if f.awaiting_my_vote { 200 } else { limit })
+    .bind(i64::from(f.awaiting_my_vote))
+    .bind(limit)
     .fetch_all(p.db().pool())
     .await?;
-    let mut out = Vec::new();
-    let mut tx = p.db().pool().begin().await?;
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let v = parse_row(r, votes_in(&mut tx, &id).await?)?;
-        if f.awaiting_my_vote
-            && (v.state != "open"
-                || !v.voters.iter().any(|x| x.org_id == org_id)
-                || v.votes.iter().any(|x| x.org_id == org_id))
-        {
-            continue;
-        }
-        out.push(v);
-        if out.len() as i64 >= limit {
-            break;
-        }
+    if rows.is_empty() {
+        return Ok(vec![]);
     }
-    tx.commit().await?;
-    Ok(out)
+    // Every vote of the page in one query.
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("id"))
+        .collect::<Result<_, _>>()?;
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT * FROM votes WHERE proposal_id IN ({}) ORDER BY created_at, org_id",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for id in &ids {
+        q = q.bind(id);
+    }
+    let mut by_proposal: BTreeMap<String, Vec<VoteView>> = BTreeMap::new();
+    for r in q.fetch_all(p.db().pool()).await? {
+        let pid: String = r.try_get("proposal_id")?;
+        by_proposal.entry(pid).or_default().push(vote_view(&r)?);
+    }
+    rows.iter()
+        .zip(ids)
+        .map(|(r, id)| parse_row(r, by_proposal.remove(&id).unwrap_or_default()))
+        .collect()
 }
 
 /// What a new proposal is: prepared before anything is stored.
@@ -351,6 +362,16 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    for v in &prepared.voters {
+        sqlx::query(
+            "INSERT INTO proposal_voters (proposal_id, org_id, weight) VALUES ($1, $2, $3)",
+        )
+        .bind(&id)
+        .bind(&v.org_id)
+        .bind(i64::from(v.weight))
+        .execute(&mut *tx)
+        .await?;
+    }
     let to: Vec<String> = prepared.voters.iter().map(|v| v.org_id.clone()).collect();
     let notices = event::add_in(
         &mut tx,

@@ -277,3 +277,39 @@ mod run {
         c.assert_same_ledger(&[0, 1, 2, 3]);
     }
 }
+
+/// `bench platform` drives a platform of its own with reads and votes and reports both.
+#[test]
+fn bench_platform_reports_reads_and_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = covenant(
+        dir.path(),
+        &[
+            "-o",
+            "json",
+            "bench",
+            "platform",
+            "--seconds",
+            "2",
+            "--clients",
+            "4",
+            "--orgs",
+            "3",
+            "--reads",
+            "0.5",
+        ],
+    )
+    .ok();
+    let report = r.json();
+    assert_eq!(report["database"], "sqlite");
+    assert!(report["reads"]["count"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["writes"]["count"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["reads"]["p99_ms"].as_f64().unwrap() >= report["reads"]["p50_ms"].as_f64().unwrap()
+    );
+    assert!(
+        report["proposals_created"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    covenant(dir.path(), &["bench", "platform", "--reads", "2"]).fails_with("INVALID_ARGUMENT");
+}

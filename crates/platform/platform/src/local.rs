@@ -184,6 +184,18 @@ pub async fn import(p: &Platform, dir: &Path, c: &Consortium) -> Result<Imported
     )
     .await?;
     tx.commit().await?;
+    // The genesis hashes, as the chains report them (best effort: the nodes were just started).
+    for chain in &c.chains {
+        if let Ok(client) = crate::network::chain_client(p, chain).await
+            && let Ok(info) = client.info().await
+        {
+            sqlx::query("UPDATE chains SET genesis_hash = $1 WHERE id = $2")
+                .bind(&info.genesis_hash)
+                .bind(chain)
+                .execute(p.db().pool())
+                .await?;
+        }
+    }
     Ok(Imported {
         consortium_id,
         network_id,

@@ -186,28 +186,44 @@ pub struct Filter {
     pub result: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// Only entries before this seq.
+    pub before: Option<i64>,
+    /// `asc` (oldest first, the default) or `desc`.
+    pub order: Option<String>,
     pub limit: Option<i64>,
 }
 
-/// Entries of `org_id` matching `f`, oldest first.
+/// Entries of `org_id` matching `f`, oldest first (or newest first with `order=desc`).
 pub async fn list(p: &Platform, org_id: &str, f: &Filter) -> Result<Vec<Entry>> {
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = sqlx::query(
-        "SELECT * FROM audit_log WHERE org_id = $1 AND seq > $2
+    let desc = match f.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "order {other:?} is not asc or desc"
+            )));
+        }
+    };
+    let sql = format!(
+        "SELECT * FROM audit_log WHERE org_id = $1 AND seq > $2 AND seq < $9
            AND ($3 = '' OR action = $3) AND ($4 = '' OR account_id = $4)
            AND ($5 = '' OR result LIKE $5 || '%') AND at >= $6 AND at <= $7
-         ORDER BY seq LIMIT $8",
-    )
-    .bind(org_id)
-    .bind(f.after.unwrap_or(0))
-    .bind(f.action.clone().unwrap_or_default())
-    .bind(f.account_id.clone().unwrap_or_default())
-    .bind(f.result.clone().unwrap_or_default())
-    .bind(f.from_ms.unwrap_or(0))
-    .bind(f.to_ms.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(p.db().pool())
-    .await?;
+         ORDER BY seq {} LIMIT $8",
+        if desc { "DESC" } else { "ASC" }
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(f.after.unwrap_or(0))
+        .bind(f.action.clone().unwrap_or_default())
+        .bind(f.account_id.clone().unwrap_or_default())
+        .bind(f.result.clone().unwrap_or_default())
+        .bind(f.from_ms.unwrap_or(0))
+        .bind(f.to_ms.unwrap_or(i64::MAX))
+        .bind(limit)
+        .bind(f.before.unwrap_or(i64::MAX))
+        .fetch_all(p.db().pool())
+        .await?;
     rows.iter().map(entry).collect()
 }
 

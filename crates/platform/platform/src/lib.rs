@@ -23,6 +23,7 @@ pub mod consortium;
 pub mod db;
 pub mod error;
 pub mod event;
+pub mod explorer;
 pub mod local;
 pub mod migrations;
 pub mod network;

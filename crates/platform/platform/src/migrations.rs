@@ -19,10 +19,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "platform",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "platform",
+        sql: r#"
 CREATE TABLE platform_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -337,7 +338,16 @@ CREATE TABLE audit_anchors (
     PRIMARY KEY (seq, chain_id)
 )
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "account preferences",
+        sql: r#"
+ALTER TABLE accounts ADD COLUMN locale TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''
+"#,
+    },
+];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {
     let serial = match backend {

@@ -13,6 +13,18 @@ pub const TICK: Duration = Duration::from_secs(3);
 
 /// Serve the API on `listener` and run the background work until `stop` turns true.
 pub async fn serve(p: Platform, listener: TcpListener, stop: watch::Receiver<bool>) -> Result<()> {
+    let app = api::router(p.clone());
+    serve_app(p, listener, stop, app).await
+}
+
+/// Serve `app` — the API with what a binary puts beside it, such as the console — on
+/// `listener` and run the background work until `stop` turns true.
+pub async fn serve_app(
+    p: Platform,
+    listener: TcpListener,
+    stop: watch::Receiver<bool>,
+    app: axum::Router,
+) -> Result<()> {
     proposal::execute::resume(&p).await?;
     let soft = covenant_http::raise_descriptor_limit();
     let limits = covenant_http::Limits {
@@ -54,7 +66,7 @@ pub async fn serve(p: Platform, listener: TcpListener, stop: watch::Receiver<boo
             }
         })
     });
-    covenant_http::serve_rest(listener, api::router(p), limits, stop).await;
+    covenant_http::serve_rest(listener, app, limits, stop).await;
     ticker.abort();
     if let Some(a) = anchoring {
         a.abort();

@@ -31,10 +31,13 @@ pub struct AccountView {
     pub disabled: bool,
     pub created_at: i64,
     pub version: i64,
+    /// The console's language for this account (`en`, `zh-CN`; empty: the browser's).
+    pub locale: String,
+    /// The IANA time zone dates are shown in (empty: the browser's).
+    pub time_zone: String,
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, org_id, username, display_name, is_root, totp_enabled, disabled, created_at, version";
+pub(crate) const COLUMNS: &str = "id, org_id, username, display_name, is_root, totp_enabled, disabled, created_at, version, locale, time_zone";
 
 pub(crate) fn view(r: &AnyRow) -> Result<AccountView> {
     Ok(AccountView {
@@ -47,6 +50,8 @@ pub(crate) fn view(r: &AnyRow) -> Result<AccountView> {
         disabled: flag(r, "disabled")?,
         created_at: r.try_get("created_at")?,
         version: r.try_get("version")?,
+        locale: r.try_get("locale")?,
+        time_zone: r.try_get("time_zone")?,
     })
 }
 
@@ -124,6 +129,8 @@ pub(crate) async fn insert(
         disabled: false,
         created_at: now,
         version: 1,
+        locale: String::new(),
+        time_zone: String::new(),
     })
 }
 
@@ -239,6 +246,56 @@ pub async fn set_password(p: &Platform, account_id: &str, new_password: &str) ->
         .execute(&mut *tx)
         .await?;
     end_sessions(&mut tx, account_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The languages the console speaks.
+pub const LOCALES: &[&str] = &["en", "zh-CN"];
+
+/// Check an IANA time zone name's shape (`Asia/Shanghai`, `America/Argentina/Buenos_Aires`,
+/// `UTC`, `Etc/GMT+8`); whether the zone exists is the browser's to know.
+pub fn check_time_zone(tz: &str) -> Result<()> {
+    let part_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+    };
+    if tz.is_empty() || (tz.len() <= 64 && tz.split('/').all(part_ok)) {
+        Ok(())
+    } else {
+        Err(Error::invalid_as(
+            "TIME_ZONE_INVALID",
+            format!("{tz:?} is not an IANA time zone name such as Asia/Shanghai or UTC"),
+        ))
+    }
+}
+
+/// Set an account's own console preferences; empty strings mean "the browser's".
+pub async fn set_preferences(
+    p: &Platform,
+    account_id: &str,
+    locale: &str,
+    time_zone: &str,
+) -> Result<()> {
+    if !locale.is_empty() && !LOCALES.contains(&locale) {
+        return Err(Error::invalid_as(
+            "LOCALE_UNSUPPORTED",
+            format!(
+                "the console speaks {}; not {locale:?}",
+                LOCALES.join(" and ")
+            ),
+        ));
+    }
+    check_time_zone(time_zone)?;
+    let mut tx = p.db().write().await?;
+    sqlx::query("UPDATE accounts SET locale = $1, time_zone = $2 WHERE id = $3")
+        .bind(locale)
+        .bind(time_zone)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -24,7 +24,7 @@ use crate::{
     action::{self, ACTIONS},
     audit, auth, consortium,
     error::{Error, Result},
-    event, network, operation, org,
+    event, explorer, network, operation, org,
     proposal::{self, policy::Policy},
 };
 
@@ -176,6 +176,10 @@ fn routes() -> Vec<Route> {
             .body(schema::req::totp_disable())
             .ok(200, json!({"type": "object"}))
             .errors(&[403, 409]),
+        Route::new(Method::PUT, "/api/v1/me/preferences", "setPreferences", "Account", "Your console language and time zone (empty: the browser's)", SignedIn, put(set_preferences))
+            .body(schema::req::preferences())
+            .ok(200, schema::r("Account"))
+            .errors(&[400]),
         Route::new(Method::GET, "/api/v1/me/tokens", "listTokens", "Account", "Your API tokens (never their secrets)", SignedIn, get(list_tokens))
             .ok(200, schema::page("Token")),
         Route::new(Method::POST, "/api/v1/me/tokens", "createToken", "Account", "Create an API token with scopes and an expiry; its secret is shown once", SignedIn, post(create_token))
@@ -331,6 +335,28 @@ fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/chains/{id}", "getChain", "Chains", "A chain: what the platform deployed, and what the chain itself reports", act(a::CHAIN_READ), get(get_chain))
             .ok(200, schema::r("Chain"))
             .errors(&[404]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/explorer", "chainOverview", "Explorer", "The chain's head, its latest blocks and transactions, and transactions per second over them (read from a node)", act(a::CHAIN_READ), get(chain_overview))
+            .query("limit", json!({"type": "integer"}), "Blocks to look at (default 20; 1 to 100)")
+            .ok(200, schema::r("ChainOverview"))
+            .errors(&[404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/blocks", "listBlocks", "Explorer", "Blocks, newest first; `after` is a height (the page starts below it)", act(a::CHAIN_READ), get(list_blocks))
+            .query("after", json!({"type": "integer", "minimum": 0}), "Only blocks below this height (the `next` of the previous page)")
+            .query("limit", json!({"type": "integer"}), "Blocks per page (default 20; 1 to 100)")
+            .ok(200, schema::page("BlockSummary"))
+            .errors(&[404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/blocks/{at}", "getBlock", "Explorer", "A block by height or hash: header, commit certificate signers, DAG, transactions", act(a::CHAIN_READ), get(get_block))
+            .ok(200, schema::r("Block"))
+            .errors(&[400, 404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/txs/{tx_id}", "getTx", "Explorer", "A committed transaction: payload, sender, result, events and its Merkle proof", act(a::CHAIN_READ), get(get_tx))
+            .ok(200, schema::r("Tx"))
+            .errors(&[400, 404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/contracts/{name}", "getChainContract", "Explorer", "A contract as the chain reports it: version, status, methods", act(a::CHAIN_READ), get(get_chain_contract))
+            .ok(200, json!({"type": "object"}))
+            .errors(&[404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/search", "searchChain", "Explorer", "Find a transaction id, block hash or height, contract or org on the chain", act(a::CHAIN_READ), get(search_chain))
+            .query("q", json!({"type": "string", "minLength": 1, "maxLength": 128}), "What to look for")
+            .ok(200, schema::list("SearchHit"))
+            .errors(&[400, 404, 503]),
         Route::new(Method::GET, "/api/v1/operations", "listOperations", "Operations", "Long operations your org can follow, newest first", act(a::OPERATION_READ), get(list_operations))
             .ok(200, schema::page("Operation")),
         Route::new(Method::GET, "/api/v1/operations/{id}", "getOperation", "Operations", "An operation's progress and result", act(a::OPERATION_READ), get(get_operation))
@@ -344,6 +370,8 @@ fn routes() -> Vec<Route> {
             .query("result", json!({"type": "string"}), "Only results starting with this (ok, error)")
             .query("from_ms", json!({"type": "integer"}), "From this time (ms since the epoch)")
             .query("to_ms", json!({"type": "integer"}), "Until this time")
+            .query("before", json!({"type": "integer"}), "Only entries before this seq")
+            .query("order", json!({"type": "string", "enum": ["asc", "desc"]}), "Oldest first (asc, the default) or newest first")
             .query("limit", json!({"type": "integer"}), "At most this many (default 100; 1 to 1000)")
             .ok(200, schema::page("AuditEntry")),
         Route::new(Method::GET, "/api/v1/audit/export", "exportAudit", "Audit", "Your org's audit log as JSON Lines: every entry with its hash chain, then the anchors", act(a::AUDIT_EXPORT), get(export_audit))
@@ -522,9 +550,37 @@ async fn me(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
     let c = ctx.caller()?;
     let o = org::get(&p, c.org()).await?;
     let unread = event::unread_count(&p, c.org(), c.account_id()).await?;
+    // A session's own CSRF token, for pages that build forms; a cross-site page cannot read
+    // this answer, and a token-authenticated caller has none.
+    let csrf = match &c.credential {
+        auth::Credential::Session { csrf } => json!(csrf),
+        auth::Credential::Token { .. } => Value::Null,
+    };
     reply(
         StatusCode::OK,
-        json!({"account": c.account, "org": o, "actions": c.actions, "unread_events": unread}),
+        json!({"account": c.account, "org": o, "actions": c.actions, "unread_events": unread, "csrf_token": csrf}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferencesReq {
+    #[serde(default)]
+    locale: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+async fn set_preferences(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonBody(r): JsonBody<PreferencesReq>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    account::set_preferences(&p, c.account_id(), &r.locale, &r.time_zone).await?;
+    reply(
+        StatusCode::OK,
+        account::get(&p, c.org(), c.account_id()).await?,
     )
 }
 
@@ -1342,6 +1398,102 @@ async fn get_chain(
         Err(e) => json!({"error": {"code": e.code(), "message": e.public_message()}}),
     };
     reply(StatusCode::OK, v)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlocksQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn chain_overview(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonQuery(q): JsonQuery<BlocksQuery>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    if q.after.is_some() {
+        return Err(Error::invalid(
+            "the overview always starts at the head; list older blocks with /blocks",
+        ));
+    }
+    reply(
+        StatusCode::OK,
+        explorer::overview(&p, c.org(), &id, q.limit.unwrap_or(20)).await?,
+    )
+}
+
+async fn list_blocks(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonQuery(q): JsonQuery<BlocksQuery>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    let limit = q.limit.unwrap_or(20).clamp(1, explorer::MAX_BLOCKS);
+    let items = explorer::blocks(&p, c.org(), &id, q.after, limit).await?;
+    let next = match items.last() {
+        Some(b) if items.len() as u64 >= limit && b.height > 0 => json!(b.height),
+        _ => Value::Null,
+    };
+    reply(StatusCode::OK, json!({"items": items, "next": next}))
+}
+
+async fn get_block(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, at)): JsonPath<(String, String)>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        explorer::block(&p, c.org(), &id, &at).await?,
+    )
+}
+
+async fn get_tx(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, tx_id)): JsonPath<(String, String)>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        explorer::tx(&p, c.org(), &id, &tx_id).await?,
+    )
+}
+
+async fn get_chain_contract(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, name)): JsonPath<(String, String)>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        explorer::contract(&p, c.org(), &id, &name).await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: String,
+}
+
+async fn search_chain(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonQuery(q): JsonQuery<SearchQuery>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        explorer::search(&p, c.org(), &id, &q.q).await?,
+    )
 }
 
 async fn list_operations(

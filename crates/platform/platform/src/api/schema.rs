@@ -59,7 +59,7 @@ pub fn components() -> Value {
     let b = json!({"type": "boolean"});
     let n = int();
     let strings = json!({"type": "array", "items": {"type": "string"}});
-    json!({
+    let mut all = json!({
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -71,9 +71,11 @@ pub fn components() -> Value {
         },
         "Account": obj(json!({
             "id": s, "org_id": s, "username": s, "display_name": s, "root": b,
-            "totp_enabled": b, "disabled": b, "created_at": n, "version": n
+            "totp_enabled": b, "disabled": b, "created_at": n, "version": n,
+            "locale": s, "time_zone": s
         })),
-        "Me": obj(json!({"account": r("Account"), "org": r("Org"), "actions": strings, "unread_events": n})),
+        "Me": obj(json!({"account": r("Account"), "org": r("Org"), "actions": strings, "unread_events": n,
+            "csrf_token": {"type": "string", "nullable": true, "description": "The session's CSRF token (null when signed in with an API token)"}})),
         "Session": obj(json!({"csrf_token": s, "expires_at": n, "account": r("Account")})),
         "Group": obj(json!({
             "id": s, "org_id": s, "name": s, "description": s, "members": strings,
@@ -170,6 +172,36 @@ pub fn components() -> Value {
             "seq": n, "at": n, "request_id": s, "account_id": s, "org_id": s, "action": s,
             "target": s, "params_digest": s, "result": s, "prev_hash": s, "hash": s
         })),
+    });
+    let explorer = explorer_components(&s, &strings, &n);
+    if let (Some(a), Value::Object(e)) = (all.as_object_mut(), explorer) {
+        a.extend(e);
+    }
+    all
+}
+
+/// The explorer's answers (a block of their own: one `json!` of every schema is too deep for
+/// the macro).
+fn explorer_components(s: &Value, strings: &Value, n: &Value) -> Value {
+    json!({
+        "BlockSummary": obj(json!({"height": n, "hash": s, "timestamp_ms": n, "proposer": s, "tx_count": n})),
+        "ChainOverview": obj(json!({
+            "chain_id": s, "height": n, "last_hash": s, "consensus": s, "suite": s, "config_version": n,
+            "txpool_size": n, "recent_tx_count": n, "tx_per_second": {"type": "number"},
+            "blocks": {"type": "array", "items": r("BlockSummary")}, "txs": {"type": "array", "items": {"type": "object"}}
+        })),
+        "Block": obj(json!({
+            "chain_id": s, "height": n, "hash": s, "prev_hash": s, "timestamp_ms": n, "proposer": s,
+            "tx_root": s, "results_root": s, "rwset_root": s, "dag_hash": s, "state_root": s,
+            "config_version": n, "tx_count": n, "txs": {"type": "array", "items": {"type": "object"}},
+            "dag": {"type": "array", "items": {"type": "array", "items": n}}, "committed_by": strings
+        })),
+        "Tx": obj(json!({
+            "tx_id": s, "chain_id": s, "height": n, "index": n, "block_hash": s, "contract": s, "method": s,
+            "args": {}, "timestamp_ms": n, "sender": s, "endorsements": n, "result": {"type": "object"},
+            "proof": {"type": "object"}, "tx_root": s, "raw": s, "proof_valid": {"type": "boolean"}, "suite": s
+        })),
+        "SearchHit": obj(json!({"kind": {"type": "string", "enum": ["tx", "block", "contract", "org"]}, "id": s, "summary": s})),
     })
 }
 
@@ -330,6 +362,16 @@ pub mod req {
                 "decision": {"type": "string", "enum": ["approve", "reject"]},
                 "certificate": {"type": "string", "description": "The signer's certificate (PEM): an admin of your org"},
                 "signature": {"type": "string", "description": "The signature (base64) over the signing request's bytes"}
+            }),
+        )
+    }
+
+    pub fn preferences() -> Value {
+        object(
+            &[],
+            json!({
+                "locale": {"type": "string", "enum": ["", "en", "zh-CN"]},
+                "time_zone": {"type": "string", "maxLength": 64, "pattern": "^([A-Za-z0-9_+-]{1,32}(/[A-Za-z0-9_+-]{1,32})*)?$"}
             }),
         )
     }

@@ -283,8 +283,8 @@ fn serve(a: ServeArgs, format: Format) -> Result<u8> {
         let url = format!("http://{addr}");
         emit(
             format,
-            &json!({"url": url, "api": format!("{url}/api/v1"), "docs": format!("{url}/api/docs"), "database": p.db().backend().name()}),
-            || format!("Platform serving {url} (API {url}/api/v1, docs {url}/api/docs, {} database)", p.db().backend().name()),
+            &json!({"url": url, "console": format!("{url}/"), "api": format!("{url}/api/v1"), "docs": format!("{url}/api/docs"), "database": p.db().backend().name()}),
+            || format!("Platform serving {url} (console {url}/, API {url}/api/v1, docs {url}/api/docs, {} database)", p.db().backend().name()),
         )?;
         if let Some(f) = &a.ready_file {
             covenant_pki::files::write_atomic(f, url.as_bytes(), covenant_pki::files::PUBLIC_MODE)?;
@@ -294,7 +294,8 @@ fn serve(a: ServeArgs, format: Format) -> Result<u8> {
             wait_for_signal().await;
             let _ = stop.send(true);
         });
-        covenant_platform::server::serve(p.clone(), listener, rx).await?;
+        let app = covenant_console::app(p.clone());
+        covenant_platform::server::serve_app(p.clone(), listener, rx, app).await?;
         p.db().close().await;
         Ok(0)
     })

@@ -214,7 +214,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         "nodes": nodes,
         "resumed": report.resumed,
         "installed": report.installed.iter().map(|(name, h)| json!({"name": name, "height": h})).collect::<Vec<_>>(),
-        "platform": platform.as_ref().map(|p| json!({"url": p.url, "docs": format!("{}/api/docs", p.url), "login": p.login, "password_file": p.password_file, "pid": p.pid})),
+        "platform": platform.as_ref().map(|p| json!({"url": p.url, "console": format!("{}/", p.url), "docs": format!("{}/api/docs", p.url), "login": p.login, "password_file": p.password_file, "pid": p.pid})),
     });
     emit(format, &out, || {
         let mut t = format!(
@@ -239,7 +239,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
         }
         if let Some(p) = &platform {
             t.push_str(&format!(
-                "Platform: {url} (API docs {url}/api/docs)\n  sign in as {login}; the password is in {file}\n",
+                "Console:  {url}/ (API {url}/api/v1, docs {url}/api/docs)\n  sign in as {login}; the password is in {file}\n",
                 url = p.url,
                 login = p.login,
                 file = p.password_file.display()

@@ -5,6 +5,7 @@
 mod bench;
 mod ca;
 mod cluster;
+mod console;
 mod consortium;
 mod crash;
 mod devnode;

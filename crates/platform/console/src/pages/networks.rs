@@ -1,0 +1,185 @@
+//! Networks and chains: the networks of my consortia with their nodes' status, heights and
+//! peers; a chain's deployment and what the chain itself reports (members, consensus nodes,
+//! policies, contracts).
+
+use axum::{
+    extract::{Path, Query},
+    response::Response,
+};
+use maud::html;
+
+use super::Done;
+use crate::{
+    gateway::enc,
+    layout::{self, Nav, badge, empty, pretty, text, time},
+    viewer::Viewer,
+};
+
+/// `GET /networks`.
+pub async fn list(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let nets = v.get("/api/v1/networks?limit=200").await?;
+    let chains = v.try_get("/api/v1/chains?limit=200").await.ok();
+    let items = nets["items"].as_array().cloned().unwrap_or_default();
+    let body = html! {
+        (layout::notice(l, q.done.as_deref()))
+        p.lead { (l.t("networks-intro")) }
+        section.card {
+            h2 { (l.t("networks")) }
+            @if items.is_empty() { (empty(l, "empty-networks", None)) } @else {
+                table.sortable {
+                    thead { tr { th scope="col" { (l.t("name")) } th scope="col" { (l.t("state")) } th scope="col" { (l.t("nodes")) } th scope="col" { (l.t("chains")) } th scope="col" { (l.t("expires")) } } }
+                    tbody { @for n in &items {
+                        tr {
+                            td { a href={"/networks/" (enc(n["id"].as_str().unwrap_or_default()))} { (text(&n["name"])) } }
+                            td { (badge(l, n["state"].as_str().unwrap_or_default())) }
+                            td { (n["nodes"].as_array().map_or(0, Vec::len)) }
+                            td { @for c in n["chains"].as_array().into_iter().flatten() { a href={"/chains/" (enc(c.as_str().unwrap_or_default()))} { (text(c)) } " " } }
+                            td data-sort=(n["expires_at"].as_i64().unwrap_or_default()) { (time(n["expires_at"].as_i64().unwrap_or_default())) }
+                        }
+                    } }
+                }
+            }
+        }
+        @if let Some(c) = &chains {
+            @let list = c["items"].as_array().cloned().unwrap_or_default();
+            section.card {
+                h2 { (l.t("chains")) }
+                @if list.is_empty() { (empty(l, "empty-chains", None)) } @else {
+                    table.sortable {
+                        thead { tr { th scope="col" { (l.t("chain")) } th scope="col" { (l.t("consensus")) } th scope="col" { (l.t("suite")) } th scope="col" { (l.t("state")) } th scope="col" { (l.t("nodes")) } } }
+                        tbody { @for c in &list {
+                            @let id = c["id"].as_str().unwrap_or_default();
+                            tr {
+                                td { a href={"/chains/" (enc(id))} { (id) } " · " a href={"/explorer/" (enc(id))} { (l.t("nav-explorer")) } }
+                                td { (text(&c["consensus"])) }
+                                td { (text(&c["suite"])) }
+                                td { (badge(l, c["state"].as_str().unwrap_or_default())) }
+                                td { (c["nodes"].as_array().map_or(0, Vec::len)) }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(&v, &l.t("nav-networks"), Nav::Networks, body))
+}
+
+/// `GET /networks/{id}`.
+pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let n = v.get(&format!("/api/v1/networks/{}", enc(&id))).await?;
+    let nodes = n["nodes"].as_array().cloned().unwrap_or_default();
+    let body = html! {
+        section.card {
+            dl.facts {
+                dt { (l.t("state")) } dd { (badge(l, n["state"].as_str().unwrap_or_default())) }
+                dt { (l.t("created")) } dd { (time(n["created_at"].as_i64().unwrap_or_default())) }
+                dt { (l.t("expires")) } dd { (time(n["expires_at"].as_i64().unwrap_or_default())) }
+                dt { (l.t("chains")) } dd { @for c in n["chains"].as_array().into_iter().flatten() { a href={"/chains/" (enc(c.as_str().unwrap_or_default()))} { (text(c)) } " " } }
+            }
+        }
+        section.card {
+            h2 { (l.t("nodes")) }
+            @if nodes.is_empty() { (empty(l, "empty-nodes", None)) } @else {
+                table.sortable {
+                    thead { tr {
+                        th scope="col" { (l.t("node")) } th scope="col" { (l.t("org")) } th scope="col" { (l.t("health")) }
+                        th scope="col" { (l.t("process")) } th scope="col" { (l.t("height")) } th scope="col" { (l.t("peers")) }
+                        th scope="col" { (l.t("api")) } th scope="col" { (l.t("last-seen")) }
+                    } }
+                    tbody { @for x in &nodes {
+                        tr {
+                            td { (text(&x["name"])) }
+                            td { code { (text(&x["org_id"])) } }
+                            td { (badge(l, x["status"].as_str().unwrap_or("unknown"))) @if let Some(e) = x["last_error"].as_str() { br; span.muted { (e) } } }
+                            td { (badge(l, x["state"].as_str().unwrap_or_default())) }
+                            td { @for (c, h) in x["heights"].as_object().into_iter().flatten() { span.muted { (c) ": " } (text(h)) " " } }
+                            td { (text(&x["peers"])) }
+                            td { code { (text(&x["api_url"])) } }
+                            td { @if let Some(t) = x["last_seen_at"].as_i64() { (time(t)) } }
+                        }
+                    } }
+                }
+            }
+        }
+    };
+    Ok(layout::page(&v, &text(&n["name"]), Nav::Networks, body))
+}
+
+/// `GET /chains/{id}`.
+pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let c = v.get(&format!("/api/v1/chains/{}", enc(&id))).await?;
+    let live = &c["live"];
+    let body = html! {
+        p { a.button.secondary href={"/explorer/" (enc(&id))} { (l.t("open-explorer")) } }
+        div.grid {
+            section.card {
+                h2 { (l.t("deployment")) }
+                dl.facts {
+                    dt { (l.t("state")) } dd { (badge(l, c["state"].as_str().unwrap_or_default())) }
+                    dt { (l.t("consensus")) } dd { (text(&c["consensus"])) }
+                    dt { (l.t("suite")) } dd { (text(&c["suite"])) }
+                    dt { (l.t("network")) } dd { a href={"/networks/" (enc(c["network_id"].as_str().unwrap_or_default()))} { (text(&c["network_id"])) } }
+                    dt { (l.t("created")) } dd { (time(c["created_at"].as_i64().unwrap_or_default())) }
+                    @if let Some(g) = c["genesis_hash"].as_str() { dt { (l.t("genesis")) } dd { code.hash { (g) } } }
+                }
+            }
+            section.card {
+                h2 { (l.t("live-state")) }
+                @if !live["error"].is_null() {
+                    div.notice.bad role="alert" { (text(&live["error"]["message"])) " " code { (text(&live["error"]["code"])) } }
+                } @else {
+                    dl.facts {
+                        dt { (l.t("height")) } dd { (text(&live["height"])) }
+                        dt { (l.t("config-version")) } dd { (text(&live["config_version"])) }
+                        dt { (l.t("members")) } dd { @for m in live["members"].as_array().into_iter().flatten() { code { (text(m)) } " " } }
+                        dt { (l.t("served-by")) } dd { code { (text(&live["served_by"])) } }
+                    }
+                }
+            }
+        }
+        @if live["error"].is_null() {
+            section.card {
+                h2 { (l.t("consensus-nodes")) }
+                table {
+                    thead { tr { th scope="col" { (l.t("node")) } th scope="col" { (l.t("org")) } th scope="col" { (l.t("address")) } } }
+                    tbody { @for n in live["consensus_nodes"].as_array().into_iter().flatten() {
+                        tr { td { code { (text(&n["node_id"])) } } td { (text(&n["org_id"])) } td { code { (text(&n["address"])) } } }
+                    } }
+                }
+            }
+            section.card {
+                h2 { (l.t("contracts")) }
+                @let contracts = live["contracts"].as_array().cloned().unwrap_or_default();
+                @if contracts.is_empty() { (empty(l, "empty-contracts", None)) } @else {
+                    table {
+                        thead { tr { th scope="col" { (l.t("name")) } th scope="col" { (l.t("version")) } th scope="col" { (l.t("state")) } } }
+                        tbody { @for k in &contracts {
+                            tr {
+                                td { a href={"/explorer/" (enc(&id)) "/contracts/" (enc(k["name"].as_str().unwrap_or_default()))} { (text(&k["name"])) } }
+                                td { (text(&k["version"])) }
+                                td { (badge(l, k["status"].as_str().unwrap_or("active"))) }
+                            }
+                        } }
+                    }
+                }
+            }
+            section.card {
+                h2 { (l.t("policies")) }
+                pre { (pretty(&live["policies"])) }
+            }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        &l.ta("chain-title", &[("id", id.clone().into())]),
+        Nav::Networks,
+        body,
+    ))
+}

@@ -1,0 +1,388 @@
+//! The console over real HTTP, against a platform in this process on SQLite and PostgreSQL:
+//! sign-in (throttled, with the form's own token), pages for each section, the same
+//! authorisation as the API (what an account may not read never shows, another org gets
+//! nothing), CSRF on every form, both languages, and the API still answering beside it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use harness::{Backend, Browser, start};
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+both!(sign_in_and_every_section_renders);
+async fn sign_in_and_every_section_renders(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut web = Browser::new(&t.base);
+    // A page asks for sign-in and comes back to itself.
+    let r = web.get("/consortia").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/login?next=%2Fconsortia");
+    // A wrong password is refused on the page, with the API's code.
+    let r = web
+        .sign_in("bank-root", "wrong password!!", "/consortia")
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("UNAUTHENTICATED"), "{}", r.body);
+    let r = web
+        .sign_in("bank-root", harness::PASSWORD, "/consortia")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/consortia");
+    let r = web.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Welcome, bank-root (Bank A)"), "{}", r.body);
+    for (path, expect) in [
+        ("/consortia", "Create a consortium"),
+        ("/events", "Awaiting my vote"),
+        ("/networks", "No networks yet."),
+        ("/explorer", "No chain has been deployed"),
+        ("/audit", "auth/login"),
+        ("/account", "API tokens"),
+        ("/accounts", "bank-root"),
+    ] {
+        let r = web.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(
+            r.body.contains(expect),
+            "{path} lacks {expect:?}: {}",
+            r.body
+        );
+        assert!(
+            r.header("content-security-policy")
+                .contains("default-src 'self'")
+        );
+        assert_eq!(r.header("x-frame-options"), "DENY");
+    }
+    // Static files, the API beside the console, and the console's own "no such page".
+    assert_eq!(web.get("/static/console.css").await.status, 200);
+    assert!(
+        web.get("/static/console.js")
+            .await
+            .body
+            .contains("formatTimes")
+    );
+    let r = web.get("/api/v1/nope").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("\"code\""), "{}", r.body);
+    let r = web.get("/healthz").await;
+    assert_eq!(r.status, 200);
+    let r = web.get("/no/such/page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("There is no page at this address."));
+    // Signing out ends the session.
+    let csrf = web.csrf().await;
+    let r = web.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(web.get("/").await.status, 303);
+}
+
+both!(a_form_changes_only_with_its_csrf_token);
+async fn a_form_changes_only_with_its_csrf_token(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut web = Browser::new(&t.base);
+    assert_eq!(
+        web.sign_in("bank-root", harness::PASSWORD, "/")
+            .await
+            .status,
+        303
+    );
+    // No token, and a wrong one: refused, nothing made.
+    let r = web.post("/consortia", &[("name", "Trade finance")]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("CSRF_TOKEN_INVALID"), "{}", r.body);
+    let r = web
+        .post(
+            "/consortia",
+            &[("name", "Trade finance"), ("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        web.get("/consortia")
+            .await
+            .body
+            .contains("Your org is in no consortium yet.")
+    );
+    // An empty name is shown next to the field.
+    let csrf = web.csrf().await;
+    let r = web
+        .post("/consortia", &[("name", ""), ("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("c-name-error"), "{}", r.body);
+    // With the page's token it is made, audited, and shown.
+    let r = web
+        .post(
+            "/consortia",
+            &[
+                ("name", "Trade finance"),
+                ("description", "Letters of credit"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.location().starts_with("/consortia/cns_"),
+        "{}",
+        r.location()
+    );
+    assert!(r.location().ends_with("done=consortium-created"));
+    let page = web.get(r.location()).await;
+    assert!(
+        page.body.contains("The consortium was created."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Letters of credit"));
+    let audit = web.get("/audit?action=consortium.create").await;
+    assert!(audit.body.contains("/api/v1/consortia"), "{}", audit.body);
+}
+
+both!(invitation_vote_and_acceptance_through_the_pages);
+async fn invitation_vote_and_acceptance_through_the_pages(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut a = Browser::new(&t.base);
+    let mut b2 = Browser::new(&t.base);
+    a.sign_in("bank-root", harness::PASSWORD, "/").await;
+    b2.sign_in("port-root", harness::PASSWORD, "/").await;
+    let csrf = a.csrf().await;
+    let r = a
+        .post("/consortia", &[("name", "Trade finance"), ("csrf", &csrf)])
+        .await;
+    let consortium = r
+        .location()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // The other org cannot see it.
+    let r = b2.get(&consortium).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // Invite: a proposal the founder alone approves.
+    let page = a.get(&consortium).await;
+    assert!(
+        page.body.contains("option value=\"port-b\""),
+        "{}",
+        page.body
+    );
+    let r = a
+        .post(
+            &format!("{consortium}/invite"),
+            &[
+                ("org_id", "port-b"),
+                ("message", "Join us"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let proposal = r
+        .location()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // The proposer's org votes as it proposes; alone in the consortium, that carries it.
+    let page = a.get(&proposal).await;
+    assert!(
+        page.body.contains("1 for, 0 against, of 1"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("executed"), "{}", page.body);
+    assert!(!page.body.contains("Cast your org's vote"));
+    // A vote on it now is refused with the API's code, on a page.
+    let r = a
+        .post(
+            &format!("{proposal}/vote"),
+            &[("decision", "approve"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    // The invited org sees the invitation and accepts it from its page.
+    let page = b2.get("/consortia").await;
+    assert!(page.body.contains("Invitations to my org"), "{}", page.body);
+    let inv = page
+        .body
+        .split("action=\"/invitations/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("an accept form")
+        .to_string();
+    let csrf_b = b2.csrf().await;
+    let r = b2
+        .post(&format!("/invitations/{inv}/accept"), &[("csrf", &csrf_b)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b2.get(r.location()).await;
+    assert!(page.body.contains("Invitation accepted"), "{}", page.body);
+    assert!(page.body.contains("Bank A") && page.body.contains("Port B"));
+    // An answer that is neither accept nor decline is no page.
+    assert_eq!(
+        b2.post(&format!("/invitations/{inv}/maybe"), &[("csrf", &csrf_b)])
+            .await
+            .status,
+        404
+    );
+}
+
+both!(a_sub_account_sees_only_what_it_may);
+async fn a_sub_account_sees_only_what_it_may(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut root = Browser::new(&t.base);
+    root.sign_in("bank-root", harness::PASSWORD, "/").await;
+    let csrf = root.csrf().await;
+    let r = root
+        .post(
+            "/accounts",
+            &[
+                ("username", "bank-clerk"),
+                ("password", harness::PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let account_page = r
+        .location()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut clerk = Browser::new(&t.base);
+    clerk.sign_in("bank-clerk", harness::PASSWORD, "/").await;
+    let home = clerk.get("/").await;
+    assert_eq!(home.status, 200);
+    for hidden in [
+        "href=\"/consortia\"",
+        "href=\"/audit\"",
+        "href=\"/accounts\"",
+        "href=\"/explorer\"",
+    ] {
+        assert!(
+            !home.body.contains(hidden),
+            "a clerk with no permission sees {hidden}"
+        );
+    }
+    for path in ["/consortia", "/audit", "/accounts", "/events?state=open"] {
+        let r = clerk.get(path).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert!(r.body.contains("PERMISSION_DENIED"), "{path}");
+    }
+    // Granted audit.read, the clerk reads the audit log and nothing more.
+    let r = root
+        .post(
+            &format!("{account_page}/permissions"),
+            &[("actions", "audit.read"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let home = clerk.get("/").await;
+    assert!(home.body.contains("href=\"/audit\""));
+    assert!(!home.body.contains("href=\"/consortia\""));
+    assert_eq!(clerk.get("/audit").await.status, 200);
+    assert_eq!(clerk.get("/consortia").await.status, 403);
+    // The clerk cannot grant itself more through the form.
+    let csrf_c = clerk.csrf().await;
+    let r = clerk
+        .post(
+            &format!("{account_page}/permissions"),
+            &[("actions", "account.manage"), ("csrf", &csrf_c)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+both!(language_follows_the_browser_then_the_account);
+async fn language_follows_the_browser_then_the_account(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut web = Browser::new(&t.base);
+    web.accept_language = Some("zh-CN,zh;q=0.9".into());
+    let r = web.get("/login").await;
+    assert!(r.body.contains("<html lang=\"zh-CN\""));
+    assert!(r.body.contains("使用平台账号登录"), "{}", r.body);
+    web.accept_language = None;
+    web.sign_in("bank-root", harness::PASSWORD, "/").await;
+    assert!(web.get("/").await.body.contains("Welcome, bank-root"));
+    // The account's choice holds on any browser.
+    let csrf = web.csrf().await;
+    let r = web
+        .post(
+            "/account/preferences",
+            &[
+                ("locale", "zh-CN"),
+                ("time_zone", "Asia/Shanghai"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut other = Browser::new(&t.base);
+    other.sign_in("bank-root", harness::PASSWORD, "/").await;
+    let home = other.get("/").await;
+    assert!(home.body.contains("欢迎，bank-root"), "{}", home.body);
+    assert!(home.body.contains("data-tz=\"Asia/Shanghai\""));
+    assert!(home.body.contains(">概览<"));
+    // A zone that is not a zone name is refused with its code.
+    let csrf = other.csrf().await;
+    let r = other
+        .post(
+            "/account/preferences",
+            &[("locale", "en"), ("time_zone", "../etc"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("TIME_ZONE_INVALID"), "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_throttled_and_its_form_cannot_be_forged() {
+    let Some(t) = start(Backend::Sqlite).await else {
+        return;
+    };
+    let mut web = Browser::new(&t.base);
+    // A sign-in posted without the form's own token (another site's form) is refused.
+    let r = web
+        .post(
+            "/login",
+            &[
+                ("username", "bank-root"),
+                ("password", harness::PASSWORD),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("LOGIN_FORM_EXPIRED"));
+    // `next` never leads off the console.
+    let r = web
+        .sign_in("bank-root", harness::PASSWORD, "//evil.example/")
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/");
+    let mut bad = Browser::new(&t.base);
+    let mut last = 0;
+    for _ in 0..6 {
+        last = bad
+            .sign_in("port-root", "not the password", "/")
+            .await
+            .status;
+    }
+    assert_eq!(last, 429, "the sixth failure in a row is throttled");
+}

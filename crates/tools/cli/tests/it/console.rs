@@ -1,0 +1,216 @@
+//! The console's explorer on a real consortium (`covenant up`: node processes, the platform
+//! beside them): sign in, the chain's figures and latest blocks, search by transaction id to
+//! the transaction's page with its proof checked, its block with the commit certificate, the
+//! contract page, and refusals of bad input as pages.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::cluster::Cluster;
+
+struct Web {
+    base: String,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+impl Web {
+    async fn go(&mut self, method: reqwest::Method, path: &str, form: Option<String>) -> Page {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        let c: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rb = rb.header("cookie", c.join("; "));
+        if let Some(f) = form {
+            rb = rb
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(f);
+        }
+        let r = rb.send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let kv = c.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            self.cookies.insert(k.into(), v.into());
+        }
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        Page {
+            status: r.status().as_u16(),
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.go(reqwest::Method::GET, path, None).await
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    text.split(start)
+        .nth(1)
+        .and_then(|s| s.split(end).next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_console_explores_a_running_chain() {
+    let c = Cluster::up("tbft", "sm", 2);
+    c.deploy_kv();
+    let put = c
+        .cli(&[
+            "contract",
+            "invoke",
+            "kv",
+            "put",
+            "--args",
+            &json!({"key": "invoice-7", "value": "paid"}).to_string(),
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let tx_id = put["tx_id"].as_str().unwrap().to_string();
+    let url = c.platform["url"].as_str().unwrap().to_string();
+    let login = c.platform["login"].as_str().unwrap().to_string();
+    let file = c.platform["password_file"].as_str().unwrap().to_string();
+    let password = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(&format!("{login} ")))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .to_string();
+    c.rt.block_on(async {
+        let mut web = Web {
+            base: url,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        };
+        let form = web.get("/login?next=%2Fexplorer").await;
+        let token = between(&form.body, "name=\"login_token\" value=\"", "\"");
+        let r = web
+            .go(
+                reqwest::Method::POST,
+                "/login",
+                Some(format!(
+                    "login_token={}&username={}&password={}&next=%2Fexplorer",
+                    enc(&token),
+                    enc(&login),
+                    enc(&password)
+                )),
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        // One chain: the explorer opens it.
+        let r = web.get("/explorer").await;
+        assert_eq!(r.location, "/explorer/main");
+        let page = web.get("/explorer/main").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Transactions per block"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("<svg class=\"chart\""));
+        assert!(
+            page.body.contains(&format!("/explorer/main/txs/{tx_id}")),
+            "the latest transactions list the put: {}",
+            page.body
+        );
+        let live = web.get("/explorer/main/live").await;
+        assert_eq!(live.status, 200);
+        assert!(live.body.contains("Latest blocks") && !live.body.contains("<html"));
+        // Search by the transaction id goes to its page; the proof is checked.
+        let r = web.get(&format!("/explorer/main/search?q={tx_id}")).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location, format!("/explorer/main/txs/{tx_id}"));
+        let tx = web.get(&r.location).await;
+        assert_eq!(tx.status, 200, "{}", tx.body);
+        assert!(tx.body.contains("proof valid"), "{}", tx.body);
+        assert!(tx.body.contains("invoice-7"), "{}", tx.body);
+        assert!(
+            tx.body
+                .contains(&format!("covenant tx get {tx_id} --chain main"))
+        );
+        let height = between(&tx.body, "href=\"/explorer/main/blocks/", "\"");
+        let block = web.get(&format!("/explorer/main/blocks/{height}")).await;
+        assert_eq!(block.status, 200, "{}", block.body);
+        assert!(block.body.contains(&tx_id[..8]), "{}", block.body);
+        assert!(block.body.contains("Commit certificate"));
+        assert!(
+            block.body.matches("<li><code class=\"hash\">").count() >= 2,
+            "a 2-node TBFT commit is signed by both: {}",
+            block.body
+        );
+        // The contract, by search and by page.
+        let r = web.get("/explorer/main/search?q=kv").await;
+        assert_eq!(r.location, "/explorer/main/contracts/kv", "{}", r.body);
+        let k = web.get("/explorer/main/contracts/kv").await;
+        assert_eq!(k.status, 200, "{}", k.body);
+        let blocks = web.get("/explorer/main/blocks").await;
+        assert!(
+            blocks.body.contains("/explorer/main/blocks/0"),
+            "{}",
+            blocks.body
+        );
+        // Nothing found, bad ids and unknown chains are pages with codes, never 5xx.
+        let none = web.get("/explorer/main/search?q=no-such-thing").await;
+        assert_eq!(none.status, 200);
+        assert!(none.body.contains("Nothing found."));
+        let bad = web.get("/explorer/main/txs/not-a-tx").await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        assert!(bad.body.contains("INVALID_ARGUMENT"));
+        let missing = web
+            .get(&format!("/explorer/main/txs/{}", "0".repeat(64)))
+            .await;
+        assert_eq!(missing.status, 404, "{}", missing.body);
+        let far = web.get("/explorer/main/blocks/99999999").await;
+        assert_eq!(far.status, 404, "{}", far.body);
+        let other = web.get("/explorer/nope").await;
+        assert_eq!(other.status, 404, "{}", other.body);
+        // In Chinese.
+        let r = web
+            .go(
+                reqwest::Method::POST,
+                "/preferences/language",
+                Some(format!(
+                    "locale=zh-CN&next=%2Fexplorer%2Fmain&csrf={}",
+                    enc(&between(&page.body, "name=\"csrf\" value=\"", "\""))
+                )),
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let zh = web.get("/explorer/main").await;
+        assert!(zh.body.contains("每个区块的交易数"), "{}", zh.body);
+        assert!(zh.body.contains("区块链浏览器"));
+    });
+}

@@ -565,9 +565,7 @@ async fn me(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PreferencesReq {
-    #[serde(default)]
     locale: String,
-    #[serde(default)]
     time_zone: String,
 }
 

@@ -368,7 +368,7 @@ pub mod req {
 
     pub fn preferences() -> Value {
         object(
-            &[],
+            &["locale", "time_zone"],
             json!({
                 "locale": {"type": "string", "enum": ["", "en", "zh-CN"]},
                 "time_zone": {"type": "string", "maxLength": 64, "pattern": "^([A-Za-z0-9_+-]{1,32}(/[A-Za-z0-9_+-]{1,32})*)?$"}

@@ -207,7 +207,7 @@ pub fn badge(l: Lang, status: &str) -> Markup {
     let class = match status {
         "running" | "active" | "approved" | "executed" | "accepted" | "ok" | "OK" | "succeeded"
         | "up" | "done" | "member" => "good",
-        "open" | "pending" | "deploying" | "running_op" | "queued" | "starting" => "warn",
+        "open" | "pending" | "deploying" | "executing" | "queued" | "starting" => "warn",
         "failed" | "rejected" | "declined" | "expired" | "revoked" | "down" | "stopped"
         | "error" | "frozen" | "left" => "bad",
         _ => "neutral",

@@ -198,8 +198,21 @@ async fn invitation_vote_and_acceptance_through_the_pages(b: Backend) {
         .next()
         .unwrap_or_default()
         .to_string();
-    // The proposer's org votes as it proposes; alone in the consortium, that carries it.
-    let page = a.get(&proposal).await;
+    // The proposer's org votes as it proposes; alone in the consortium, that carries it, and
+    // the invitation goes out once the proposal is carried out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = a.get(&proposal).await;
+        if page.body.contains(">executed<") {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proposal was not executed: {}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(
         page.body.contains("1 for, 0 against, of 1"),
         "{}",

@@ -66,7 +66,9 @@ fn fmt_value(v: f64) -> String {
     if v >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
-        format!("{v:.1}")
+        // Up to two decimals, without trailing zeros (0.25, 0.5, 2.5).
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -81,6 +83,15 @@ mod tests {
         assert_eq!(nice_top(12.0), 20.0);
         assert_eq!(nice_top(230.0), 250.0);
         assert_eq!(nice_top(1.0), 1.0);
+    }
+
+    #[test]
+    fn axis_values_are_short() {
+        assert_eq!(fmt_value(0.25), "0.25");
+        assert_eq!(fmt_value(0.5), "0.5");
+        assert_eq!(fmt_value(7.5), "7.5");
+        assert_eq!(fmt_value(250.0), "250");
+        assert_eq!(fmt_value(62.5), "62.5");
     }
 
     #[test]

@@ -404,7 +404,7 @@ pub fn short(s: &str) -> Markup {
     } else {
         s.to_string()
     };
-    html! { code.hash title=(s) { (shown) } }
+    html! { code.short title=(s) { (shown) } }
 }
 
 /// A value of a JSON answer as text.

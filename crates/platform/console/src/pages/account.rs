@@ -289,7 +289,7 @@ pub async fn token_create(v: Viewer, form: Form) -> Result<Response, Response> {
         section.card.narrow {
             div.notice.good role="status" { (l.t("token-created")) }
             p { (l.t("token-once")) }
-            pre.secret { (text(&t["token"])) }
+            pre.secret tabindex="0" { (text(&t["token"])) }
             p { a href="/account" { (l.t("back-to-account")) } }
         }
     };

@@ -210,7 +210,7 @@ pub async fn proposal(
                 }
                 @if !p["outcome"].is_null() {
                     h3 { (l.t("outcome")) }
-                    pre { (pretty(&p["outcome"])) }
+                    pre tabindex="0" { (pretty(&p["outcome"])) }
                 }
             }
             section.card {
@@ -249,7 +249,7 @@ pub async fn proposal(
         }
         section.card {
             h2 { (l.t("params")) }
-            pre { (pretty(&p["params"])) }
+            pre tabindex="0" { (pretty(&p["params"])) }
         }
         @if open && i_vote && my_vote.is_none() && v.may(a::PROPOSAL_VOTE) {
             section.card.attention {

@@ -338,14 +338,14 @@ pub async fn tx(
                 }
                 ol.hashes { @for h in t["proof"]["path"].as_array().into_iter().flatten() { li { code.hash { (text(h)) } } } }
                 p { (l.t("verify-yourself")) }
-                pre.cmd { "covenant tx get " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url>" }
+                pre.cmd tabindex="0" { "covenant tx get " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url>" }
             }
         }
         section.card {
             h2 { (l.t("arguments")) }
-            pre { (pretty(&t["args"])) }
+            pre tabindex="0" { (pretty(&t["args"])) }
             h2 { (l.t("return-value")) }
-            pre { (pretty(&r["result"])) }
+            pre tabindex="0" { (pretty(&r["result"])) }
         }
         section.card {
             h2 { (l.t("events")) }
@@ -353,7 +353,7 @@ pub async fn tx(
                 table {
                     thead { tr { th scope="col" { (l.t("topic")) } th scope="col" { (l.t("data")) } } }
                     tbody { @for e in &events {
-                        tr { td { code { (text(&e["topic"])) } } td { pre.inline { (pretty(&e["data"])) } } }
+                        tr { td { code { (text(&e["topic"])) } } td { pre.inline tabindex="0" { (pretty(&e["data"])) } } }
                     } }
                 }
             }
@@ -399,7 +399,7 @@ pub async fn contract(
         }
         section.card {
             h2 { (l.t("as-reported")) }
-            pre { (pretty(&k)) }
+            pre tabindex="0" { (pretty(&k)) }
         }
     };
     Ok(layout::page(

@@ -172,7 +172,7 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
             }
             section.card {
                 h2 { (l.t("policies")) }
-                pre { (pretty(&live["policies"])) }
+                pre tabindex="0" { (pretty(&live["policies"])) }
             }
         }
     };

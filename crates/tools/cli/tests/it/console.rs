@@ -214,3 +214,75 @@ fn the_console_explores_a_running_chain() {
         assert!(zh.body.contains("区块链浏览器"));
     });
 }
+
+/// The golden path in headless Chromium: `crates/platform/console/tests/browser/golden.mjs`
+/// (playwright-core and axe-core from its package-lock, Debian's chromium), with screenshots
+/// of every page under `target/console-screenshots/`. `.ci/run` installs both; elsewhere
+/// `COVENANT_SKIP_BROWSER=1` skips it, saying so.
+#[test]
+fn the_golden_path_in_a_browser() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let dir = repo.join("crates/platform/console/tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing = if !dir.join("node_modules/playwright-core").is_dir() {
+        Some(format!("run `npm ci` in {}", dir.display()))
+    } else if !std::path::Path::new(&chromium).exists() {
+        Some(format!("install Debian's chromium ({chromium} is missing)"))
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        if std::env::var_os("COVENANT_SKIP_BROWSER").is_some() {
+            eprintln!("SKIPPED the browser test: {why}");
+            return;
+        }
+        panic!("the browser test needs its tools: {why} (or set COVENANT_SKIP_BROWSER=1)");
+    }
+    let c = Cluster::up("tbft", "sm", 2);
+    c.deploy_kv();
+    let put = c
+        .cli(&[
+            "contract",
+            "invoke",
+            "kv",
+            "put",
+            "--args",
+            &json!({"key": "bill-of-lading-42", "value": "released"}).to_string(),
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let tx_id = put["tx_id"].as_str().unwrap().to_string();
+    let shots = repo.join("target/console-screenshots");
+    let out = std::process::Command::new("node")
+        .arg(dir.join("golden.mjs"))
+        .env("CONSOLE_URL", c.platform["url"].as_str().unwrap())
+        .env(
+            "PASSWORD_FILE",
+            c.platform["password_file"].as_str().unwrap(),
+        )
+        .env("TX_ID", &tx_id)
+        .env("CHAIN", "main")
+        .env("SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser walk failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["ok"], true);
+    assert!(report["axe_checked"].as_u64().unwrap() >= 20, "{report}");
+    for page in report["pages"].as_array().unwrap() {
+        let png = shots.join(format!("{}.png", page.as_str().unwrap()));
+        assert!(
+            std::fs::metadata(&png).unwrap().len() > 1000,
+            "{}",
+            png.display()
+        );
+    }
+}

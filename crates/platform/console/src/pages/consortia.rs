@@ -259,6 +259,9 @@ pub async fn show(
                 }
             }
         }
+        @if v.may(a::NETWORK_CREATE) {
+            (super::proposals::network_form(&v, &id, &members))
+        }
         @if v.may(a::CONSORTIUM_LEAVE) {
             section.card.danger-zone {
                 h2 { (l.t("leave-consortium")) }

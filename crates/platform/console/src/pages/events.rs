@@ -208,6 +208,9 @@ pub async fn proposal(
                     @if let Some(t) = p["tx_id"].as_str() { dt { (l.t("transaction")) } dd { (short(t)) } }
                     dt { (l.t("params-digest")) } dd { (short(p["params_sha256"].as_str().unwrap_or_default())) }
                 }
+                @if let Some(op) = p["operation_id"].as_str() {
+                    p { a href={"/operations/" (enc(op))} { (l.t("view-operation")) } }
+                }
                 @if !p["outcome"].is_null() {
                     h3 { (l.t("outcome")) }
                     pre tabindex="0" { (pretty(&p["outcome"])) }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod explorer;
 pub mod networks;
 pub mod overview;
+pub mod proposals;
 
 use axum::{
     Router,
@@ -66,6 +67,20 @@ pub fn routes() -> Router<Console> {
         )
         .route("/explorer/{chain}/search", get(explorer::search))
         .route("/audit", get(audit::list))
+        .route("/consortia/{id}/networks", post(proposals::propose_network))
+        .route("/networks/{id}/chains", post(proposals::propose_chain))
+        .route(
+            "/chains/{id}/contracts",
+            post(proposals::propose_contract).layer(axum::extract::DefaultBodyLimit::max(
+                proposals::MAX_MODULE_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/chains/{id}/contracts/{name}/{action}",
+            post(proposals::propose_contract_action),
+        )
+        .route("/operations/{id}", get(proposals::operation))
+        .route("/operations/{id}/live", get(proposals::operation_live))
 }
 
 /// The fields of a submitted form.

@@ -107,6 +107,10 @@ pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Resp
             }
         }
     };
+    let body = html! {
+        (body)
+        @if v.may(covenant_platform::action::CHAIN_CREATE) { (super::proposals::chain_form(&v, &n)) }
+    };
     Ok(layout::page(&v, &text(&n["name"]), Nav::Networks, body))
 }
 
@@ -172,8 +176,23 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
             }
             section.card {
                 h2 { (l.t("policies")) }
-                pre tabindex="0" { (pretty(&live["policies"])) }
+                @let policies = live["policies"].as_array().cloned().unwrap_or_default();
+                @if policies.is_empty() { pre tabindex="0" { (pretty(&live["policies"])) } } @else {
+                    table.sortable {
+                        thead { tr { th scope="col" { (l.t("resource")) } th scope="col" { (l.t("rule")) } th scope="col" { (l.t("roles")) } th scope="col" { (l.t("orgs")) } } }
+                        tbody { @for x in &policies {
+                            tr {
+                                td { code { (text(&x["resource"])) } }
+                                td { code { (text(&x["rule"])) } }
+                                td { @for r in x["roles"].as_array().into_iter().flatten() { (text(r)) " " } }
+                                td { @let orgs = x["org_ids"].as_array().cloned().unwrap_or_default();
+                                    @if orgs.is_empty() { span.muted { (l.t("all-members")) } } @else { @for o in &orgs { code { (text(o)) } " " } } }
+                            }
+                        } }
+                    }
+                }
             }
+            (super::proposals::contracts_forms(&v, &id, live["contracts"].as_array().map(Vec::as_slice).unwrap_or_default()))
         }
     };
     Ok(layout::page(

@@ -128,8 +128,77 @@ try {
   assert.ok(pb.url().startsWith(consortiumUrl.replace(/^https?:\/\/[^/]+/, base)), "still on the consortium page");
   await pb.getByText("Invitation accepted").waitFor();
 
+  // A network with a node for each member, proposed on the consortium page; the other member
+  // approves from the proposal's page.
+  async function carried(page, proposalUrl) {
+    for (let i = 0; i < 600; i++) {
+      await page.goto(proposalUrl);
+      if (await page.locator(".badge", { hasText: /^executed$/ }).count()) { return; }
+      if (await page.locator(".badge", { hasText: /^(failed|rejected|expired)$/ }).count()) {
+        throw new Error(`proposal ${proposalUrl} did not pass: ${await page.locator("main").innerText()}`);
+      }
+      await page.waitForTimeout(200);
+    }
+    throw new Error(`proposal ${proposalUrl} was not carried out`);
+  }
+  async function approveAsB(proposalUrl) {
+    await pb.goto(proposalUrl);
+    await pb.getByRole("button", { name: "Approve" }).click();
+    await pb.getByText("Your vote was recorded.").waitFor();
+  }
+  async function operationSucceeds(page, name) {
+    await page.getByRole("link", { name: "Follow the operation" }).click();
+    await page.waitForURL(/\/operations\//);
+    for (let i = 0; i < 600 && !(await page.locator(".badge", { hasText: /^succeeded$/ }).count()); i++) {
+      if (await page.locator(".badge", { hasText: /^failed$/ }).count()) {
+        throw new Error(`${name} failed: ${await page.locator("main").innerText()}`);
+      }
+      await page.waitForTimeout(200);
+      await page.reload();
+    }
+    await page.locator(".badge", { hasText: /^succeeded$/ }).waitFor();
+  }
+  await pa.goto(consortiumUrl);
+  await pa.locator("#n-name").fill("net1");
+  await pa.locator('form[action$="/networks"] button[type=submit]').click();
+  await pa.waitForURL(/\/proposals\//);
+  const netProposal = pa.url().split("?")[0];
+  await shot(pa, "08-network-proposal");
+  await approveAsB(netProposal);
+  await carried(pa, netProposal);
+
+  // A chain on the new network, through the guided form; approved the same way, the platform
+  // deploys its nodes as an operation whose progress has a page.
+  await visit(pa, "/networks", "10-networks", "net1");
+  await pa.getByRole("link", { name: "net1" }).click();
+  await pa.locator("#c-id").fill("trade");
+  await pa.locator('form[action$="/chains"] button[type=submit]').click();
+  await pa.waitForURL(/\/proposals\//);
+  const chainProposal = pa.url().split("?")[0];
+  await approveAsB(chainProposal);
+  await carried(pa, chainProposal);
+  await operationSucceeds(pa, "creating the chain");
+  await shot(pa, "09-operation");
+
+  // A contract uploaded on the chain's page; the chain's policy lets one member's admin
+  // install it, so the proposer's own vote carries it.
+  await visit(pa, "/chains/trade", "11-chain", "Propose a contract");
+  await pa.locator("#k-name").fill("evidence");
+  await pa.locator("#k-module").setInputFiles(process.env.CONTRACT_WASM);
+  await pa.locator('form[action$="/contracts"] button[type=submit]').click();
+  await pa.waitForURL(/\/proposals\//);
+  const contractProposal = pa.url().split("?")[0];
+  await carried(pa, contractProposal);
+  await shot(pa, "12-contract-proposal");
+  await pa.goto(base + "/chains/trade");
+  await pa.getByRole("link", { name: "evidence" }).first().waitFor();
+  await visit(pa, "/explorer/trade", "13-explorer-trade", "sys.contracts.install");
+
   // The explorer: figures, the trend, and the live tables refreshing by themselves.
-  await visit(pa, "/explorer", "08-explorer", "Transactions per block");
+  await pa.goto(base + "/explorer");
+  await pa.getByRole("link", { name: chain, exact: true }).click();
+  await pa.getByText("Transactions per block").first().waitFor();
+  await shot(pa, "14-explorer");
   const refreshed = pa.evaluate(() => new Promise((ok) => document.addEventListener("covenant:refreshed", () => ok(true), { once: true })));
   assert.equal(await refreshed, true);
   // Find the transaction by its id.
@@ -137,19 +206,19 @@ try {
   await pa.getByRole("button", { name: "Search" }).click();
   await pa.waitForURL(new RegExp(`/explorer/${chain}/txs/${txId}`));
   await pa.getByText("proof valid").waitFor();
-  await shot(pa, "09-transaction");
+  await shot(pa, "15-transaction");
   await pa.getByRole("link", { name: /^\d+$/ }).first().click();
   await pa.getByText("Commit certificate").waitFor();
-  await shot(pa, "10-block");
-  await visit(pa, `/explorer/${chain}/blocks`, "11-blocks", "Height");
-  await visit(pa, `/explorer/${chain}/contracts/kv`, "12-contract", "Methods");
+  await shot(pa, "16-block");
+  await visit(pa, `/explorer/${chain}/blocks`, "17-blocks", "Height");
+  await visit(pa, `/explorer/${chain}/contracts/kv`, "18-contract", "Methods");
 
-  await visit(pa, "/events", "13-events", "Proposals");
-  await visit(pa, "/networks", "14-networks", "Networks");
-  await visit(pa, `/chains/${chain}`, "15-chain", "Consensus nodes");
-  await visit(pa, "/audit", "16-audit", "Audit log");
-  await visit(pa, "/account", "17-account", "API tokens");
-  await visit(pa, "/accounts", "18-accounts", "Create a sub-account");
+  await visit(pa, "/events", "19-events", "Proposals");
+  await visit(pa, "/networks", "20-networks", "Networks");
+  await visit(pa, `/chains/${chain}`, "21-chain", "Consensus nodes");
+  await visit(pa, "/audit", "22-audit", "Audit log");
+  await visit(pa, "/account", "23-account", "API tokens");
+  await visit(pa, "/accounts", "24-accounts", "Create a sub-account");
 
   // A sortable table sorts from the keyboard.
   await pa.goto(base + "/audit");
@@ -162,8 +231,8 @@ try {
   await pa.goto(base + "/");
   await Promise.all([pa.waitForNavigation(), pa.getByLabel("Language").selectOption("zh-CN")]);
   await pa.getByRole("heading", { level: 1, name: "概览" }).waitFor();
-  await shot(pa, "19-overview-zh");
-  await visit(pa, `/explorer/${chain}`, "20-explorer-zh", "每个区块的交易数");
+  await shot(pa, "25-overview-zh");
+  await visit(pa, `/explorer/${chain}`, "26-explorer-zh", "每个区块的交易数");
   const other = await browser.newContext({ locale: "en-US", bypassCSP: true });
   const po = await other.newPage();
   await signIn(po, a);

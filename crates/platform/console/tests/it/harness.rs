@@ -183,6 +183,16 @@ impl Browser {
         self.send(rb).await
     }
 
+    /// A body of any content type.
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: String) -> Page {
+        let rb = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        self.send(rb).await
+    }
+
     /// Open the sign-in form (for its token) and send it.
     pub async fn sign_in(&mut self, username: &str, password: &str, next: &str) -> Page {
         let form = self.get("/login").await;

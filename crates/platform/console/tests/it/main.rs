@@ -399,3 +399,82 @@ async fn sign_in_is_throttled_and_its_form_cannot_be_forged() {
     }
     assert_eq!(last, 429, "the sixth failure in a row is throttled");
 }
+
+both!(guided_forms_propose_and_refuse_bad_input);
+async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut web = Browser::new(&t.base);
+    web.sign_in("bank-root", harness::PASSWORD, "/").await;
+    let csrf = web.csrf().await;
+    let r = web
+        .post("/consortia", &[("name", "Trade finance"), ("csrf", &csrf)])
+        .await;
+    let consortium = r.location().split('?').next().unwrap().to_string();
+    let page = web.get(&consortium).await;
+    assert!(page.body.contains("Propose a network"), "{}", page.body);
+    // A network with one node of ours: a proposal the founder alone carries; it is recorded
+    // (nodes are deployed when a chain needs them).
+    let r = web
+        .post(
+            &format!("{consortium}/networks"),
+            &[
+                ("name", "net1"),
+                ("days", "30"),
+                ("nodes.bank-a", "1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.location().starts_with("/proposals/prp_"),
+        "{}",
+        r.location()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let nets = web.get("/networks").await;
+        if nets.body.contains(">net1<") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", nets.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A bad network name is the API's refusal, on a page.
+    let r = web
+        .post(
+            &format!("{consortium}/networks"),
+            &[
+                ("name", "Not A Name"),
+                ("nodes.bank-a", "1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Contracts on a chain that does not exist, without a module, or an unknown action.
+    let r = web
+        .post("/chains/nope/contracts/kv/explode", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = web
+        .post("/chains/nope/contracts/kv/freeze", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = web.get("/operations/op_0000").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // A multipart form without its module file.
+    let boundary = "XcovenantX";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nkv\r\n--{boundary}--\r\n"
+    );
+    let r = web
+        .post_raw(
+            "/chains/nope/contracts",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("MODULE_MISSING"), "{}", r.body);
+}

@@ -266,6 +266,10 @@ fn the_golden_path_in_a_browser() {
         .env("CHAIN", "main")
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", &chromium)
+        .env(
+            "CONTRACT_WASM",
+            covenant_test_utils::contracts::example_wasm("evidence"),
+        )
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -49,6 +49,7 @@ pub const CHAIN_CREATE: &str = "chain.create";
 pub const CHAIN_MEMBER: &str = "chain.member";
 pub const CHAIN_NODE: &str = "chain.node";
 pub const CONTRACT_MANAGE: &str = "contract.manage";
+pub const CONTRACT_INVOKE: &str = "contract.invoke";
 pub const CERT_REVOKE: &str = "cert.revoke";
 pub const OPERATION_READ: &str = "operation.read";
 pub const AUDIT_READ: &str = "audit.read";
@@ -119,6 +120,10 @@ pub const ACTIONS: &[Action] = &[
     a(
         CONTRACT_MANAGE,
         "Propose installing, upgrading, freezing, unfreezing or revoking a contract",
+    ),
+    a(
+        CONTRACT_INVOKE,
+        "Invoke contract methods on the org's chains, signed by a client identity the platform keeps for the org",
     ),
     a(CERT_REVOKE, "Propose revoking a certificate on a chain"),
     a(

@@ -24,6 +24,7 @@ pub mod db;
 pub mod error;
 pub mod event;
 pub mod explorer;
+pub mod invoke;
 pub mod local;
 pub mod migrations;
 pub mod network;

@@ -393,10 +393,15 @@ pub async fn contract(
             section.card {
                 h2 { (l.t("methods")) }
                 @if methods.is_empty() { (empty(l, "empty-methods", None)) } @else {
-                    ul.plain { @for m in &methods { li { code { (text(m)) } } } }
+                    ul.plain { @for m in &methods { li {
+                        code { (text(&m["method"])) }
+                        @if let Some(orgs) = m["org_ids"].as_array().filter(|o| !o.is_empty()) { " " span.muted { (l.t("orgs")) ": " @for o in orgs { (text(o)) " " } } }
+                        @if let Some(roles) = m["roles"].as_array().filter(|r| !r.is_empty()) { " " span.muted { (l.t("roles")) ": " @for r in roles { (text(r)) " " } } }
+                    } } }
                 }
             }
         }
+        (call_form(&v, &chain, &name, &methods, "", "{}"))
         section.card {
             h2 { (l.t("as-reported")) }
             pre tabindex="0" { (pretty(&k)) }
@@ -470,5 +475,126 @@ pub async fn search(
         &l.ta("search-title", &[("q", query.clone().into())]),
         Nav::Explorer,
         body,
+    ))
+}
+
+fn call_form(
+    v: &Viewer,
+    chain: &str,
+    name: &str,
+    methods: &[Value],
+    method: &str,
+    args: &str,
+) -> Markup {
+    let l = v.lang;
+    let can_invoke = v.may(covenant_platform::action::CONTRACT_INVOKE);
+    html! {
+        section.card {
+            h2 { (l.t("call-contract")) }
+            p.hint { (l.t("call-contract-hint")) }
+            form method="post" action={"/explorer/" (enc(chain)) "/contracts/" (enc(name)) "/call"} {
+                (layout::csrf(v))
+                div.field {
+                    label for="m-method" { (l.t("method")) }
+                    input #m-method name="method" type="text" required pattern="[A-Za-z0-9_.\\-]{1,64}" list="m-methods" value=(method);
+                    datalist #m-methods { @for m in methods { option value=(text(&m["method"])) {} } }
+                }
+                div.field {
+                    label for="m-args" { (l.t("arguments-json")) }
+                    textarea #m-args name="args" rows="4" spellcheck="false" { (args) }
+                }
+                div.row {
+                    button.secondary type="submit" name="mode" value="query" { (l.t("query")) }
+                    @if can_invoke { " " button.primary type="submit" name="mode" value="invoke" { (l.t("invoke")) } }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /explorer/{chain}/contracts/{name}/call`: invoke (a signed transaction) or query.
+pub async fn call(
+    v: Viewer,
+    Path((chain, name)): Path<(String, String)>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let f = super::Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    let method = f.get("method").to_string();
+    let raw = f.get("args");
+    let args: Value = if raw.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_str(raw) {
+            Ok(a) => a,
+            Err(e) => {
+                let err = crate::gateway::ApiError::console(
+                    400,
+                    "INVALID_JSON",
+                    format!("{}: {e}", l.t("args-not-json")),
+                );
+                return Err(super::refused(&v, &err));
+            }
+        }
+    };
+    let invoke = f.get("mode") == "invoke";
+    let uri = format!(
+        "/api/v1/chains/{}/contracts/{}/{}",
+        enc(&chain),
+        enc(&name),
+        if invoke { "invoke" } else { "query" }
+    );
+    let body = serde_json::json!({"method": method, "args": args});
+    let r = w
+        .send(axum::http::Method::POST, &uri, &body)
+        .await
+        .map_err(|e| super::refused(&v, &e))?;
+    let result = if invoke {
+        r["result"].clone()
+    } else {
+        r.clone()
+    };
+    let events = result["events"].as_array().cloned().unwrap_or_default();
+    let k = v
+        .try_get(&format!(
+            "/api/v1/chains/{}/contracts/{}",
+            enc(&chain),
+            enc(&name)
+        ))
+        .await
+        .unwrap_or_default();
+    let methods = k["methods"].as_array().cloned().unwrap_or_default();
+    let page = html! {
+        section.card {
+            h2 { @if invoke { (l.t("invoked")) } @else { (l.t("queried")) } }
+            dl.facts {
+                dt { (l.t("call")) } dd { code { (name) "." (method) } }
+                dt { (l.t("result")) } dd { (badge(l, result["code"].as_str().unwrap_or("pending"))) " " (text(&result["message"])) }
+                @if invoke {
+                    dt { (l.t("transaction")) } dd { a href={"/explorer/" (enc(&chain)) "/txs/" (enc(r["tx_id"].as_str().unwrap_or_default()))} { code.hash { (text(&r["tx_id"])) } } }
+                    dt { (l.t("block")) } dd { (text(&r["height"])) }
+                    dt { (l.t("signed-by")) } dd { code { (text(&r["identity"])) } }
+                }
+                dt { (l.t("gas")) } dd { (text(&result["gas_used"])) }
+            }
+            h3 { (l.t("return-value")) }
+            pre tabindex="0" { (pretty(&result["result"])) }
+            @if !events.is_empty() {
+                h3 { (l.t("events")) }
+                table {
+                    thead { tr { th scope="col" { (l.t("topic")) } th scope="col" { (l.t("data")) } } }
+                    tbody { @for e in &events { tr { td { code { (text(&e["topic"])) } } td { pre.inline tabindex="0" { (pretty(&e["data"])) } } } } }
+                }
+            }
+        }
+        (call_form(&v, &chain, &name, &methods, &method, raw))
+    };
+    Ok(layout::page(
+        &v,
+        &l.ta("contract-title", &[("name", name.clone().into())]),
+        Nav::Explorer,
+        page,
     ))
 }

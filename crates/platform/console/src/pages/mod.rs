@@ -67,6 +67,10 @@ pub fn routes() -> Router<Console> {
         )
         .route("/explorer/{chain}/search", get(explorer::search))
         .route("/audit", get(audit::list))
+        .route(
+            "/explorer/{chain}/contracts/{name}/call",
+            post(explorer::call),
+        )
         .route("/consortia/{id}/networks", post(proposals::propose_network))
         .route("/networks/{id}/chains", post(proposals::propose_chain))
         .route(

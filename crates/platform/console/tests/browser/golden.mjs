@@ -192,7 +192,21 @@ try {
   await shot(pa, "12-contract-proposal");
   await pa.goto(base + "/chains/trade");
   await pa.getByRole("link", { name: "evidence" }).first().waitFor();
-  await visit(pa, "/explorer/trade", "13-explorer-trade", "sys.contracts.install");
+  // Invoke it from its page (a transaction the platform signs for the org), then query it.
+  const evidence = "a3f1c2d4e5b60718293a4b5c6d7e8f90";
+  await pa.goto(base + "/explorer/trade/contracts/evidence");
+  await pa.getByLabel("Method").fill("put");
+  await pa.getByLabel("Arguments (JSON)").fill(JSON.stringify({ hash: evidence, meta: "bill of lading 42" }));
+  await pa.getByRole("button", { name: "Invoke" }).click();
+  await pa.getByRole("heading", { name: "Invoked" }).waitFor();
+  assert.match(await pa.locator("main").innerText(), /platform-client/);
+  await shot(pa, "13-invoked");
+  await pa.getByLabel("Method").fill("get");
+  await pa.getByLabel("Arguments (JSON)").fill(JSON.stringify({ hash: evidence }));
+  await pa.getByRole("button", { name: "Query" }).click();
+  await pa.getByRole("heading", { name: "Queried" }).waitFor();
+  assert.match(await pa.locator("pre").first().innerText(), /bill of lading 42/);
+  await visit(pa, "/explorer/trade", "13-explorer-trade", "evidence.put");
 
   // The explorer: figures, the trend, and the live tables refreshing by themselves.
   await pa.goto(base + "/explorer");

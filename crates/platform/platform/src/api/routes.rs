@@ -24,7 +24,7 @@ use crate::{
     action::{self, ACTIONS},
     audit, auth, consortium,
     error::{Error, Result},
-    event, explorer, network, operation, org,
+    event, explorer, invoke, network, operation, org,
     proposal::{self, policy::Policy},
 };
 
@@ -353,6 +353,15 @@ fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/chains/{id}/contracts/{name}", "getChainContract", "Explorer", "A contract as the chain reports it: version, status, methods", act(a::CHAIN_READ), get(get_chain_contract))
             .ok(200, json!({"type": "object"}))
             .errors(&[404, 503]),
+        Route::new(Method::POST, "/api/v1/chains/{id}/contracts/{name}/invoke", "invokeContract", "Explorer", "Invoke a method: a transaction signed by a client identity the platform keeps for your org (`platform-client` unless named), waited for until it commits", act(a::CONTRACT_INVOKE), post(invoke_contract))
+            .body(schema::req::call())
+            .ok(200, schema::r("Invocation"))
+            .idempotent()
+            .errors(&[400, 404, 409, 413, 503]),
+        Route::new(Method::POST, "/api/v1/chains/{id}/contracts/{name}/query", "queryContract", "Explorer", "Call a method read-only, as your org's client identity; nothing is written", act(a::CHAIN_READ), post(query_contract))
+            .body(schema::req::call())
+            .ok(200, json!({"type": "object"}))
+            .errors(&[400, 404, 409, 413, 503]),
         Route::new(Method::GET, "/api/v1/chains/{id}/search", "searchChain", "Explorer", "Find a transaction id, block hash or height, contract or org on the chain", act(a::CHAIN_READ), get(search_chain))
             .query("q", json!({"type": "string", "minLength": 1, "maxLength": 128}), "What to look for")
             .ok(200, schema::list("SearchHit"))
@@ -1472,6 +1481,59 @@ async fn get_chain_contract(
     reply(
         StatusCode::OK,
         explorer::contract(&p, c.org(), &id, &name).await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallReq {
+    method: String,
+    #[serde(default)]
+    args: Value,
+    identity: Option<String>,
+}
+
+async fn invoke_contract(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, name)): JsonPath<(String, String)>,
+    JsonBody(r): JsonBody<CallReq>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        invoke::invoke(
+            &p,
+            c.org(),
+            &id,
+            &name,
+            &r.method,
+            &r.args,
+            r.identity.as_deref(),
+        )
+        .await?,
+    )
+}
+
+async fn query_contract(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, name)): JsonPath<(String, String)>,
+    JsonBody(r): JsonBody<CallReq>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        invoke::query(
+            &p,
+            c.org(),
+            &id,
+            &name,
+            &r.method,
+            &r.args,
+            r.identity.as_deref(),
+        )
+        .await?,
     )
 }
 

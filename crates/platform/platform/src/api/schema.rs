@@ -201,6 +201,7 @@ fn explorer_components(s: &Value, strings: &Value, n: &Value) -> Value {
             "args": {}, "timestamp_ms": n, "sender": s, "endorsements": n, "result": {"type": "object"},
             "proof": {"type": "object"}, "tx_root": s, "raw": s, "proof_valid": {"type": "boolean"}, "suite": s
         })),
+        "Invocation": obj(json!({"tx_id": s, "status": s, "height": {"type": "integer", "nullable": true}, "identity": s, "result": {"type": "object", "nullable": true}})),
         "SearchHit": obj(json!({"kind": {"type": "string", "enum": ["tx", "block", "contract", "org"]}, "id": s, "summary": s})),
     })
 }
@@ -362,6 +363,17 @@ pub mod req {
                 "decision": {"type": "string", "enum": ["approve", "reject"]},
                 "certificate": {"type": "string", "description": "The signer's certificate (PEM): an admin of your org"},
                 "signature": {"type": "string", "description": "The signature (base64) over the signing request's bytes"}
+            }),
+        )
+    }
+
+    pub fn call() -> Value {
+        object(
+            &["method"],
+            json!({
+                "method": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+                "args": {"description": "The method's arguments as JSON (null when it takes none)"},
+                "identity": nullable(json!({"type": "string", "minLength": 1, "maxLength": 64}))
             }),
         )
     }

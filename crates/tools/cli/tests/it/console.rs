@@ -197,6 +197,51 @@ fn the_console_explores_a_running_chain() {
         assert_eq!(far.status, 404, "{}", far.body);
         let other = web.get("/explorer/nope").await;
         assert_eq!(other.status, 404, "{}", other.body);
+        // Invoke and query from the contract's page, as the org's client identity.
+        let csrf = between(&page.body, "name=\"csrf\" value=\"", "\"");
+        let call = |method: &str, args: &str, mode: &str| {
+            format!(
+                "csrf={}&method={method}&args={}&mode={mode}",
+                enc(&csrf),
+                enc(args)
+            )
+        };
+        let r = web
+            .go(
+                reqwest::Method::POST,
+                "/explorer/main/contracts/kv/call",
+                Some(call(
+                    "put",
+                    r#"{"key":"invoice-8","value":"due"}"#,
+                    "invoke",
+                )),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.contains("Invoked") && r.body.contains("platform-client"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(">OK<"), "{}", r.body);
+        let r = web
+            .go(
+                reqwest::Method::POST,
+                "/explorer/main/contracts/kv/call",
+                Some(call("get", r#"{"key":"invoice-8"}"#, "query")),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("due"), "{}", r.body);
+        let r = web
+            .go(
+                reqwest::Method::POST,
+                "/explorer/main/contracts/kv/call",
+                Some(call("put", "{not json", "invoke")),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("INVALID_JSON"));
         // In Chinese.
         let r = web
             .go(

@@ -670,6 +670,62 @@ fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
 }
 
+/// The node `id` if `org_id` is a member of its network's consortium.
+pub async fn node_for(p: &Platform, org_id: &str, id: &str) -> Result<NodeView> {
+    let missing = || Error::not_found(format!("no node {id} your org can see"));
+    let row = sqlx::query("SELECT * FROM nodes WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p.db().pool())
+        .await?
+        .ok_or_else(missing)?;
+    let n = node_view(&row, node_chains(p, id).await?)?;
+    get_for(p, org_id, &n.network_id)
+        .await
+        .map_err(|_| missing())?;
+    Ok(n)
+}
+
+/// How much of a node's log is searched.
+pub const LOG_WINDOW_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The last `lines` lines of the log of a node `org_id` runs, holding `search` (any case)
+/// when given. Only the org running a node reads its log.
+pub async fn node_log(
+    p: &Platform,
+    org_id: &str,
+    id: &str,
+    search: Option<&str>,
+    lines: usize,
+) -> Result<Vec<String>> {
+    let n = node_for(p, org_id, id).await?;
+    if n.org_id != org_id {
+        return Err(Error::forbidden(
+            "NODE_NOT_YOURS",
+            format!("only {} reads the log of its node {}", n.org_id, n.name),
+        ));
+    }
+    let path = node_dir(p, &n).join("node.log");
+    let needle = search.map(str::to_lowercase).filter(|s| !s.is_empty());
+    let text = tokio::task::spawn_blocking(move || {
+        covenant_deploy::process::log_tail(&path, LOG_WINDOW_BYTES)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("reading the log failed: {e}")))?;
+    let mut out: Vec<String> = text
+        .lines()
+        .rev()
+        .filter(|l| {
+            needle
+                .as_ref()
+                .is_none_or(|n| l.to_lowercase().contains(n.as_str()))
+        })
+        .take(lines.clamp(1, 2000))
+        .map(str::to_string)
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
 fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
     n.external_dir
         .clone()

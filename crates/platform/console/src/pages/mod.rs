@@ -67,6 +67,7 @@ pub fn routes() -> Router<Console> {
         )
         .route("/explorer/{chain}/search", get(explorer::search))
         .route("/audit", get(audit::list))
+        .route("/nodes/{id}", get(networks::node))
         .route(
             "/explorer/{chain}/contracts/{name}/call",
             post(explorer::call),

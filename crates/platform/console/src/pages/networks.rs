@@ -93,7 +93,7 @@ pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Resp
                     } }
                     tbody { @for x in &nodes {
                         tr {
-                            td { (text(&x["name"])) }
+                            td { a href={"/nodes/" (enc(x["id"].as_str().unwrap_or_default()))} { (text(&x["name"])) } }
                             td { code { (text(&x["org_id"])) } }
                             td { (badge(l, x["status"].as_str().unwrap_or("unknown"))) @if let Some(e) = x["last_error"].as_str() { br; span.muted { (e) } } }
                             td { (badge(l, x["state"].as_str().unwrap_or_default())) }
@@ -198,6 +198,76 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
     Ok(layout::page(
         &v,
         &l.ta("chain-title", &[("id", id.clone().into())]),
+        Nav::Networks,
+        body,
+    ))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LogQuery {
+    q: Option<String>,
+}
+
+/// `GET /nodes/{id}`: a node's status and, for the org running it, its recent log lines
+/// with search.
+pub async fn node(
+    v: Viewer,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> Result<Response, Response> {
+    let me = v.me()?.clone();
+    let l = v.lang;
+    let n = v.get(&format!("/api/v1/nodes/{}", enc(&id))).await?;
+    let ours = n["org_id"].as_str() == Some(me.org_id());
+    let search = q.q.unwrap_or_default();
+    let logs = if ours {
+        let mut uri = format!("/api/v1/nodes/{}/logs?lines=300", enc(&id));
+        if !search.trim().is_empty() {
+            uri.push_str(&format!("&q={}", enc(search.trim())));
+        }
+        Some(v.try_get(&uri).await)
+    } else {
+        None
+    };
+    let body = html! {
+        section.card {
+            dl.facts {
+                dt { (l.t("org")) } dd { code { (text(&n["org_id"])) } }
+                dt { (l.t("health")) } dd { (badge(l, n["status"].as_str().unwrap_or("unknown"))) }
+                dt { (l.t("process")) } dd { (badge(l, n["state"].as_str().unwrap_or_default())) }
+                dt { (l.t("height")) } dd { @for (c, h) in n["heights"].as_object().into_iter().flatten() { a href={"/explorer/" (enc(c))} { (c) } ": " (text(h)) " " } }
+                dt { (l.t("peers")) } dd { (text(&n["peers"])) }
+                dt { (l.t("api")) } dd { code { (text(&n["api_url"])) } }
+                dt { (l.t("address")) } dd { code { (text(&n["peer_address"])) } }
+                dt { (l.t("network")) } dd { a href={"/networks/" (enc(n["network_id"].as_str().unwrap_or_default()))} { (text(&n["network_id"])) } }
+                @if let Some(t) = n["last_seen_at"].as_i64() { dt { (l.t("last-seen")) } dd { (time(t)) } }
+                @if let Some(e) = n["last_error"].as_str() { dt { (l.t("last-error")) } dd { (e) } }
+            }
+        }
+        section.card {
+            h2 { (l.t("node-log")) }
+            @match &logs {
+                None => { p.hint { (l.t("node-log-others")) } }
+                Some(Err(e)) => { (layout::refusal(l, e)) }
+                Some(Ok(got)) => {
+                    form.filters role="search" method="get" action={"/nodes/" (enc(&id))} {
+                        div.field {
+                            label for="log-q" { (l.t("search-log")) }
+                            input #log-q name="q" type="search" maxlength="200" value=(search);
+                        }
+                        button.secondary type="submit" { (l.t("search")) }
+                    }
+                    @let lines = got["lines"].as_array().cloned().unwrap_or_default();
+                    @if lines.is_empty() { (empty(l, "empty-log", None)) } @else {
+                        pre.log tabindex="0" { @for line in &lines { (text(line)) "\n" } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        &l.ta("node-title", &[("name", text(&n["name"]).into())]),
         Nav::Networks,
         body,
     ))

@@ -141,7 +141,7 @@ pub async fn show(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response
                             thead { tr { th scope="col" { (l.t("node")) } th scope="col" { (l.t("org")) } th scope="col" { (l.t("health")) } th scope="col" { (l.t("height")) } th scope="col" { (l.t("peers")) } } }
                             tbody { @for n in &nodes {
                                 tr {
-                                    td { (text(&n["name"])) }
+                                    td { a href={"/nodes/" (enc(n["id"].as_str().unwrap_or_default()))} { (text(&n["name"])) } }
                                     td { (text(&n["org_id"])) }
                                     td { (badge(l, n["status"].as_str().unwrap_or("unknown"))) }
                                     td { @for (c, h) in n["heights"].as_object().into_iter().flatten() { span.muted { (c) ": " } (text(h)) " " } }

@@ -180,6 +180,21 @@ try {
   await operationSucceeds(pa, "creating the chain");
   await shot(pa, "09-operation");
 
+  // A node's page: its status and, for the org running it, its log with search; another
+  // member sees the node but not its log.
+  await pa.goto(base + "/networks");
+  await pa.getByRole("link", { name: "net1" }).click();
+  await pa.getByRole("link", { name: new RegExp("^" + a.org + "-") }).first().click();
+  await pa.getByRole("heading", { name: "Recent log" }).waitFor();
+  const nodeUrl = pa.url();
+  await pa.getByLabel("Lines holding").fill("trade");
+  await pa.getByRole("button", { name: "Search" }).click();
+  await pa.locator("pre.log").waitFor();
+  assert.match(await pa.locator("pre.log").innerText(), /trade/i);
+  await shot(pa, "10b-node");
+  await pb.goto(nodeUrl);
+  await pb.getByText("Only the org running this node reads its log.").waitFor();
+
   // A contract uploaded on the chain's page; the chain's policy lets one member's admin
   // install it, so the proposer's own vote carries it.
   await visit(pa, "/chains/trade", "11-chain", "Propose a contract");

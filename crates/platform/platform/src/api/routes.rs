@@ -330,6 +330,14 @@ fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/networks/{id}", "getNetwork", "Networks", "A network with its nodes' status, heights and peers", act(a::NETWORK_READ), get(get_network))
             .ok(200, schema::r("Network"))
             .errors(&[404]),
+        Route::new(Method::GET, "/api/v1/nodes/{id}", "getNode", "Networks", "A node of your consortia's networks: status, chains and heights, peers", act(a::NETWORK_READ), get(get_node))
+            .ok(200, schema::r("Node"))
+            .errors(&[404]),
+        Route::new(Method::GET, "/api/v1/nodes/{id}/logs", "nodeLogs", "Networks", "The latest lines of the log of a node your org runs, optionally only those holding a text", act(a::NETWORK_READ), get(node_logs))
+            .query("q", json!({"type": "string", "maxLength": 200}), "Only lines holding this (any case)")
+            .query("lines", json!({"type": "integer", "minimum": 1, "maximum": 2000}), "At most this many lines (default 200)")
+            .ok(200, json!({"type": "object", "properties": {"node_id": {"type": "string"}, "lines": {"type": "array", "items": {"type": "string"}}}}))
+            .errors(&[403, 404]),
         Route::new(Method::GET, "/api/v1/chains", "listChains", "Chains", "Chains deployed for your consortia", act(a::CHAIN_READ), get(list_chains))
             .ok(200, schema::page("Chain")),
         Route::new(Method::GET, "/api/v1/chains/{id}", "getChain", "Chains", "A chain: what the platform deployed, and what the chain itself reports", act(a::CHAIN_READ), get(get_chain))
@@ -1405,6 +1413,39 @@ async fn get_chain(
         Err(e) => json!({"error": {"code": e.code(), "message": e.public_message()}}),
     };
     reply(StatusCode::OK, v)
+}
+
+async fn get_node(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(StatusCode::OK, network::node_for(&p, c.org(), &id).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    q: Option<String>,
+    lines: Option<usize>,
+}
+
+async fn node_logs(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonQuery(q): JsonQuery<LogQuery>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(Error::invalid("search for at most 200 characters"));
+    }
+    if q.lines.is_some_and(|n| !(1..=2000).contains(&n)) {
+        return Err(Error::invalid("lines is 1 to 2000"));
+    }
+    let lines = network::node_log(&p, c.org(), &id, q.q.as_deref(), q.lines.unwrap_or(200)).await?;
+    reply(StatusCode::OK, json!({"node_id": id, "lines": lines}))
 }
 
 #[derive(Deserialize)]

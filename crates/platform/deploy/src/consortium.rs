@@ -76,6 +76,8 @@ pub struct Plan {
     pub chains: Vec<String>,
     /// The first port; node k takes `base_port + 10k` (API), `+1` (gRPC), `+2` (peers).
     pub base_port: u16,
+    /// At most this many transactions per block (`None`: the chain default).
+    pub block_txs: Option<u32>,
 }
 
 /// A node's process as the driver sees it.

@@ -228,6 +228,9 @@ impl LocalDriver {
             if let Some(c) = config.consensus.as_mut() {
                 c.sync_nodes = sync_nodes.clone();
             }
+            if let (Some(n), Some(b)) = (plan.block_txs, config.block.as_mut()) {
+                b.max_txs = n;
+            }
             let genesis =
                 covenant_types::genesis::genesis_block(&config, covenant_types::tx::now_ms())?;
             let genesis_rel = PathBuf::from("genesis").join(format!("{chain}.block"));

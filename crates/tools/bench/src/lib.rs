@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod console;
 mod error;
 pub mod load;
 pub mod platform;
@@ -31,7 +32,8 @@ transaction's signature, so signature verification bounds a chain's throughput: 
 calibrate` measures how many verifications one core of this machine does per second, and \
 `bench run` drives a workload against a chain and reports its committed TPS and latency against \
 that ceiling (cores × verify rate ÷ replicas that verify each transaction). `bench platform` \
-drives the platform's API with reads and votes from many clients."
+drives the platform's API with reads and votes from many clients; `bench console` times every \
+page of a running console."
 )]
 pub struct BenchCommand {
     #[command(subcommand)]
@@ -43,6 +45,7 @@ enum BenchSub {
     Run(load::RunArgs),
     Calibrate(CalibrateArgs),
     Platform(platform::PlatformArgs),
+    Console(console::ConsoleArgs),
 }
 
 /// Measure signature verifications per second per core for a suite (one thread).
@@ -79,6 +82,7 @@ pub enum Outcome {
     Run(Box<report::Report>),
     Calibrate(Calibration),
     Platform(Box<platform::PlatformReport>),
+    Console(Box<console::ConsoleReport>),
 }
 
 impl Outcome {
@@ -86,7 +90,7 @@ impl Outcome {
     pub fn failed(&self) -> bool {
         match self {
             Outcome::Run(r) => r.lost > 0 || r.ledgers_agree == Some(false),
-            Outcome::Calibrate(_) | Outcome::Platform(_) => false,
+            Outcome::Calibrate(_) | Outcome::Platform(_) | Outcome::Console(_) => false,
         }
     }
 
@@ -96,6 +100,7 @@ impl Outcome {
             Outcome::Run(r) => r.text(),
             Outcome::Calibrate(c) => text(c),
             Outcome::Platform(p) => p.text(),
+            Outcome::Console(c) => c.text(),
         }
     }
 }
@@ -106,6 +111,7 @@ pub fn run(cmd: BenchCommand) -> Result<Outcome> {
         BenchSub::Run(a) => load::run(a).map(|r| Outcome::Run(Box::new(r))),
         BenchSub::Calibrate(a) => calibrate_cmd(a).map(Outcome::Calibrate),
         BenchSub::Platform(a) => platform::run(a).map(|r| Outcome::Platform(Box::new(r))),
+        BenchSub::Console(a) => console::run(a).map(|r| Outcome::Console(Box::new(r))),
     }
 }
 

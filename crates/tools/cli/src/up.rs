@@ -75,6 +75,10 @@ pub struct UpArgs {
     /// Do not start the platform.
     #[arg(long)]
     no_platform: bool,
+    /// At most this many transactions per block, 1 to 100000 (new consortium only; default:
+    /// the chain's default). `--block-txs 1` makes a long chain quickly for benchmarks.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    block_txs: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +150,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             key_algorithm: a.key_algorithm.clone(),
             chains: a.chains.clone(),
             base_port: a.base_port,
+            block_txs: a.block_txs,
         },
         contracts,
         timeout: Duration::from_secs(a.timeout.max(10)),

@@ -313,3 +313,67 @@ fn bench_platform_reports_reads_and_writes() {
     );
     covenant(dir.path(), &["bench", "platform", "--reads", "2"]).fails_with("INVALID_ARGUMENT");
 }
+
+/// `bench console` times every console page of a consortium's platform; `up --block-txs 1`
+/// makes each transaction a block of its own (how the benchmark's long chain is built).
+#[test]
+fn bench_console_times_every_page_of_a_one_tx_per_block_chain() {
+    let c = crate::cluster::Cluster::up_with("solo", "sm", 1, &["--block-txs", "1"]);
+    let config = c.cli(&["chain", "config", "-o", "json"]).ok().json();
+    assert_eq!(config["block"]["max_txs"], 1, "{config}");
+    c.deploy_kv();
+    let r = c
+        .cli(&[
+            "bench",
+            "run",
+            "--workload",
+            "kv",
+            "--txs",
+            "20",
+            "--warmup",
+            "0",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r["committed"], 20, "{r}");
+    assert!(
+        r["end_height"].as_u64().unwrap() - r["start_height"].as_u64().unwrap() >= 20,
+        "one block per transaction: {r}"
+    );
+    let report = covenant(
+        c.root.path(),
+        &[
+            "-o",
+            "json",
+            "bench",
+            "console",
+            "--dir",
+            c.dir.to_str().unwrap(),
+            "--requests",
+            "2",
+        ],
+    )
+    .ok()
+    .json();
+    assert!(report["height"].as_u64().unwrap() >= 20, "{report}");
+    let pages = report["pages"].as_array().unwrap();
+    assert!(pages.len() >= 15, "{report}");
+    for p in pages {
+        assert!(p["status"].as_u64().unwrap() < 400, "{p}");
+        assert!(p["p50_ms"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    assert!(
+        pages
+            .iter()
+            .any(|p| p["path"].as_str().unwrap().contains("/txs/"))
+    );
+    // Without a platform there is nothing to time: a coded refusal.
+    let none = tempfile::tempdir().unwrap();
+    covenant(
+        none.path(),
+        &["bench", "console", "--dir", none.path().to_str().unwrap()],
+    )
+    .fails_with("PLATFORM_NOT_FOUND");
+}

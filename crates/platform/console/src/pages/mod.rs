@@ -68,6 +68,7 @@ pub fn routes() -> Router<Console> {
         .route("/explorer/{chain}/search", get(explorer::search))
         .route("/audit", get(audit::list))
         .route("/nodes/{id}", get(networks::node))
+        .route("/propose", post(proposals::propose_simple))
         .route(
             "/explorer/{chain}/contracts/{name}/call",
             post(explorer::call),

@@ -110,6 +110,7 @@ pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Resp
     let body = html! {
         (body)
         @if v.may(covenant_platform::action::CHAIN_CREATE) { (super::proposals::chain_form(&v, &n)) }
+        (super::proposals::network_governance(&v, &n))
     };
     Ok(layout::page(&v, &text(&n["name"]), Nav::Networks, body))
 }
@@ -120,6 +121,19 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
     let l = v.lang;
     let c = v.get(&format!("/api/v1/chains/{}", enc(&id))).await?;
     let live = &c["live"];
+    let members: Vec<String> = live["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    let network = v
+        .try_get(&format!(
+            "/api/v1/networks/{}",
+            enc(c["network_id"].as_str().unwrap_or_default())
+        ))
+        .await
+        .ok();
     let body = html! {
         p { a.button.secondary href={"/explorer/" (enc(&id))} { (l.t("open-explorer")) } }
         div.grid {
@@ -193,6 +207,7 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
                 }
             }
             (super::proposals::contracts_forms(&v, &id, live["contracts"].as_array().map(Vec::as_slice).unwrap_or_default()))
+            (super::proposals::chain_governance(&v, &c, &members, network.as_ref()))
         }
     };
     Ok(layout::page(

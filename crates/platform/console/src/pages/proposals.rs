@@ -384,3 +384,185 @@ pub async fn operation_live(v: Viewer, Path(id): Path<String>) -> Result<Respons
         operation_body(&v, &o),
     ))
 }
+
+/// The governed actions the small forms on network and chain pages propose.
+const SIMPLE_KINDS: &[&str] = &[
+    "network.renew",
+    "network.delete",
+    "chain.admit_org",
+    "chain.remove_org",
+    "chain.add_node",
+    "chain.remove_node",
+];
+
+/// `POST /propose`: a small form's proposal — `consortium`, `kind` and its parameters as
+/// `p.NAME` fields (`p.days` is a number).
+pub async fn propose_simple(v: Viewer, form: Form) -> Result<Response, Response> {
+    v.me()?;
+    let f = Fields::from(form);
+    let kind = f.get("kind");
+    if !SIMPLE_KINDS.contains(&kind) {
+        return Err(refused(
+            &v,
+            &ApiError::console(
+                400,
+                "PROPOSAL_KIND_UNKNOWN",
+                format!("{kind:?} is not proposed from this form"),
+            ),
+        ));
+    }
+    let mut params = serde_json::Map::new();
+    for (k, val) in &f.0 {
+        if let Some(name) = k.strip_prefix("p.") {
+            let value = if name == "days" {
+                val.trim()
+                    .parse::<u32>()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null)
+            } else {
+                Value::String(val.trim().to_string())
+            };
+            params.insert(name.to_string(), value);
+        }
+    }
+    Ok(propose(
+        &v,
+        f.csrf(),
+        f.get("consortium"),
+        kind,
+        Value::Object(params),
+    )
+    .await)
+}
+
+fn hidden(consortium: &str, kind: &str) -> Markup {
+    html! {
+        input type="hidden" name="consortium" value=(consortium);
+        input type="hidden" name="kind" value=(kind);
+    }
+}
+
+/// Renewing or deleting a network, by proposal.
+pub fn network_governance(v: &Viewer, network: &Value) -> Markup {
+    let l = v.lang;
+    let id = network["id"].as_str().unwrap_or_default();
+    let consortium = network["consortium_id"].as_str().unwrap_or_default();
+    html! {
+        @if v.may(a::NETWORK_RENEW) {
+            section.card {
+                h2 { (l.t("renew-network")) }
+                p.hint { (l.t("renew-network-hint")) }
+                form method="post" action="/propose" {
+                    (csrf(v)) (hidden(consortium, "network.renew"))
+                    input type="hidden" name="p.network_id" value=(id);
+                    div.field {
+                        label for="r-days" { (l.t("extend-days")) }
+                        input #r-days name="p.days" type="number" min="1" max="3650" value="365" required;
+                    }
+                    button.primary type="submit" { (l.t("propose")) }
+                }
+            }
+        }
+        @if v.may(a::NETWORK_DELETE) {
+            section.card.danger-zone {
+                h2 { (l.t("delete-network")) }
+                p.hint { (l.t("delete-network-hint")) }
+                form method="post" action="/propose" data-confirm=(l.t("confirm-delete-network")) {
+                    (csrf(v)) (hidden(consortium, "network.delete"))
+                    input type="hidden" name="p.network_id" value=(id);
+                    button.danger type="submit" { (l.t("propose-delete-network")) }
+                }
+            }
+        }
+    }
+}
+
+/// Admitting or removing an org, adding or removing a node, on a chain, by proposal.
+pub fn chain_governance(
+    v: &Viewer,
+    chain: &Value,
+    members: &[String],
+    network: Option<&Value>,
+) -> Markup {
+    let l = v.lang;
+    let id = chain["id"].as_str().unwrap_or_default();
+    let consortium = chain["consortium_id"].as_str().unwrap_or_default();
+    let in_chain: Vec<String> = chain["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            n["node_id"]
+                .as_str()
+                .or(n["id"].as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    let nodes: Vec<Value> = network
+        .and_then(|n| n["nodes"].as_array().cloned())
+        .unwrap_or_default();
+    let outside: Vec<&Value> = nodes
+        .iter()
+        .filter(|n| {
+            !in_chain
+                .iter()
+                .any(|c| Some(c.as_str()) == n["id"].as_str())
+        })
+        .collect();
+    html! {
+        @if v.may(a::CHAIN_MEMBER) {
+            section.card {
+                h2 { (l.t("chain-members")) }
+                p.hint { (l.t("chain-members-hint")) }
+                form.filters method="post" action="/propose" {
+                    (csrf(v)) (hidden(consortium, "chain.admit_org"))
+                    input type="hidden" name="p.chain_id" value=(id);
+                    div.field {
+                        label for="ca-org" { (l.t("org-id")) }
+                        input #ca-org name="p.org_id" type="text" required maxlength="64";
+                    }
+                    button.primary type="submit" { (l.t("propose-admit")) }
+                }
+                @if !members.is_empty() {
+                    form.filters method="post" action="/propose" data-confirm=(l.t("confirm-remove-org")) {
+                        (csrf(v)) (hidden(consortium, "chain.remove_org"))
+                        input type="hidden" name="p.chain_id" value=(id);
+                        div.field {
+                            label for="cr-org" { (l.t("member-org")) }
+                            select #cr-org name="p.org_id" { @for m in members { option value=(m) { (m) } } }
+                        }
+                        button.danger type="submit" { (l.t("propose-remove")) }
+                    }
+                }
+            }
+        }
+        @if v.may(a::CHAIN_NODE) {
+            section.card {
+                h2 { (l.t("chain-nodes")) }
+                p.hint { (l.t("chain-nodes-hint")) }
+                @if !outside.is_empty() {
+                    form.filters method="post" action="/propose" {
+                        (csrf(v)) (hidden(consortium, "chain.add_node"))
+                        input type="hidden" name="p.chain_id" value=(id);
+                        div.field {
+                            label for="cn-add" { (l.t("node")) }
+                            select #cn-add name="p.node_id" { @for n in &outside { option value=(text(&n["id"])) { (text(&n["name"])) " (" (text(&n["org_id"])) ")" } } }
+                        }
+                        button.primary type="submit" { (l.t("propose-add-node")) }
+                    }
+                }
+                @if !in_chain.is_empty() {
+                    form.filters method="post" action="/propose" data-confirm=(l.t("confirm-remove-node")) {
+                        (csrf(v)) (hidden(consortium, "chain.remove_node"))
+                        input type="hidden" name="p.chain_id" value=(id);
+                        div.field {
+                            label for="cn-rm" { (l.t("node")) }
+                            select #cn-rm name="p.node_id" { @for n in &in_chain { option value=(n) { (n) } } }
+                        }
+                        button.danger type="submit" { (l.t("propose-remove-node")) }
+                    }
+                }
+            }
+        }
+    }
+}

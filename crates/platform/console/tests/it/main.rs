@@ -440,6 +440,39 @@ async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
         assert!(std::time::Instant::now() < deadline, "{}", nets.body);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // The network's page proposes renewing it; the founder alone carries that too.
+    let nets = web.get("/networks").await;
+    let net = harness::between(&nets.body, "href=\"/networks/", "\"");
+    let page = web.get(&format!("/networks/{net}")).await;
+    assert!(page.body.contains("Renew the network"), "{}", page.body);
+    let consortium_id = consortium.trim_start_matches("/consortia/");
+    let r = web
+        .post(
+            "/propose",
+            &[
+                ("consortium", consortium_id),
+                ("kind", "network.renew"),
+                ("p.network_id", &net),
+                ("p.days", "90"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.location().starts_with("/proposals/"), "{}", r.location());
+    // Only the small forms' kinds are proposed this way.
+    let r = web
+        .post(
+            "/propose",
+            &[
+                ("consortium", consortium_id),
+                ("kind", "contract.install"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("PROPOSAL_KIND_UNKNOWN"));
     // A bad network name is the API's refusal, on a page.
     let r = web
         .post(

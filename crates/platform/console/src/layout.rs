@@ -222,6 +222,17 @@ pub fn badge(l: Lang, status: &str) -> Markup {
     html! { span class={"badge " (class)} { (text) } }
 }
 
+/// A code's name in the viewer's language (`prefix-code` in the catalogue, dots and
+/// underscores as hyphens), shown with the code itself for those who know the codes; the code
+/// alone when the catalogue has no name for it.
+pub fn label(l: Lang, prefix: &str, code: &str) -> Markup {
+    let key = format!("{prefix}-{}", code.replace(['.', '_'], "-"));
+    let text = l.t(&key);
+    html! {
+        @if text == key { code { (code) } } @else { (text) " " code.muted { (code) } }
+    }
+}
+
 /// A moment, shown in the viewer's time zone by the page script (UTC without it).
 pub fn time(ms: i64) -> Markup {
     let (iso, text) = utc(ms);
@@ -441,5 +452,33 @@ mod tests {
         assert_eq!(utc(951_782_400_000).0, "2000-02-29T00:00:00Z");
         assert_eq!(utc(1_796_047_807_000).1, "2026-11-30 14:10:07 UTC");
         assert_eq!(utc(-1000).0, "1969-12-31T23:59:59Z");
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_proposal_has_a_name_in_both_languages() {
+        for kind in covenant_platform::proposal::kind::KINDS {
+            for l in crate::i18n::LANGS {
+                let m = label(l, "proposal-kind", kind.name()).into_string();
+                assert!(
+                    m.contains("<code class=\"muted\">"),
+                    "{} has no name in {}: {m}",
+                    kind.name(),
+                    l.tag()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_codes_show_as_themselves() {
+        assert_eq!(
+            label(Lang::En, "event-kind", "x.y").into_string(),
+            "<code>x.y</code>"
+        );
     }
 }

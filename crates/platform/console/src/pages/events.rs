@@ -90,7 +90,7 @@ pub async fn list(v: Viewer, Query(q): Query<EventsQuery>) -> Result<Response, R
                 tbody { @for p in list {
                     tr {
                         td { a href={"/proposals/" (enc(p["id"].as_str().unwrap_or_default()))} { (text(&p["title"])) } }
-                        td { code { (text(&p["kind"])) } }
+                        td { (layout::label(l, "proposal-kind", p["kind"].as_str().unwrap_or_default())) }
                         td { (badge(l, p["state"].as_str().unwrap_or_default())) }
                         td { (p["votes"].as_array().map_or(0, Vec::len)) " / " (p["voters"].as_array().map_or(0, Vec::len)) }
                         td data-sort=(p["deadline"].as_i64().unwrap_or_default()) { (time(p["deadline"].as_i64().unwrap_or_default())) }
@@ -148,7 +148,7 @@ pub async fn list(v: Viewer, Query(q): Query<EventsQuery>) -> Result<Response, R
                                     } @else { (text(&x["title"])) }
                                     @if x["read"] != true { " " span.badge.warn { (l.t("unread")) } }
                                 }
-                                td { code { (text(&x["kind"])) } }
+                                td { (layout::label(l, "event-kind", x["kind"].as_str().unwrap_or_default())) }
                             }
                         } }
                     }
@@ -200,7 +200,7 @@ pub async fn proposal(
                 h2 { (l.t("summary")) }
                 dl.facts {
                     dt { (l.t("state")) } dd { (badge(l, p["state"].as_str().unwrap_or_default())) }
-                    dt { (l.t("kind")) } dd { code { (text(&p["kind"])) } }
+                    dt { (l.t("kind")) } dd { (layout::label(l, "proposal-kind", p["kind"].as_str().unwrap_or_default())) }
                     dt { (l.t("proposer")) } dd { (text(&p["proposer_org"])) }
                     dt { (l.t("created")) } dd { (time(p["created_at"].as_i64().unwrap_or_default())) }
                     dt { (l.t("deadline")) } dd { (time(p["deadline"].as_i64().unwrap_or_default())) }

@@ -342,7 +342,7 @@ fn operation_body(v: &Viewer, o: &Value) -> Markup {
         section.card {
             dl.facts {
                 dt { (l.t("state")) } dd { (badge(l, o["state"].as_str().unwrap_or_default())) }
-                dt { (l.t("kind")) } dd { code { (text(&o["kind"])) } }
+                dt { (l.t("kind")) } dd { (layout::label(l, "proposal-kind", o["kind"].as_str().unwrap_or_default())) }
                 dt { (l.t("target")) } dd { code { (text(&o["target"])) } }
                 dt { (l.t("progress")) } dd {
                     progress max=(steps) value=(step) aria-label=(l.t("progress")) { (step) " / " (steps) }

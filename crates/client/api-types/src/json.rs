@@ -190,6 +190,10 @@ pub struct TxView {
     pub tx_root: String,
     /// The encoded transaction, base64 (the proof's leaf).
     pub raw: String,
+    /// What it read and wrote: `reads` (key, version), `ranges` (start, end) and `writes`
+    /// (key, value, delete); keys as `contract/key`, values as JSON, text or base64.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub rwset: Value,
 }
 
 /// A message of a subscription (WebSocket `/v1/chains/{chain}/subscribe`).

@@ -213,7 +213,8 @@ pub fn document(chains: &[String]) -> Value {
                 "contract": {"type": "string"}, "method": {"type": "string"}, "args": any, "timestamp_ms": int, "sender": {"type": "string"},
                 "endorsements": int, "result": schema("TxResult"),
                 "proof": {"type": "object", "required": ["leaf_index", "tree_size", "path"], "properties": {"leaf_index": int, "tree_size": int, "path": {"type": "array", "items": hex}}},
-                "tx_root": hex, "raw": {"type": "string", "format": "byte"}}},
+                "tx_root": hex, "raw": {"type": "string", "format": "byte"},
+                "rwset": {"type": "object", "description": "What it read and wrote: reads (key, version), ranges (start, end), writes (key, value, delete); keys as contract/key"}}},
             "Contract": {"type": "object", "required": ["name", "version", "runtime", "code_hash", "status", "methods"], "properties": {
                 "name": {"type": "string"}, "version": {"type": "string"}, "runtime": {"type": "string"}, "code_hash": {"type": "string"},
                 "status": {"type": "string", "enum": ["active", "frozen", "revoked"]},

@@ -124,7 +124,59 @@ pub fn tx(suite: Suite, chain_id: &str, rec: &TxRecord, tx_root: &[u8]) -> TxVie
         },
         tx_root: hex::encode(tx_root),
         raw: b64_encode(&rec.transaction),
+        rwset: rwset(&rec.rwset),
     }
+}
+
+/// A state key as `contract/key`: the contract's namespace, then the key as text when it is
+/// printable UTF-8, else `0x` and hex.
+fn state_key(key: &[u8]) -> String {
+    let (ns, k) = match key.iter().position(|b| *b == 0) {
+        Some(i) => (&key[..i], &key[i + 1..]),
+        None => (&key[..0], key),
+    };
+    let text = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => format!("0x{}", hex::encode(b)),
+    };
+    if ns.is_empty() {
+        text(k)
+    } else {
+        format!("{}/{}", text(ns), text(k))
+    }
+}
+
+/// A state value: its JSON when it is JSON, `{"text"}` when it is printable UTF-8, else
+/// `{"base64"}`.
+fn state_value(v: &[u8]) -> serde_json::Value {
+    if let Ok(j) = serde_json::from_slice::<serde_json::Value>(v) {
+        return j;
+    }
+    match std::str::from_utf8(v) {
+        Ok(s) if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+            serde_json::json!({"text": s})
+        }
+        _ => json_or_base64(v),
+    }
+}
+
+/// The read/write set as JSON (`null` when the block carries none for the transaction).
+fn rwset(encoded: &[u8]) -> serde_json::Value {
+    use serde_json::json;
+    if encoded.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let Ok(set) = covenant_types::RwSet::decode(encoded) else {
+        return serde_json::Value::Null;
+    };
+    json!({
+        "reads": set.reads.iter().map(|r| {
+            let v = r.version.unwrap_or_default();
+            json!({"key": state_key(&r.key), "version": {"height": v.height, "index": v.index, "present": v.present}})
+        }).collect::<Vec<_>>(),
+        "ranges": set.ranges.iter().map(|r| json!({"start": state_key(&r.start), "end": state_key(&r.end)})).collect::<Vec<_>>(),
+        "writes": set.writes.iter().map(|w| json!({"key": state_key(&w.key), "value": state_value(&w.value), "delete": w.delete})).collect::<Vec<_>>(),
+    })
 }
 
 /// The subscription messages a committed block produces.
@@ -166,4 +218,44 @@ pub fn messages(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod rwset_tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_values_read_as_text_where_they_are() {
+        assert_eq!(state_key(b"kv\0invoice-7"), "kv/invoice-7");
+        assert_eq!(state_key(b"kv\0\x01\x02"), "kv/0x0102");
+        assert_eq!(state_key(b"no-namespace"), "no-namespace");
+        assert_eq!(state_value(b"{\"a\":1}"), serde_json::json!({"a": 1}));
+        assert_eq!(
+            state_value(b"released"),
+            serde_json::json!({"text": "released"})
+        );
+        assert!(state_value(&[0xff, 0x00]).get("base64").is_some());
+        let set = covenant_types::RwSet {
+            reads: vec![covenant_types::ReadEntry {
+                key: b"kv\0a".to_vec(),
+                version: Some(covenant_types::Version {
+                    height: 3,
+                    index: 1,
+                    present: true,
+                }),
+            }],
+            ranges: vec![],
+            writes: vec![covenant_types::WriteEntry {
+                key: b"kv\0a".to_vec(),
+                value: b"1".to_vec(),
+                delete: false,
+            }],
+        };
+        let j = rwset(&set.encode_to_vec());
+        assert_eq!(j["reads"][0]["key"], "kv/a");
+        assert_eq!(j["reads"][0]["version"]["height"], 3);
+        assert_eq!(j["writes"][0]["value"], 1);
+        assert!(rwset(b"").is_null());
+        assert!(rwset(b"\xff\xff\xff").is_null());
+    }
 }

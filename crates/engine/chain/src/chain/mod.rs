@@ -80,6 +80,8 @@ pub struct TxRecord {
     pub committed: TxCommitted,
     /// Inclusion of `transaction` under the block header's `tx_root`.
     pub proof: covenant_crypto::merkle::InclusionProof,
+    /// What the transaction read and wrote (the encoded `RwSet` the block carries).
+    pub rwset: Vec<u8>,
 }
 
 /// Counters a node reports.

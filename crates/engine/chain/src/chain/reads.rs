@@ -69,8 +69,10 @@ impl Chain {
         let proof = tree
             .prove(committed.index as usize)
             .ok_or_else(|| ChainError::Other("index out of range".into()))?;
+        let index = committed.index as usize;
         Ok(Some(TxRecord {
-            transaction: block.block.transactions[committed.index as usize].clone(),
+            transaction: block.block.transactions[index].clone(),
+            rwset: block.block.rwsets.get(index).cloned().unwrap_or_default(),
             committed,
             proof,
         }))

@@ -348,6 +348,31 @@ pub async fn tx(
             pre tabindex="0" { (pretty(&r["result"])) }
         }
         section.card {
+            h2 { (l.t("rwset")) }
+            p.hint { (l.t("rwset-hint")) }
+            @let reads = t["rwset"]["reads"].as_array().cloned().unwrap_or_default();
+            @let ranges = t["rwset"]["ranges"].as_array().cloned().unwrap_or_default();
+            @let writes = t["rwset"]["writes"].as_array().cloned().unwrap_or_default();
+            @if reads.is_empty() && ranges.is_empty() && writes.is_empty() { (empty(l, "empty-rwset", None)) } @else {
+                table {
+                    thead { tr { th scope="col" { (l.t("access")) } th scope="col" { (l.t("key")) } th scope="col" { (l.t("value-or-version")) } } }
+                    tbody {
+                        @for r in &reads {
+                            tr { td { (l.t("read")) } td { code { (text(&r["key"])) } } td {
+                                @if r["version"]["present"] == true { (l.ta("version-at", &[("height", r["version"]["height"].as_u64().unwrap_or_default().into()), ("index", r["version"]["index"].as_u64().unwrap_or_default().into())])) } @else { span.muted { (l.t("absent")) } }
+                            } }
+                        }
+                        @for r in &ranges {
+                            tr { td { (l.t("range-read")) } td { code { (text(&r["start"])) } " … " code { (text(&r["end"])) } } td {} }
+                        }
+                        @for w in &writes {
+                            tr { td { @if w["delete"] == true { (l.t("delete")) } @else { (l.t("write")) } } td { code { (text(&w["key"])) } } td { @if w["delete"] != true { pre.inline tabindex="0" { (pretty(&w["value"])) } } } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card {
             h2 { (l.t("events")) }
             @if events.is_empty() { (empty(l, "empty-tx-events", None)) } @else {
                 table {

@@ -199,7 +199,8 @@ fn explorer_components(s: &Value, strings: &Value, n: &Value) -> Value {
         "Tx": obj(json!({
             "tx_id": s, "chain_id": s, "height": n, "index": n, "block_hash": s, "contract": s, "method": s,
             "args": {}, "timestamp_ms": n, "sender": s, "endorsements": n, "result": {"type": "object"},
-            "proof": {"type": "object"}, "tx_root": s, "raw": s, "proof_valid": {"type": "boolean"}, "suite": s
+            "proof": {"type": "object"}, "tx_root": s, "raw": s, "proof_valid": {"type": "boolean"}, "suite": s,
+            "rwset": {"type": "object"}
         })),
         "Invocation": obj(json!({"tx_id": s, "status": s, "height": {"type": "integer", "nullable": true}, "identity": s, "result": {"type": "object", "nullable": true}})),
         "SearchHit": obj(json!({"kind": {"type": "string", "enum": ["tx", "block", "contract", "org"]}, "id": s, "summary": s})),

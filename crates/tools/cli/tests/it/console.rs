@@ -157,6 +157,9 @@ fn the_console_explores_a_running_chain() {
         assert_eq!(tx.status, 200, "{}", tx.body);
         assert!(tx.body.contains("proof valid"), "{}", tx.body);
         assert!(tx.body.contains("invoice-7"), "{}", tx.body);
+        // Its read/write set: the write of the key under the kv contract's namespace.
+        assert!(tx.body.contains("Read/write set"), "{}", tx.body);
+        assert!(tx.body.contains("<code>kv/"), "{}", tx.body);
         assert!(
             tx.body
                 .contains(&format!("covenant tx get {tx_id} --chain main"))

@@ -456,3 +456,6 @@ write = write
 delete = delete
 absent = absent
 version-at = written at block { $height }, transaction { $index }
+chain-policies = Policies
+chain-policies-hint = Whose admins must sign each governed change of the chain: ANY member, a MAJORITY, ALL, or the OWNER (the org that installed the contract or holds the certificate).
+policy-default = default ({ $rule })

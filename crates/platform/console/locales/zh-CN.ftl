@@ -450,3 +450,6 @@ write = 写
 delete = 删除
 absent = 不存在
 version-at = 写于区块 { $height } 第 { $index } 笔交易
+chain-policies = 策略
+chain-policies-hint = 链上每类治理变更需要哪些成员的管理员签名：ANY（任一成员）、MAJORITY（多数）、ALL（全部）或 OWNER（安装合约或持有证书的组织）。
+policy-default = 默认（{ $rule }）

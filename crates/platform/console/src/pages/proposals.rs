@@ -142,6 +142,22 @@ pub fn chain_form(v: &Viewer, network: &Value) -> Markup {
                     }
                 }
                 fieldset.checks {
+                    legend { (l.t("chain-policies")) }
+                    p.hint { (l.t("chain-policies-hint")) }
+                    @for (resource, default_rule) in covenant_types::config::resource::DEFAULTS {
+                        @let fid = format!("c-pol-{}", resource.replace('.', "-"));
+                        div.field {
+                            label for=(fid) { code { (resource) } }
+                            select id=(fid) name={"policy." (resource)} {
+                                option value="" selected { (l.ta("policy-default", &[("rule", default_rule.into())])) }
+                                @for rule in ["ANY", "MAJORITY", "ALL", "OWNER"] {
+                                    @if rule != default_rule { option value=(rule) { (rule) } }
+                                }
+                            }
+                        }
+                    }
+                }
+                fieldset.checks {
                     legend { (l.t("consensus-nodes")) }
                     @for n in &nodes {
                         @let nid = n["id"].as_str().unwrap_or_default();
@@ -170,12 +186,21 @@ pub async fn propose_chain(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let policies: Vec<Value> = f
+        .0
+        .iter()
+        .filter_map(|(k, rule)| {
+            let resource = k.strip_prefix("policy.")?;
+            (!rule.trim().is_empty()).then(|| json!({"resource": resource, "rule": rule.trim()}))
+        })
+        .collect();
     let params = json!({
         "chain_id": f.get("chain_id"),
         "network_id": id,
         "orgs": f.all("orgs"),
         "consensus": f.get("consensus"),
         "nodes": f.all("nodes"),
+        "policies": policies,
     });
     Ok(propose(&v, f.csrf(), &consortium, "chain.create", params).await)
 }

@@ -172,6 +172,7 @@ try {
   await visit(pa, "/networks", "10-networks", "net1");
   await pa.getByRole("link", { name: "net1" }).click();
   await pa.locator("#c-id").fill("trade");
+  await pa.locator("#c-pol-contracts-upgrade").selectOption("ANY");
   await pa.locator('form[action$="/chains"] button[type=submit]').click();
   await pa.waitForURL(/\/proposals\//);
   const chainProposal = pa.url().split("?")[0];
@@ -198,6 +199,8 @@ try {
   // A contract uploaded on the chain's page; the chain's policy lets one member's admin
   // install it, so the proposer's own vote carries it.
   await visit(pa, "/chains/trade", "11-chain", "Propose a contract");
+  const upgradeRow = pa.locator("tr", { has: pa.locator("code", { hasText: /^contracts\.upgrade$/ }) });
+  assert.match(await upgradeRow.innerText(), /ANY/, "the chain took the policy chosen in the form");
   await pa.locator("#k-name").fill("evidence");
   await pa.locator("#k-module").setInputFiles(process.env.CONTRACT_WASM);
   await pa.locator('form[action$="/contracts"] button[type=submit]').click();

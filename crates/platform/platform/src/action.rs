@@ -51,6 +51,8 @@ pub const CHAIN_NODE: &str = "chain.node";
 pub const CONTRACT_MANAGE: &str = "contract.manage";
 pub const CONTRACT_INVOKE: &str = "contract.invoke";
 pub const CERT_REVOKE: &str = "cert.revoke";
+pub const CERT_REQUEST: &str = "cert.request";
+pub const CERT_APPROVE: &str = "cert.approve";
 pub const OPERATION_READ: &str = "operation.read";
 pub const AUDIT_READ: &str = "audit.read";
 pub const AUDIT_EXPORT: &str = "audit.export";
@@ -125,7 +127,18 @@ pub const ACTIONS: &[Action] = &[
         CONTRACT_INVOKE,
         "Invoke contract methods on the org's chains, signed by a client identity the platform keeps for the org",
     ),
-    a(CERT_REVOKE, "Propose revoking a certificate on a chain"),
+    a(
+        CERT_REQUEST,
+        "Request a certificate from the org's CA (with a CSR, or for a key the platform keeps) and download it once issued",
+    ),
+    a(
+        CERT_APPROVE,
+        "Approve or reject the org's certificate requests",
+    ),
+    a(
+        CERT_REVOKE,
+        "Revoke one of the org's certificates: a new CRL from the org's CA and a proposal to publish it on every chain the org is on",
+    ),
     a(
         OPERATION_READ,
         "Follow long operations (deploys) the org started or takes part in",

@@ -38,7 +38,7 @@ pub async fn anchor_once(p: &Platform, cfg: &AnchorConfig) -> Result<Option<Anch
     let identity = match org::identity(p, &cfg.org_id, IDENTITY).await {
         Ok(i) => i,
         Err(Error::NotFound(_)) => {
-            org::add_identity(p, &cfg.org_id, IDENTITY, "client", None).await?
+            org::add_identity(p, &cfg.org_id, IDENTITY, "client", None, None).await?
         }
         Err(e) => return Err(e),
     };

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use covenant_crypto::{PrivateKey, Suite};
 use covenant_pki::{
-    Certificate, CertificateSpec, Csr, Host, Issuer, Role, issue_certificate, key_identifier,
-    random_serial, subject_name,
+    Certificate, CertificateSpec, Crl, Csr, Host, Issuer, RevokedEntry, Role, issue_certificate,
+    key_identifier, random_serial, subject_name,
 };
 use zeroize::Zeroizing;
 
@@ -19,8 +19,10 @@ const DAY: Duration = Duration::from_secs(86_400);
 const BACKDATE: Duration = Duration::from_secs(3_600);
 /// How long an org root lasts.
 pub const ROOT_DAYS: u32 = 3650;
-/// How long an identity or node certificate lasts.
+/// How long an identity or node certificate lasts at most (and by default).
 pub const LEAF_DAYS: u32 = 825;
+/// How long a CRL is valid: a newer one replaces it at every revocation.
+pub const CRL_DAYS: u32 = 30;
 
 /// An org CA in memory (its key is zeroized on drop).
 pub struct OrgCa {
@@ -82,7 +84,8 @@ impl OrgCa {
         Ok(self.key.to_pkcs8_pem()?)
     }
 
-    /// Certify `public_key` as `name` with `role`.
+    /// Certify `public_key` as `name` with `role` for `days` (at most [`LEAF_DAYS`], and never
+    /// past the CA's own expiry).
     pub fn certify(
         &self,
         org: &str,
@@ -90,14 +93,16 @@ impl OrgCa {
         name: &str,
         public_key: &covenant_crypto::PublicKey,
         hosts: Vec<Host>,
+        days: u32,
     ) -> Result<Certificate> {
         if role == Role::Ca {
             return Err(Error::invalid(
                 "an org CA does not issue CA certificates here",
             ));
         }
+        check_days(days)?;
         let now = SystemTime::now();
-        let not_after = (now + DAY * LEAF_DAYS).min(self.cert.not_after());
+        let not_after = (now + DAY * days).min(self.cert.not_after());
         let kid = self.cert.subject_key_id();
         Ok(issue_certificate(
             &CertificateSpec {
@@ -118,22 +123,36 @@ impl OrgCa {
         )?)
     }
 
-    /// A new key and its certificate.
+    /// A new key and its certificate, valid for `days`.
     pub fn issue(
         &self,
         org: &str,
         role: Role,
         name: &str,
         hosts: Vec<Host>,
+        days: u32,
     ) -> Result<(Certificate, PrivateKey)> {
         let key = PrivateKey::generate(self.key.algorithm())?;
-        let cert = self.certify(org, role, name, key.public_key(), hosts)?;
+        let cert = self.certify(org, role, name, key.public_key(), hosts, days)?;
         Ok((cert, key))
     }
 
-    /// Certify the key of a CSR (its proof of possession checked) as `role`; the name comes
-    /// from the CSR.
-    pub fn sign_csr(&self, org: &str, role: Role, csr: &Csr) -> Result<Certificate> {
+    /// A CRL numbered `number` listing `entries`, valid for [`CRL_DAYS`].
+    pub fn crl(&self, number: u64, entries: &[RevokedEntry]) -> Result<Crl> {
+        let now = SystemTime::now();
+        Ok(Crl::issue(
+            &self.cert,
+            &self.key,
+            number,
+            now - BACKDATE,
+            now + DAY * CRL_DAYS,
+            entries,
+        )?)
+    }
+
+    /// Certify the key of a CSR (its proof of possession checked) as `role` for `days`; the
+    /// name comes from the CSR.
+    pub fn sign_csr(&self, org: &str, role: Role, csr: &Csr, days: u32) -> Result<Certificate> {
         let public_key = csr.verify()?;
         let suite_ok = public_key.algorithm().suite() == self.key.algorithm().suite();
         if !suite_ok {
@@ -153,7 +172,19 @@ impl OrgCa {
                 "the CSR's common name must be 1 to 64 letters, digits, '.', '_' or '-'",
             )
         })?;
-        self.certify(org, role, &name, &public_key, vec![])
+        self.certify(org, role, &name, &public_key, vec![], days)
+    }
+}
+
+/// Refuse a validity outside 1 to [`LEAF_DAYS`] days.
+pub fn check_days(days: u32) -> Result<()> {
+    if (1..=LEAF_DAYS).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::invalid_as(
+            "CERT_DAYS_INVALID",
+            format!("a certificate lasts 1 to {LEAF_DAYS} days"),
+        ))
     }
 }
 
@@ -166,7 +197,9 @@ mod tests {
     fn issued_certificates_chain_to_the_root_with_org_and_role() {
         for suite in [Suite::Sm, Suite::Intl] {
             let ca = OrgCa::create("bank-a", suite).unwrap();
-            let (cert, _key) = ca.issue("bank-a", Role::Admin, "admin", vec![]).unwrap();
+            let (cert, _key) = ca
+                .issue("bank-a", Role::Admin, "admin", vec![], LEAF_DAYS)
+                .unwrap();
             assert_eq!(cert.organization().as_deref(), Some("bank-a"));
             assert_eq!(cert.role(), Some(Role::Admin));
             let mut store = TrustStore::new();

@@ -63,7 +63,7 @@ async fn identity(p: &Platform, org_id: &str, name: Option<&str>) -> Result<org:
     let i = match org::identity(p, org_id, name).await {
         Ok(i) => i,
         Err(Error::NotFound(_)) if name == IDENTITY => {
-            org::add_identity(p, org_id, IDENTITY, "client", None).await?
+            org::add_identity(p, org_id, IDENTITY, "client", None, None).await?
         }
         Err(e) => return Err(e),
     };

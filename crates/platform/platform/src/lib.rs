@@ -19,6 +19,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod ca;
+pub mod certificate;
 pub mod consortium;
 pub mod db;
 pub mod error;

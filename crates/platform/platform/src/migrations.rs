@@ -347,6 +347,74 @@ ALTER TABLE accounts ADD COLUMN locale TEXT NOT NULL DEFAULT '';
 ALTER TABLE accounts ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''
 "#,
     },
+    Migration {
+        version: 3,
+        name: "certificate centre",
+        sql: r#"
+ALTER TABLE identities ADD COLUMN revoked_at BIGINT;
+
+CREATE TABLE cert_requests (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    requested_by TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    csr_pem TEXT,
+    days BIGINT NOT NULL,
+    note TEXT NOT NULL,
+    state TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at BIGINT,
+    decision_note TEXT,
+    identity_id TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX cert_requests_org ON cert_requests(org_id, state);
+
+CREATE TABLE revocations (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    fingerprint TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    crl_number BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    UNIQUE (org_id, fingerprint)
+);
+
+CREATE TABLE revocation_steps (
+    revocation_id TEXT NOT NULL REFERENCES revocations(id),
+    chain_id TEXT NOT NULL,
+    consortium_id TEXT NOT NULL,
+    proposal_id TEXT,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (revocation_id, chain_id)
+);
+
+CREATE TABLE crls (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    number BIGINT NOT NULL,
+    pem TEXT NOT NULL,
+    entries BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, number)
+);
+
+CREATE TABLE cert_expiry_notices (
+    fingerprint TEXT NOT NULL,
+    days BIGINT NOT NULL,
+    sent_at BIGINT NOT NULL,
+    PRIMARY KEY (fingerprint, days)
+)
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

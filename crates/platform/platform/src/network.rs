@@ -307,7 +307,13 @@ pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Res
                 .iter()
                 .filter_map(|h| h.parse().ok())
                 .collect();
-            let (cert, key) = ca.issue(&group.org_id, Role::Node, &name, hosts)?;
+            let (cert, key) = ca.issue(
+                &group.org_id,
+                Role::Node,
+                &name,
+                hosts,
+                crate::ca::LEAF_DAYS,
+            )?;
             let sealed = p
                 .vault()
                 .seal(&format!("node:{node_id}"), key.to_pkcs8_pem()?.as_bytes())?;
@@ -978,7 +984,7 @@ fn chain_view(r: &AnyRow, nodes: Vec<Value>) -> Result<ChainView> {
     })
 }
 
-async fn chain_row(p: &Platform, id: &str) -> Result<ChainView> {
+pub(crate) async fn chain_row(p: &Platform, id: &str) -> Result<ChainView> {
     let row = sqlx::query("SELECT * FROM chains WHERE id = $1")
         .bind(id)
         .fetch_optional(p.db().pool())

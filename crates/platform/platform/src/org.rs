@@ -145,7 +145,9 @@ pub async fn register(p: &Platform, new: &NewOrg) -> Result<Registered> {
     account::password::check_policy(&new.root_password)?;
     let ca = OrgCa::create(&new.id, new.suite)?;
     let admin = match new.custody {
-        Custody::Platform => Some(ca.issue(&new.id, Role::Admin, "admin", vec![])?),
+        Custody::Platform => {
+            Some(ca.issue(&new.id, Role::Admin, "admin", vec![], crate::ca::LEAF_DAYS)?)
+        }
         Custody::Offline => None,
     };
     let mut tx = p.db().write().await?;
@@ -274,6 +276,8 @@ pub struct IdentityView {
     pub custodial: bool,
     pub not_after: String,
     pub created_at: i64,
+    /// When its certificate was revoked (the platform signs nothing more with it).
+    pub revoked_at: Option<i64>,
 }
 
 fn identity_view(r: &AnyRow) -> Result<IdentityView> {
@@ -291,10 +295,12 @@ fn identity_view(r: &AnyRow) -> Result<IdentityView> {
         custodial: r.try_get::<Option<String>, _>("key_sealed")?.is_some(),
         not_after,
         created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
     })
 }
 
-async fn insert_identity(
+/// Record an identity inside `tx` (its key sealed, if the platform keeps it).
+pub(crate) async fn insert_identity(
     p: &Platform,
     tx: &mut Tx,
     org_id: &str,
@@ -346,32 +352,39 @@ async fn insert_identity(
         custodial: sealed.is_some(),
         not_after: covenant_pki::format_time(cert.not_after()),
         created_at: now,
+        revoked_at: None,
     })
 }
 
-/// Add a signing identity to `org_id`: from a CSR (the key stays with its owner) or with a
-/// new key the platform keeps.
-pub async fn add_identity(
-    p: &Platform,
+/// What issuing an identity needs, checked: its role, name and validity.
+pub fn identity_role(role: &str) -> Result<Role> {
+    match role {
+        "admin" => Ok(Role::Admin),
+        "client" => Ok(Role::Client),
+        other => Err(Error::invalid(format!(
+            "role {other:?} is not one of admin, client (nodes get theirs with their network)"
+        ))),
+    }
+}
+
+/// Check an identity's name.
+pub fn check_identity_name(name: &str) -> Result<()> {
+    covenant_pki::authority::validate_name(name)
+        .map_err(|_| Error::invalid("an identity name is 1 to 64 letters, digits, '.', '_' or '-'"))
+}
+
+/// Certify `name` as `role` for `days` with `ca`: from a CSR (the key stays with its owner;
+/// its common name must be `name`), or with a new key the platform will keep.
+pub fn certify_identity(
+    ca: &OrgCa,
     org_id: &str,
     name: &str,
-    role: &str,
+    role: Role,
     csr_pem: Option<&str>,
-) -> Result<IdentityView> {
-    let role = match role {
-        "admin" => Role::Admin,
-        "client" => Role::Client,
-        other => {
-            return Err(Error::invalid(format!(
-                "role {other:?} is not one of admin, client (nodes get theirs with their network)"
-            )));
-        }
-    };
-    covenant_pki::authority::validate_name(name).map_err(|_| {
-        Error::invalid("an identity name is 1 to 64 letters, digits, '.', '_' or '-'")
-    })?;
-    let ca = ca(p, org_id).await?;
-    let (cert, key) = match csr_pem {
+    days: u32,
+) -> Result<(Certificate, Option<PrivateKey>)> {
+    check_identity_name(name)?;
+    Ok(match csr_pem {
         Some(pem) => {
             let csr = Csr::from_pem(pem, "CSR")
                 .map_err(|e| Error::invalid_as("CSR_INVALID", e.to_string()))?;
@@ -381,13 +394,31 @@ pub async fn add_identity(
                     format!("the CSR's common name is not {name:?}"),
                 ));
             }
-            (ca.sign_csr(org_id, role, &csr)?, None)
+            (ca.sign_csr(org_id, role, &csr, days)?, None)
         }
         None => {
-            let (c, k) = ca.issue(org_id, role, name, vec![])?;
+            let (c, k) = ca.issue(org_id, role, name, vec![], days)?;
             (c, Some(k))
         }
-    };
+    })
+}
+
+/// Add a signing identity to `org_id`: from a CSR (the key stays with its owner) or with a
+/// new key the platform keeps; valid for `days` (the longest by default).
+pub async fn add_identity(
+    p: &Platform,
+    org_id: &str,
+    name: &str,
+    role: &str,
+    csr_pem: Option<&str>,
+    days: Option<u32>,
+) -> Result<IdentityView> {
+    let role = identity_role(role)?;
+    check_identity_name(name)?;
+    let days = days.unwrap_or(crate::ca::LEAF_DAYS);
+    crate::ca::check_days(days)?;
+    let ca = ca(p, org_id).await?;
+    let (cert, key) = certify_identity(&ca, org_id, name, role, csr_pem, days)?;
     let mut tx = p.db().write().await?;
     let v = insert_identity(p, &mut tx, org_id, name, role, &cert, key.as_ref()).await?;
     tx.commit().await?;
@@ -432,6 +463,15 @@ pub async fn identity_by_fingerprint(
 
 /// The certificate and opened key of a custodial identity.
 pub async fn signer(p: &Platform, identity: &IdentityView) -> Result<(Certificate, PrivateKey)> {
+    if identity.revoked_at.is_some() {
+        return Err(Error::conflict(
+            "IDENTITY_REVOKED",
+            format!(
+                "the certificate of {} is revoked; the platform signs nothing more with it",
+                identity.name
+            ),
+        ));
+    }
     let row = sqlx::query("SELECT key_sealed FROM identities WHERE id = $1")
         .bind(&identity.id)
         .fetch_one(p.db().pool())
@@ -459,7 +499,7 @@ pub async fn signer(p: &Platform, identity: &IdentityView) -> Result<(Certificat
 /// The first custodial identity of `org_id` with `role`, if any.
 pub async fn custodial(p: &Platform, org_id: &str, role: &str) -> Result<Option<IdentityView>> {
     sqlx::query(
-        "SELECT * FROM identities WHERE org_id = $1 AND role = $2 AND key_sealed IS NOT NULL ORDER BY created_at, name LIMIT 1",
+        "SELECT * FROM identities WHERE org_id = $1 AND role = $2 AND key_sealed IS NOT NULL AND revoked_at IS NULL ORDER BY created_at, name LIMIT 1",
     )
     .bind(org_id)
     .bind(role)

@@ -1,15 +1,18 @@
 //! Running the platform: the API on a bounded listener (covenant-http) and the background
-//! work — closing proposals at their deadline, looking at every node's status, anchoring the
-//! audit log, and carrying out proposals approved before a restart.
+//! work — closing proposals at their deadline, looking at every node's status, following
+//! revocations to every chain, warning of expiring certificates, anchoring the audit log, and
+//! carrying out proposals approved before a restart.
 
 use std::time::Duration;
 
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::{Platform, anchor, api, error::Result, network, proposal};
+use crate::{Platform, anchor, api, certificate, error::Result, network, proposal};
 
-/// How often deadlines and node status are looked at.
+/// How often deadlines, node status and revocations in progress are looked at.
 pub const TICK: Duration = Duration::from_secs(3);
+/// How often certificates are looked at for expiry.
+pub const EXPIRY_EVERY: Duration = Duration::from_secs(600);
 
 /// Serve the API on `listener` and run the background work until `stop` turns true.
 pub async fn serve(p: Platform, listener: TcpListener, stop: watch::Receiver<bool>) -> Result<()> {
@@ -36,10 +39,20 @@ pub async fn serve_app(
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(TICK);
+            let mut last_expiry_sweep: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     _ = every.tick() => {}
                     _ = stop.changed() => return,
+                }
+                if last_expiry_sweep.is_none_or(|t| t.elapsed() >= EXPIRY_EVERY) {
+                    last_expiry_sweep = Some(tokio::time::Instant::now());
+                    if let Err(e) = certificate::expiry::sweep(&p).await {
+                        tracing::warn!(error = %e, "looking at certificates' expiry failed");
+                    }
+                }
+                if let Err(e) = certificate::revocation::advance(&p).await {
+                    tracing::warn!(error = %e, "following revocations failed");
                 }
                 if let Err(e) = proposal::expire_due(&p).await {
                     tracing::warn!(error = %e, "closing expired proposals failed");

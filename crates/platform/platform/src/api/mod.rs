@@ -11,6 +11,7 @@
 //! "request_id"}}` with a stable code — the framework's own (unknown route, wrong method, bad
 //! path or query, oversized body, wrong content type) included.
 
+pub mod certificates;
 pub mod docs;
 pub mod openapi;
 pub mod routes;

@@ -86,8 +86,9 @@ pub fn document() -> Value {
         }
         let mut statuses: Vec<u16> = r.errors.clone();
         if let Some(body) = &r.body {
-            // A body with nothing in it may be left out.
-            let empty = body["properties"].as_object().is_none_or(|m| m.is_empty());
+            // A body with nothing required in it may be left out (it reads as `{}`).
+            let empty = body["properties"].as_object().is_none_or(|m| m.is_empty())
+                || body["required"].as_array().is_none_or(|r| r.is_empty());
             op.insert(
                 "requestBody".into(),
                 json!({"required": !empty, "content": {"application/json": {"schema": body}}}),

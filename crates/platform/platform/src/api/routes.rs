@@ -47,7 +47,7 @@ pub struct Route {
 }
 
 impl Route {
-    fn new(
+    pub(super) fn new(
         method: Method,
         path: &'static str,
         id: &'static str,
@@ -73,32 +73,32 @@ impl Route {
         }
     }
 
-    fn body(mut self, s: Value) -> Self {
+    pub(super) fn body(mut self, s: Value) -> Self {
         self.body = Some(s);
         self
     }
 
-    fn ok(mut self, status: u16, s: Value) -> Self {
+    pub(super) fn ok(mut self, status: u16, s: Value) -> Self {
         self.ok = (status, s);
         self
     }
 
-    fn errors(mut self, e: &[u16]) -> Self {
+    pub(super) fn errors(mut self, e: &[u16]) -> Self {
         self.errors = e.to_vec();
         self
     }
 
-    fn query(mut self, name: &'static str, s: Value, what: &'static str) -> Self {
+    pub(super) fn query(mut self, name: &'static str, s: Value, what: &'static str) -> Self {
         self.query.push((name, s, what));
         self
     }
 
-    fn idempotent(mut self) -> Self {
+    pub(super) fn idempotent(mut self) -> Self {
         self.idempotent = true;
         self
     }
 
-    fn content(mut self, c: &'static str) -> Self {
+    pub(super) fn content(mut self, c: &'static str) -> Self {
         self.content = c;
         self
     }
@@ -395,6 +395,9 @@ fn routes() -> Vec<Route> {
             .ok(200, json!({"type": "string"}))
             .content("application/x-ndjson"),
     ]
+    .into_iter()
+    .chain(super::certificates::routes())
+    .collect()
 }
 
 // --- platform ---------------------------------------------------------------------------------
@@ -433,7 +436,7 @@ async fn list_actions() -> Result<Response> {
     )
 }
 
-type St = axum::extract::State<Platform>;
+pub(super) type St = axum::extract::State<Platform>;
 
 // --- sign-in ----------------------------------------------------------------------------------
 
@@ -949,6 +952,7 @@ struct IdentityReq {
     name: String,
     role: String,
     csr: Option<String>,
+    days: Option<u32>,
 }
 
 async fn add_identity(
@@ -959,7 +963,7 @@ async fn add_identity(
     let c = ctx.caller()?;
     reply(
         StatusCode::CREATED,
-        org::add_identity(&p, c.org(), &r.name, &r.role, r.csr.as_deref()).await?,
+        org::add_identity(&p, c.org(), &r.name, &r.role, r.csr.as_deref(), r.days).await?,
     )
 }
 

@@ -53,6 +53,54 @@ fn obj(properties: Value) -> Value {
     json!({"type": "object", "properties": properties})
 }
 
+/// The certificate centre's component schemas.
+fn certificate_components() -> Value {
+    let s = json!({"type": "string"});
+    let b = json!({"type": "boolean"});
+    let n = int();
+    json!({
+        "Certificate": obj(json!({
+            "fingerprint": s, "org_id": s,
+            "kind": {"type": "string", "enum": ["root", "admin", "client", "node"]},
+            "name": s, "subject": s, "serial": s, "not_before": s, "not_after": s,
+            "expires_at": n, "days_left": n,
+            "status": {"type": "string", "enum": ["valid", "expiring", "expired", "revoked"]},
+            "custodial": b,
+            "holder_id": {"type": "string", "nullable": true},
+            "revocation_id": {"type": "string", "nullable": true}
+        })),
+        "CertificateDetail": {"allOf": [r("Certificate"), obj(json!({
+            "issuer": s, "certificate": s,
+            "revocation": {"allOf": [r("Revocation")], "nullable": true}
+        }))]},
+        "RevocationStep": obj(json!({
+            "chain_id": s, "consortium_id": s,
+            "proposal_id": {"type": "string", "nullable": true},
+            "state": {"type": "string", "enum": ["voting", "committing", "on_chain", "enforced", "failed"]},
+            "detail": s, "updated_at": n
+        })),
+        "Revocation": obj(json!({
+            "id": s, "org_id": s, "fingerprint": s, "serial": s, "subject": s, "reason": s,
+            "crl_number": n,
+            "state": {"type": "string", "enum": ["in_progress", "done", "incomplete"]},
+            "created_by": s, "created_at": n,
+            "finished_at": {"type": "integer", "format": "int64", "nullable": true},
+            "steps": {"type": "array", "items": r("RevocationStep")}
+        })),
+        "CertificateRequest": obj(json!({
+            "id": s, "org_id": s, "requested_by": s, "requester": s, "name": s, "role": s,
+            "with_csr": b, "days": n, "note": s,
+            "state": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+            "decided_by": {"type": "string", "nullable": true},
+            "decided_at": {"type": "integer", "format": "int64", "nullable": true},
+            "decision_note": {"type": "string", "nullable": true},
+            "identity_id": {"type": "string", "nullable": true},
+            "fingerprint": {"type": "string", "nullable": true},
+            "created_at": n
+        }))
+    })
+}
+
 /// Every component schema.
 pub fn components() -> Value {
     let s = json!({"type": "string"});
@@ -93,7 +141,8 @@ pub fn components() -> Value {
         })),
         "Identity": obj(json!({
             "id": s, "org_id": s, "name": s, "role": s, "certificate": s, "fingerprint": s,
-            "custodial": b, "not_after": s, "created_at": n
+            "custodial": b, "not_after": s, "created_at": n,
+            "revoked_at": {"type": "integer", "format": "int64", "nullable": true}
         })),
         "Registered": obj(json!({
             "org": r("Org"), "root_account": r("Account"),
@@ -176,6 +225,9 @@ pub fn components() -> Value {
     let explorer = explorer_components(&s, &strings, &n);
     if let (Some(a), Value::Object(e)) = (all.as_object_mut(), explorer) {
         a.extend(e);
+    }
+    if let (Some(a), Value::Object(c)) = (all.as_object_mut(), certificate_components()) {
+        a.extend(c);
     }
     all
 }
@@ -312,8 +364,47 @@ pub mod req {
             json!({
                 "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
                 "role": {"type": "string", "enum": ["admin", "client"]},
-                "csr": {"type": "string", "nullable": true, "description": "A CSR (PEM) made with `covenant ca csr`: the key stays with its owner"}
+                "csr": {"type": "string", "nullable": true, "description": "A CSR (PEM) made with `covenant ca csr`: the key stays with its owner"},
+                "days": {"type": "integer", "minimum": 1, "maximum": 825, "nullable": true, "description": "Days the certificate lasts (825 unless given)"}
             }),
+        )
+    }
+
+    fn cert_request_item() -> Value {
+        object(
+            &["name", "role"],
+            json!({
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                "role": {"type": "string", "enum": ["admin", "client"]},
+                "csr": {"type": "string", "nullable": true, "description": "A CSR (PEM) made with `covenant ca csr` whose common name is `name`: the key stays with its owner; without one the platform keeps a new key"},
+                "days": {"type": "integer", "minimum": 1, "maximum": 825, "nullable": true, "description": "Days the certificate lasts (825 unless given)"},
+                "note": {"type": "string", "maxLength": 500, "nullable": true, "description": "Why it is needed, for whoever approves"}
+            }),
+        )
+    }
+
+    pub fn cert_request() -> Value {
+        cert_request_item()
+    }
+
+    pub fn identity_batch() -> Value {
+        object(
+            &["identities"],
+            json!({"identities": {"type": "array", "minItems": 1, "maxItems": 500, "items": cert_request_item()}}),
+        )
+    }
+
+    pub fn revoke() -> Value {
+        object(
+            &[],
+            json!({"reason": {"type": "string", "nullable": true, "enum": ["unspecified", "key-compromise", "ca-compromise", "affiliation-changed", "superseded", "cessation-of-operation", "certificate-hold", "privilege-withdrawn", null], "description": "Why (RFC 5280 reason; unspecified unless given)"}}),
+        )
+    }
+
+    pub fn decision_note() -> Value {
+        object(
+            &[],
+            json!({"note": {"type": "string", "maxLength": 500, "nullable": true, "description": "Said to the requester"}}),
         )
     }
 

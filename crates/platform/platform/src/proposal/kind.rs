@@ -31,10 +31,11 @@ pub enum Kind {
     ContractUnfreeze,
     ContractRevoke,
     CertRevoke,
+    CertPublishCrl,
 }
 
 /// Every kind, in documentation order.
-pub const KINDS: [Kind; 16] = [
+pub const KINDS: [Kind; 17] = [
     Kind::AdmitOrg,
     Kind::RemoveOrg,
     Kind::NetworkCreate,
@@ -51,6 +52,7 @@ pub const KINDS: [Kind; 16] = [
     Kind::ContractUnfreeze,
     Kind::ContractRevoke,
     Kind::CertRevoke,
+    Kind::CertPublishCrl,
 ];
 
 impl Kind {
@@ -72,6 +74,7 @@ impl Kind {
             Kind::ContractUnfreeze => "contract.unfreeze",
             Kind::ContractRevoke => "contract.revoke",
             Kind::CertRevoke => "cert.revoke",
+            Kind::CertPublishCrl => "cert.publish_crl",
         }
     }
 
@@ -111,7 +114,7 @@ impl Kind {
             | Kind::ContractFreeze
             | Kind::ContractUnfreeze
             | Kind::ContractRevoke => action::CONTRACT_MANAGE,
-            Kind::CertRevoke => action::CERT_REVOKE,
+            Kind::CertRevoke | Kind::CertPublishCrl => action::CERT_REVOKE,
         }
     }
 
@@ -149,7 +152,7 @@ impl Kind {
             Kind::ContractUpgrade => r::CONTRACT_UPGRADE,
             Kind::ContractFreeze | Kind::ContractUnfreeze => r::CONTRACT_FREEZE,
             Kind::ContractRevoke => r::CONTRACT_REVOKE,
-            Kind::CertRevoke => r::CERT_REVOKE,
+            Kind::CertRevoke | Kind::CertPublishCrl => r::CERT_REVOKE,
             _ => return None,
         })
     }
@@ -290,6 +293,16 @@ pub struct CertRevoke {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertPublishCrl {
+    pub chain_id: String,
+    /// The org whose CA signed the CRL.
+    pub org_id: String,
+    /// The CRL (PEM).
+    pub crl: String,
+}
+
 /// Parsed parameters.
 #[derive(Debug, Clone)]
 pub enum Params {
@@ -304,6 +317,7 @@ pub enum Params {
     ContractCode(ContractCode),
     ContractName(ContractName),
     CertRevoke(CertRevoke),
+    CertPublishCrl(CertPublishCrl),
 }
 
 impl Params {
@@ -322,6 +336,7 @@ impl Params {
                 Params::ContractName(parse(kind, v)?)
             }
             Kind::CertRevoke => Params::CertRevoke(parse(kind, v)?),
+            Kind::CertPublishCrl => Params::CertPublishCrl(parse(kind, v)?),
         })
     }
 
@@ -333,6 +348,7 @@ impl Params {
             Params::ContractCode(p) => Some(&p.chain_id),
             Params::ContractName(p) => Some(&p.chain_id),
             Params::CertRevoke(p) => Some(&p.chain_id),
+            Params::CertPublishCrl(p) => Some(&p.chain_id),
             _ => None,
         }
     }

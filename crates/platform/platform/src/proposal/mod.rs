@@ -808,6 +808,15 @@ async fn sys_call(
                 cert.organization(),
             )
         }
+        (Kind::CertPublishCrl, Params::CertPublishCrl(c)) => {
+            let crl = crate::certificate::revocation::check_crl(p, &c.org_id, &c.crl).await?;
+            (
+                names::SYS_CERTS.into(),
+                "submit_crl".into(),
+                json!({"crl": crl}),
+                Some(c.org_id.clone()),
+            )
+        }
         _ => return Err(Error::internal("parameters do not match their kind")),
     })
 }

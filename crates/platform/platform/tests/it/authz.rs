@@ -145,7 +145,56 @@ async fn every_route_is_authorised(b: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let ids = [("id", ""), ("account", acc.as_str())];
+    // A certificate, a revocation and a certificate request of A's.
+    let cert = a
+        .root
+        .post(
+            "/api/v1/org/identities",
+            json!({"name": "a-teller-key", "role": "client"}),
+        )
+        .await
+        .ok()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = a
+        .root
+        .post(
+            "/api/v1/org/identities",
+            json!({"name": "a-gone", "role": "client"}),
+        )
+        .await
+        .ok()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revocation = a
+        .root
+        .post(
+            &format!("/api/v1/org/certificates/{revoked}/revoke"),
+            json!({}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert_request = a
+        .root
+        .post(
+            "/api/v1/org/certificate-requests",
+            json!({"name": "a-new", "role": "client"}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = [
+        ("id", ""),
+        ("account", acc.as_str()),
+        ("fingerprint", cert.as_str()),
+    ];
     let id_for = |path: &str| -> String {
         let id = if path.starts_with("/api/v1/accounts/") {
             acc.clone()
@@ -167,6 +216,10 @@ async fn every_route_is_authorised(b: Backend) {
             op.clone()
         } else if path.starts_with("/api/v1/me/tokens/") {
             token.clone()
+        } else if path.starts_with("/api/v1/org/revocations/") {
+            revocation.clone()
+        } else if path.starts_with("/api/v1/org/certificate-requests/") {
+            cert_request.clone()
         } else {
             "x".to_string()
         };
@@ -233,6 +286,18 @@ async fn every_route_is_authorised(b: Backend) {
         .unwrap()
         .iter()
         .for_each(|t| assert_eq!(t["revoked"], false));
+    let kept = a
+        .root
+        .get(&format!("/api/v1/org/certificates/{cert}"))
+        .await
+        .ok();
+    assert_eq!(kept["status"], "valid");
+    let req = a
+        .root
+        .get(&format!("/api/v1/org/certificate-requests/{cert_request}"))
+        .await
+        .ok();
+    assert_eq!(req["state"], "pending");
 
     // And B's own lists show nothing of A's.
     for list in [
@@ -247,9 +312,24 @@ async fn every_route_is_authorised(b: Backend) {
         "/api/v1/operations",
         "/api/v1/invitations",
         "/api/v1/me/tokens",
+        "/api/v1/org/certificates",
+        "/api/v1/org/revocations",
+        "/api/v1/org/certificate-requests",
     ] {
         let body = outsider.root.get(list).await.ok().to_string();
-        for secret in [&acc, &grp, &cons, &prop_id, &net_id, &op, &inv_id, &token] {
+        for secret in [
+            &acc,
+            &grp,
+            &cons,
+            &prop_id,
+            &net_id,
+            &op,
+            &inv_id,
+            &token,
+            &cert,
+            &revocation,
+            &cert_request,
+        ] {
             assert!(
                 !body.contains(secret.as_str()),
                 "{list} shows {secret} to another org: {body}"

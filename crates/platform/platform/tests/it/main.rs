@@ -7,6 +7,7 @@ pub mod harness;
 mod accounts;
 mod audit;
 mod authz;
+mod certificates;
 mod concurrency;
 mod consortium;
 mod edges;

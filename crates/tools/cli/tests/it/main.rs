@@ -4,6 +4,7 @@
 
 mod bench;
 mod ca;
+mod certificates;
 mod cluster;
 mod console;
 mod consortium;

@@ -20,20 +20,20 @@ use sqlx::Row;
 
 use crate::{covenant, wait_for};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-struct Platform {
+pub(crate) struct Platform {
     child: Option<Child>,
     dir: PathBuf,
     db: Option<String>,
     node_base: u16,
-    url: String,
+    pub(crate) url: String,
     /// More arguments for `platform serve`.
     extra: Vec<String>,
 }
 
 impl Platform {
-    fn start(dir: &Path, db: Option<&str>, node_base: u16) -> Platform {
+    pub(crate) fn start(dir: &Path, db: Option<&str>, node_base: u16) -> Platform {
         let mut p = Platform {
             child: None,
             dir: dir.to_path_buf(),
@@ -127,13 +127,13 @@ impl Drop for Platform {
 
 /// A client of the platform's API with an org's root token.
 #[derive(Clone)]
-struct Org {
-    id: String,
+pub(crate) struct Org {
+    pub(crate) id: String,
     base: String,
-    token: String,
+    pub(crate) token: String,
 }
 
-fn http(
+pub(crate) fn http(
     rt: &tokio::runtime::Runtime,
     base: &str,
     token: Option<&str>,
@@ -177,16 +177,16 @@ impl Org {
         v
     }
 
-    fn get(&self, rt: &tokio::runtime::Runtime, path: &str) -> Value {
+    pub(crate) fn get(&self, rt: &tokio::runtime::Runtime, path: &str) -> Value {
         self.call(rt, "GET", path, None)
     }
 
-    fn post(&self, rt: &tokio::runtime::Runtime, path: &str, body: Value) -> Value {
+    pub(crate) fn post(&self, rt: &tokio::runtime::Runtime, path: &str, body: Value) -> Value {
         self.call(rt, "POST", path, Some(body))
     }
 }
 
-fn register(rt: &tokio::runtime::Runtime, base: &str, id: &str, offline: bool) -> Org {
+pub(crate) fn register(rt: &tokio::runtime::Runtime, base: &str, id: &str, offline: bool) -> Org {
     let (s, v) = http(
         rt,
         base,
@@ -238,7 +238,13 @@ fn register(rt: &tokio::runtime::Runtime, base: &str, id: &str, offline: bool) -
     }
 }
 
-fn wait_proposal(rt: &tokio::runtime::Runtime, o: &Org, id: &str, state: &str, secs: u64) -> Value {
+pub(crate) fn wait_proposal(
+    rt: &tokio::runtime::Runtime,
+    o: &Org,
+    id: &str,
+    state: &str,
+    secs: u64,
+) -> Value {
     let mut last = Value::Null;
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {

@@ -1,6 +1,7 @@
 //! Prometheus metrics: per chain, the height, txpool size, committed transactions, tx/s over
-//! the last 10 s, admissions, block commit time and tx commit latency; and the CPU time the
-//! process used (`covenant_process_cpu_seconds_total`, read by `covenant bench run`).
+//! the last 10 s, admissions, block commit time and tx commit latency; for the process, the CPU
+//! time it used (`covenant_process_cpu_seconds_total`, read by `covenant bench run`), its
+//! resident memory, when it started, and how full the file system of its data directory is.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -39,6 +40,11 @@ impl Metrics {
                 metrics::set_global_recorder(recorder).ok().map(|_| handle)
             })
             .clone();
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        gauge!("covenant_process_start_time_seconds").set(started);
         Arc::new(Metrics {
             handle,
             samples: Mutex::new(HashMap::new()),
@@ -70,6 +76,20 @@ impl Metrics {
         let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
         gauge!("covenant_process_cpu_seconds_total")
             .set(cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9);
+        if let Some(rss) = resident_bytes() {
+            gauge!("covenant_process_resident_memory_bytes").set(rss as f64);
+        }
+        let data = node.config.resolve(&node.config.node.data_dir);
+        if let Ok(fs) = rustix::fs::statvfs(&data) {
+            let unit = fs.f_frsize.max(1) as f64;
+            let used = fs.f_blocks.saturating_sub(fs.f_bfree) as f64 * unit;
+            let available = fs.f_bavail as f64 * unit;
+            gauge!("covenant_disk_used_bytes").set(used);
+            gauge!("covenant_disk_available_bytes").set(available);
+            if used + available > 0.0 {
+                gauge!("covenant_disk_used_ratio").set(used / (used + available));
+            }
+        }
         let mut samples = self.samples.lock();
         for (id, c) in node.chains() {
             let stats = c.stats();
@@ -100,4 +120,12 @@ impl Metrics {
             .map(PrometheusHandle::render)
             .unwrap_or_default()
     }
+}
+
+/// The process's resident memory, from `/proc/self/status` (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

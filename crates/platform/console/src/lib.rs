@@ -46,7 +46,7 @@ const CSS: &str = include_str!("../static/console.css");
 const JS: &str = include_str!("../static/console.js");
 
 /// The platform's whole web face: the console's pages, its static files, and the API (which
-/// also answers every path the console does not have under `/api` and `/healthz`).
+/// also answers every path the console does not have under `/api`, `/healthz` and `/metrics`).
 pub fn app(p: Platform) -> Router {
     let api = covenant_platform::api::router(p.clone());
     let console = Console {
@@ -94,7 +94,7 @@ async fn fallback(
     req: Request,
 ) -> Response {
     let path = req.uri().path();
-    if path == "/api" || path.starts_with("/api/") || path == "/healthz" {
+    if path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
         return match api.oneshot(req.map(Body::new)).await {
             Ok(r) => r,
             Err(never) => match never {},

@@ -53,6 +53,9 @@ pub const CONTRACT_INVOKE: &str = "contract.invoke";
 pub const CERT_REVOKE: &str = "cert.revoke";
 pub const CERT_REQUEST: &str = "cert.request";
 pub const CERT_APPROVE: &str = "cert.approve";
+pub const NODE_MANAGE: &str = "node.manage";
+pub const MONITOR_READ: &str = "monitor.read";
+pub const MONITOR_MANAGE: &str = "monitor.manage";
 pub const OPERATION_READ: &str = "operation.read";
 pub const AUDIT_READ: &str = "audit.read";
 pub const AUDIT_EXPORT: &str = "audit.export";
@@ -109,6 +112,18 @@ pub const ACTIONS: &[Action] = &[
     a(NETWORK_CREATE, "Propose a new network of nodes"),
     a(NETWORK_RENEW, "Propose renewing a network"),
     a(NETWORK_DELETE, "Propose deleting a network"),
+    a(
+        NODE_MANAGE,
+        "Stop, start and restart the nodes the org runs",
+    ),
+    a(
+        MONITOR_READ,
+        "Read node metrics over time, alert rules and channels, alerts and the delivery log",
+    ),
+    a(
+        MONITOR_MANAGE,
+        "Create, change and delete alert rules and channels; send test notifications",
+    ),
     a(
         CHAIN_READ,
         "Read chains: what the platform deployed and what the chain itself reports",

@@ -28,11 +28,13 @@ pub mod explorer;
 pub mod invoke;
 pub mod local;
 pub mod migrations;
+pub mod monitor;
 pub mod network;
 pub mod operation;
 pub mod org;
 pub mod proposal;
 pub mod server;
+pub mod telemetry;
 pub mod time;
 pub mod vault;
 
@@ -78,6 +80,7 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<event::Notice>,
     pub(crate) deploy_lock: tokio::sync::Mutex<()>,
     pub(crate) operations: tokio::sync::Notify,
+    pub(crate) requests: telemetry::Requests,
 }
 
 /// A running platform's state; cheap to clone.
@@ -111,6 +114,7 @@ impl Platform {
                 events,
                 deploy_lock: tokio::sync::Mutex::new(()),
                 operations: tokio::sync::Notify::new(),
+                requests: telemetry::Requests::default(),
             }),
         };
         operation::interrupted(&p).await?;

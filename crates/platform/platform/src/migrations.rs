@@ -415,6 +415,92 @@ CREATE TABLE cert_expiry_notices (
 )
 "#,
     },
+    Migration {
+        version: 4,
+        name: "monitoring and alerts",
+        sql: r#"
+CREATE TABLE node_samples (
+    node_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    up BIGINT NOT NULL,
+    height BIGINT NOT NULL,
+    peers BIGINT NOT NULL,
+    round BIGINT,
+    cpu_ms BIGINT,
+    memory_bytes BIGINT,
+    disk_used_bytes BIGINT,
+    disk_available_bytes BIGINT,
+    txpool BIGINT,
+    tps_milli BIGINT,
+    started_at BIGINT,
+    PRIMARY KEY (node_id, at)
+);
+
+CREATE TABLE alert_channels (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    secret_sealed TEXT,
+    created_at BIGINT NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+CREATE TABLE alert_rules (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    threshold BIGINT NOT NULL,
+    for_s BIGINT NOT NULL,
+    severity TEXT NOT NULL,
+    repeat_s BIGINT NOT NULL,
+    channels TEXT NOT NULL,
+    enabled BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1,
+    UNIQUE (org_id, name)
+);
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    subject_name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    value BIGINT,
+    summary TEXT NOT NULL,
+    pending_since BIGINT NOT NULL,
+    fired_at BIGINT,
+    resolved_at BIGINT,
+    last_sent_at BIGINT
+);
+CREATE INDEX alerts_rule ON alerts(rule_id, state);
+CREATE UNIQUE INDEX alerts_open ON alerts(rule_id, subject) WHERE state <> 'resolved';
+CREATE INDEX alerts_org ON alerts(org_id, state);
+
+CREATE TABLE alert_deliveries (
+    id TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_at BIGINT NOT NULL,
+    last_error TEXT,
+    response_status BIGINT,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_at);
+CREATE INDEX alert_deliveries_org ON alert_deliveries(org_id, created_at)
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

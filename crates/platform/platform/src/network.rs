@@ -732,6 +732,74 @@ pub async fn node_log(
     Ok(out)
 }
 
+/// What can be done to a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeAction {
+    Stop,
+    Start,
+    Restart,
+}
+
+impl NodeAction {
+    pub fn parse(s: &str) -> Result<NodeAction> {
+        Ok(match s {
+            "stop" => NodeAction::Stop,
+            "start" => NodeAction::Start,
+            "restart" => NodeAction::Restart,
+            other => {
+                return Err(Error::invalid(format!(
+                    "{other:?} is not one of stop, start, restart"
+                )));
+            }
+        })
+    }
+}
+
+/// Stop, start or restart a node `org_id` runs; answers the node as it is afterwards.
+pub async fn control(p: &Platform, org_id: &str, id: &str, action: NodeAction) -> Result<NodeView> {
+    let n = node_for(p, org_id, id).await?;
+    if n.org_id != org_id {
+        return Err(Error::forbidden(
+            "NODE_NOT_YOURS",
+            format!("only {} stops and starts its node {}", n.org_id, n.name),
+        ));
+    }
+    if n.state == "created" {
+        return Err(Error::conflict(
+            "NODE_NOT_DEPLOYED",
+            format!(
+                "node {} has no chain yet; it starts with its first chain",
+                n.name
+            ),
+        ));
+    }
+    let net = sqlx::query("SELECT state FROM networks WHERE id = $1")
+        .bind(&n.network_id)
+        .fetch_one(p.db().pool())
+        .await?;
+    let net_state: String = net.try_get("state")?;
+    if action != NodeAction::Stop && net_state == "deleted" {
+        return Err(Error::conflict(
+            "NETWORK_DELETED",
+            "the node's network is deleted; it does not start again",
+        ));
+    }
+    {
+        let _guard = p.inner.deploy_lock.lock().await;
+        match action {
+            NodeAction::Stop => stop(p, std::slice::from_ref(&n)).await?,
+            NodeAction::Start | NodeAction::Restart => {
+                restart(p, std::slice::from_ref(&n)).await?;
+                sqlx::query("UPDATE nodes SET status = 'unknown' WHERE id = $1")
+                    .bind(&n.id)
+                    .execute(p.db().pool())
+                    .await?;
+            }
+        }
+    }
+    node_for(p, org_id, id).await
+}
+
 fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
     n.external_dir
         .clone()
@@ -1099,15 +1167,18 @@ pub async fn live(p: &Platform, chain: &str) -> Result<Value> {
     }))
 }
 
-/// Look at every running node once: status, heights, peers.
+/// Look at every running node once: status, heights, peers; and keep a sample of its
+/// metrics when one is due ([`crate::monitor::sample`]).
 pub async fn refresh_status(p: &Platform) -> Result<()> {
     let rows = sqlx::query("SELECT id FROM nodes WHERE state = 'running'")
         .fetch_all(p.db().pool())
         .await?;
+    let http = reqwest::Client::new();
     for r in rows {
         let n = node(p, &r.try_get::<String, _>("id")?).await?;
         let mut heights = BTreeMap::new();
         let mut peers = 0i64;
+        let mut round: Option<i64> = None;
         let mut error = None;
         for chain in &n.chains {
             let client = Client::new(&n.api_url, chain).map_err(node_error)?;
@@ -1120,11 +1191,28 @@ pub async fn refresh_status(p: &Platform) -> Result<()> {
                         _ => 0,
                     };
                     peers = peers.max(count);
+                    if let Some(r) = info.engine["round"].as_i64() {
+                        round = Some(round.map_or(r, |x| x.max(r)));
+                    }
                 }
                 Err(e) => error = Some(e.to_string()),
             }
         }
         let up = !heights.is_empty();
+        if crate::monitor::sample::due(p, &n.id).await? {
+            let reading = crate::monitor::sample::Reading {
+                up,
+                height: heights.values().copied().max().unwrap_or(0),
+                peers,
+                round,
+                metrics: if up {
+                    crate::monitor::sample::scrape(&http, &n.api_url).await
+                } else {
+                    None
+                },
+            };
+            crate::monitor::sample::record(p, &n.id, &reading).await?;
+        }
         sqlx::query(
             "UPDATE nodes SET status = $1, heights = $2, peers = $3, last_seen_at = CASE WHEN $4 = 1 THEN $5 ELSE last_seen_at END, last_error = $6 WHERE id = $7",
         )

@@ -1,16 +1,19 @@
 //! Running the platform: the API on a bounded listener (covenant-http) and the background
 //! work — closing proposals at their deadline, looking at every node's status, following
-//! revocations to every chain, warning of expiring certificates, anchoring the audit log, and
-//! carrying out proposals approved before a restart.
+//! revocations to every chain, warning of expiring certificates, evaluating alert rules and
+//! delivering their notifications, anchoring the audit log, and carrying out proposals approved
+//! before a restart.
 
 use std::time::Duration;
 
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::{Platform, anchor, api, certificate, error::Result, network, proposal};
+use crate::{Platform, anchor, api, certificate, error::Result, monitor, network, proposal};
 
 /// How often deadlines, node status and revocations in progress are looked at.
 pub const TICK: Duration = Duration::from_secs(3);
+/// How often due notifications are sent.
+pub const DELIVER_EVERY: Duration = Duration::from_secs(1);
 /// How often certificates are looked at for expiry.
 pub const EXPIRY_EVERY: Duration = Duration::from_secs(600);
 
@@ -60,6 +63,26 @@ pub async fn serve_app(
                 if let Err(e) = network::refresh_status(&p).await {
                     tracing::warn!(error = %e, "looking at node status failed");
                 }
+                if let Err(e) = monitor::alert::evaluate(&p).await {
+                    tracing::warn!(error = %e, "evaluating alert rules failed");
+                }
+            }
+        })
+    };
+    let delivering = {
+        let p = p.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut every = tokio::time::interval(DELIVER_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = monitor::delivery::run_due(&p, &http).await {
+                    tracing::warn!(error = %e, "delivering notifications failed");
+                }
             }
         })
     };
@@ -81,6 +104,7 @@ pub async fn serve_app(
     });
     covenant_http::serve_rest(listener, app, limits, stop).await;
     ticker.abort();
+    delivering.abort();
     if let Some(a) = anchoring {
         a.abort();
     }

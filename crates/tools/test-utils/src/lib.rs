@@ -7,6 +7,8 @@
 //! - [`files`]: every file under a directory with its bytes (to prove a failure changed
 //!   nothing).
 //! - [`fixtures`]: the conformance fixtures (pinned encodings) and fixed keys to build them.
+//! - [`mail`]: a real SMTP sink (`aiosmtpd`) that keeps what it accepts.
+//! - [`webhook`]: a real HTTP receiver that keeps what it is sent.
 //!
 //! Helpers panic with a clear message: they are for tests only.
 
@@ -16,10 +18,12 @@
 pub mod contracts;
 pub mod files;
 pub mod fixtures;
+pub mod mail;
 pub mod openssl;
 pub mod poll;
 pub mod ports;
 pub mod postgres;
+pub mod webhook;
 
 pub use poll::{wait_for, wait_for_async, wait_value};
 pub use ports::{free_port, free_ports};

@@ -13,6 +13,7 @@
 
 pub mod certificates;
 pub mod docs;
+pub mod monitoring;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
@@ -300,9 +301,17 @@ fn changes(method: &Method) -> bool {
 
 async fn guard(State(g): State<Arc<GuardState>>, req: Request, next: Next) -> Response {
     let request_id = new_id("req").unwrap_or_else(|_| format!("req_{}", now_ms()));
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(none)".to_string(), |m| m.as_str().to_string());
     let mut resp = guarded(&g, &request_id, req, next)
         .await
         .unwrap_or_else(IntoResponse::into_response);
+    g.p.inner
+        .requests
+        .count(&method, &route, resp.status().as_u16());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -139,6 +139,9 @@ fn routes() -> Vec<Route> {
     vec![
         Route::new(Method::GET, "/healthz", "health", "Platform", "Liveness and the database in use", Public, get(health))
             .ok(200, json!({"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}})),
+        Route::new(Method::GET, "/metrics", "metrics", "Platform", "The platform's Prometheus metrics: requests by route and status; nodes, alerts, notifications, revocations and proposals by state (counts only)", Public, get(metrics))
+            .ok(200, json!({"type": "string"}))
+            .content("text/plain"),
         Route::new(Method::GET, "/api/v1/openapi.json", "openapi", "Platform", "This document", Public, get(openapi))
             .ok(200, json!({"type": "object"})),
         Route::new(Method::GET, "/api/docs", "docs", "Platform", "The interactive API page (works offline)", Public, get(docs))
@@ -397,6 +400,7 @@ fn routes() -> Vec<Route> {
     ]
     .into_iter()
     .chain(super::certificates::routes())
+    .chain(super::monitoring::routes())
     .collect()
 }
 
@@ -410,6 +414,14 @@ async fn health(axum::extract::State(p): axum::extract::State<Platform>) -> Resu
         StatusCode::OK,
         json!({"status": "ok", "database": p.db().backend().name()}),
     )
+}
+
+async fn metrics(axum::extract::State(p): axum::extract::State<Platform>) -> Result<Response> {
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::render(&p).await?,
+    )
+        .into_response())
 }
 
 async fn openapi() -> Response {

@@ -101,6 +101,50 @@ fn certificate_components() -> Value {
     })
 }
 
+/// The monitoring component schemas.
+fn monitoring_components() -> Value {
+    let s = json!({"type": "string"});
+    let b = json!({"type": "boolean"});
+    let n = int();
+    let opt_n = json!({"type": "integer", "format": "int64", "nullable": true});
+    let opt_f = json!({"type": "number", "nullable": true});
+    let metric = json!({"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days"]});
+    json!({
+        "Sample": obj(json!({
+            "at": n, "up": b, "height": n, "peers": n, "round": opt_n, "cpu_percent": opt_f,
+            "memory_bytes": opt_n, "disk_used_bytes": opt_n, "disk_available_bytes": opt_n,
+            "disk_used_percent": opt_f, "txpool": opt_n, "tps": opt_f, "uptime_s": opt_n,
+            "block_interval_ms": opt_n
+        })),
+        "AlertChannel": obj(json!({
+            "id": s, "org_id": s, "name": s, "kind": {"type": "string", "enum": ["webhook", "email"]},
+            "target": s, "settings": {"type": "object"}, "has_secret": b, "created_at": n,
+            "secret": {"type": "string", "description": "The webhook's signing key: only in the answer that created it"}
+        })),
+        "AlertRule": obj(json!({
+            "id": s, "org_id": s, "name": s, "metric": metric, "threshold": n, "for_s": n,
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "repeat_s": n, "channels": {"type": "array", "items": s}, "enabled": b,
+            "created_at": n, "version": n
+        })),
+        "Alert": obj(json!({
+            "id": s, "rule_id": s, "rule_name": {"type": "string", "nullable": true},
+            "severity": {"type": "string", "nullable": true}, "org_id": s, "subject": s,
+            "subject_name": s, "state": {"type": "string", "enum": ["pending", "firing", "resolved"]},
+            "value": opt_n, "summary": s, "pending_since": n, "fired_at": opt_n,
+            "resolved_at": opt_n, "last_sent_at": opt_n
+        })),
+        "Delivery": obj(json!({
+            "id": s, "alert_id": s, "channel_id": s,
+            "event": {"type": "string", "enum": ["firing", "repeat", "resolved", "test"]},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": n, "next_at": n, "last_error": {"type": "string", "nullable": true},
+            "response_status": opt_n, "created_at": n, "delivered_at": opt_n,
+            "payload": {"type": "object"}
+        })),
+    })
+}
+
 /// Every component schema.
 pub fn components() -> Value {
     let s = json!({"type": "string"});
@@ -228,6 +272,9 @@ pub fn components() -> Value {
     }
     if let (Some(a), Value::Object(c)) = (all.as_object_mut(), certificate_components()) {
         a.extend(c);
+    }
+    if let (Some(a), Value::Object(m)) = (all.as_object_mut(), monitoring_components()) {
+        a.extend(m);
     }
     all
 }
@@ -399,6 +446,51 @@ pub mod req {
             &[],
             json!({"reason": {"type": "string", "nullable": true, "enum": ["unspecified", "key-compromise", "ca-compromise", "affiliation-changed", "superseded", "cessation-of-operation", "certificate-hold", "privilege-withdrawn", null], "description": "Why (RFC 5280 reason; unspecified unless given)"}}),
         )
+    }
+
+    pub fn alert_channel() -> Value {
+        object(
+            &["name", "kind"],
+            json!({
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "kind": {"type": "string", "enum": ["webhook", "email"]},
+                "url": {"type": "string", "nullable": true, "description": "Webhook: an http:// or https:// URL"},
+                "secret": {"type": "string", "minLength": 16, "maxLength": 256, "nullable": true, "description": "Webhook: the HMAC-SHA256 signing key (made for you when left out, and shown once)"},
+                "to": {"type": "array", "maxItems": 20, "items": {"type": "string"}, "description": "E-mail: the recipients"},
+                "smtp": {
+                    "type": "object", "nullable": true, "additionalProperties": false,
+                    "required": ["host", "from"],
+                    "description": "E-mail: the SMTP relay (plain SMTP on a trusted network)",
+                    "properties": {
+                        "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "from": {"type": "string"}, "username": {"type": "string", "nullable": true},
+                        "password": {"type": "string", "nullable": true}
+                    }
+                }
+            }),
+        )
+    }
+
+    pub fn alert_rule(with_version: bool) -> Value {
+        let mut required = vec!["name", "metric"];
+        if with_version {
+            required.push("version");
+        }
+        let mut props = json!({
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "metric": {"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days"],
+                       "description": "node_down; height_stalled_s (seconds without a new block); disk_used_percent; memory_mb; cpu_percent; txpool_size; cert_expiring_days (fewer days left than the threshold)"},
+            "threshold": {"type": "integer", "format": "int64", "description": "0 for node_down; above it (below it for cert_expiring_days) the condition holds"},
+            "for_s": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "Seconds the condition must hold before the alert fires"},
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "repeat_s": {"type": "integer", "minimum": 0, "maximum": 604800, "description": "Notify again every this many seconds while firing (0: never; else at least 5)"},
+            "channels": {"type": "array", "maxItems": 20, "items": {"type": "string"}},
+            "enabled": {"type": "boolean"}
+        });
+        if with_version {
+            props["version"] = int();
+        }
+        object(&required, props)
     }
 
     pub fn decision_note() -> Value {

@@ -190,6 +190,29 @@ async fn every_route_is_authorised(b: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    // An alert channel and rule of A's.
+    let channel = a
+        .root
+        .post(
+            "/api/v1/alert-channels",
+            json!({"name": "a hook", "kind": "webhook", "url": "http://127.0.0.1:9/a"}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rule = a
+        .root
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "a rule", "metric": "node_down", "channels": [channel]}),
+        )
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids = [
         ("id", ""),
         ("account", acc.as_str()),
@@ -216,6 +239,10 @@ async fn every_route_is_authorised(b: Backend) {
             op.clone()
         } else if path.starts_with("/api/v1/me/tokens/") {
             token.clone()
+        } else if path.starts_with("/api/v1/alert-channels/") {
+            channel.clone()
+        } else if path.starts_with("/api/v1/alert-rules/") {
+            rule.clone()
         } else if path.starts_with("/api/v1/org/revocations/") {
             revocation.clone()
         } else if path.starts_with("/api/v1/org/certificate-requests/") {
@@ -298,6 +325,17 @@ async fn every_route_is_authorised(b: Backend) {
         .await
         .ok();
     assert_eq!(req["state"], "pending");
+    a.root
+        .get(&format!("/api/v1/alert-channels/{channel}"))
+        .await
+        .ok();
+    assert_eq!(
+        a.root
+            .get(&format!("/api/v1/alert-rules/{rule}"))
+            .await
+            .ok()["version"],
+        1
+    );
 
     // And B's own lists show nothing of A's.
     for list in [
@@ -315,6 +353,10 @@ async fn every_route_is_authorised(b: Backend) {
         "/api/v1/org/certificates",
         "/api/v1/org/revocations",
         "/api/v1/org/certificate-requests",
+        "/api/v1/alert-channels",
+        "/api/v1/alert-rules",
+        "/api/v1/alerts",
+        "/api/v1/alert-deliveries",
     ] {
         let body = outsider.root.get(list).await.ok().to_string();
         for secret in [
@@ -329,6 +371,8 @@ async fn every_route_is_authorised(b: Backend) {
             &cert,
             &revocation,
             &cert_request,
+            &channel,
+            &rule,
         ] {
             assert!(
                 !body.contains(secret.as_str()),

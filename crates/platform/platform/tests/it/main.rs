@@ -12,3 +12,4 @@ mod concurrency;
 mod consortium;
 mod edges;
 mod events;
+mod monitoring;

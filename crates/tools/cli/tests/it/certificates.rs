@@ -13,29 +13,9 @@ use serde_json::{Value, json};
 
 use crate::{
     covenant,
-    platform::{Org, Platform, http, register, wait_proposal},
+    platform::{Platform, deploy_solo_chain, http, register},
     wait_for,
 };
-
-fn deploy_solo_chain(rt: &tokio::runtime::Runtime, a: &Org, chain: &str) -> String {
-    let cons = a.post(rt, "/api/v1/consortia", json!({"name": "solo"}));
-    let cid = cons["id"].as_str().unwrap().to_string();
-    let p = a.post(
-        rt,
-        &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "network.create", "params": {"name": "net1", "nodes": [{"org_id": a.id}]}}),
-    );
-    let done = wait_proposal(rt, a, p["id"].as_str().unwrap(), "executed", 60);
-    let net = done["outcome"]["network_id"].as_str().unwrap().to_string();
-    let p = a.post(
-        rt,
-        &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "chain.create", "params": {"chain_id": chain, "network_id": net, "orgs": [a.id], "consensus": "solo"}}),
-    );
-    wait_proposal(rt, a, p["id"].as_str().unwrap(), "executed", 180);
-    let c = a.get(rt, &format!("/api/v1/chains/{chain}"));
-    c["nodes"][0]["api_url"].as_str().unwrap().to_string()
-}
 
 #[test]
 fn a_revoked_holder_is_refused_by_the_chain() {

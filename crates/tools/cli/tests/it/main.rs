@@ -11,6 +11,7 @@ mod consortium;
 mod crash;
 mod devnode;
 mod flood;
+mod grafana;
 mod monitoring;
 mod node;
 mod platform;

@@ -33,6 +33,11 @@ fn nice_top(max: f64) -> f64 {
 /// A bar chart of `bars` (oldest first), titled `title`, with `description` read out by
 /// assistive technology.
 pub fn bars(title: &str, description: &str, bars: &[Bar]) -> Markup {
+    bars_in("chart", title, description, bars)
+}
+
+/// [`bars`] with its own element ids (`ID-title`, `ID-desc`), for pages with several charts.
+pub fn bars_in(id: &str, title: &str, description: &str, bars: &[Bar]) -> Markup {
     let max = bars.iter().map(|b| b.value).fold(0.0, f64::max);
     let top = nice_top(max);
     let n = bars.len().max(1) as f64;
@@ -41,9 +46,9 @@ pub fn bars(title: &str, description: &str, bars: &[Bar]) -> Markup {
     let slot = plot_w / n;
     let bar_w = (slot * 0.8).max(1.0);
     html! {
-        svg.chart viewBox={"0 0 " (W) " " (H)} role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none" {
-            title #chart-title { (title) }
-            desc #chart-desc { (description) }
+        svg.chart viewBox={"0 0 " (W) " " (H)} role="img" aria-labelledby={(id) "-title " (id) "-desc"} preserveAspectRatio="none" {
+            title id={(id) "-title"} { (title) }
+            desc id={(id) "-desc"} { (description) }
             // Grid lines and their values.
             @for i in 0..=4 {
                 @let y = PAD_T + plot_h - plot_h * f64::from(i) / 4.0;

@@ -25,6 +25,8 @@ pub enum Nav {
     Events,
     Networks,
     Explorer,
+    Certificates,
+    Monitoring,
     Audit,
     Accounts,
     Account,
@@ -69,6 +71,18 @@ const NAV: &[NavItem] = &[
         href: "/explorer",
         key: "nav-explorer",
         needs: Some(a::CHAIN_READ),
+    },
+    NavItem {
+        nav: Nav::Certificates,
+        href: "/certificates",
+        key: "nav-certificates",
+        needs: Some(a::ORG_READ),
+    },
+    NavItem {
+        nav: Nav::Monitoring,
+        href: "/monitoring",
+        key: "nav-monitoring",
+        needs: Some(a::MONITOR_READ),
     },
     NavItem {
         nav: Nav::Audit,

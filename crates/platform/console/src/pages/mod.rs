@@ -3,9 +3,11 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod consortia;
 pub mod events;
 pub mod explorer;
+pub mod monitoring;
 pub mod networks;
 pub mod overview;
 pub mod proposals;
@@ -67,7 +69,24 @@ pub fn routes() -> Router<Console> {
         )
         .route("/explorer/{chain}/search", get(explorer::search))
         .route("/audit", get(audit::list))
+        .route("/certificates", get(certificates::list))
+        .route(
+            "/certificates/requests",
+            get(certificates::requests).post(certificates::request),
+        )
+        .route(
+            "/certificates/requests/{id}/{decision}",
+            post(certificates::decide),
+        )
+        .route("/certificates/{fp}", get(certificates::show))
+        .route("/certificates/{fp}/revoke", post(certificates::revoke))
+        .route("/revocations/{id}/retry", post(certificates::retry))
+        .route("/monitoring", get(monitoring::show))
+        .route("/monitoring/rules", post(monitoring::create_rule))
+        .route("/monitoring/channels", post(monitoring::create_channel))
+        .route("/monitoring/{what}/{id}/{action}", post(monitoring::act))
         .route("/nodes/{id}", get(networks::node))
+        .route("/nodes/{id}/{action}", post(networks::control))
         .route("/propose", post(proposals::propose_simple))
         .route(
             "/explorer/{chain}/contracts/{name}/call",

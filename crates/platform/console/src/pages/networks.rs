@@ -221,6 +221,7 @@ pub async fn chain(v: Viewer, Path(id): Path<String>) -> Result<Response, Respon
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct LogQuery {
     q: Option<String>,
+    done: Option<String>,
 }
 
 /// `GET /nodes/{id}`: a node's status and, for the org running it, its recent log lines
@@ -244,7 +245,9 @@ pub async fn node(
     } else {
         None
     };
+    let charts = super::monitoring::node_charts(&v, &id).await;
     let body = html! {
+        (layout::notice(l, q.done.as_deref()))
         section.card {
             dl.facts {
                 dt { (l.t("org")) } dd { code { (text(&n["org_id"])) } }
@@ -257,6 +260,20 @@ pub async fn node(
                 dt { (l.t("network")) } dd { a href={"/networks/" (enc(n["network_id"].as_str().unwrap_or_default()))} { (text(&n["network_id"])) } }
                 @if let Some(t) = n["last_seen_at"].as_i64() { dt { (l.t("last-seen")) } dd { (time(t)) } }
                 @if let Some(e) = n["last_error"].as_str() { dt { (l.t("last-error")) } dd { (e) } }
+            }
+        }
+        (charts)
+        @if ours && v.may(covenant_platform::action::NODE_MANAGE) && n["state"] != "created" {
+            section.card {
+                h2 { (l.t("node-control")) }
+                p.hint { (l.t("node-control-hint")) }
+                @if n["state"] == "running" {
+                    (layout::confirm_button(&v, &format!("/nodes/{}/restart", enc(&id)), &l.t("restart"), &l.t("confirm-restart-node"), false))
+                    " "
+                    (layout::confirm_button(&v, &format!("/nodes/{}/stop", enc(&id)), &l.t("stop"), &l.t("confirm-stop-node"), true))
+                } @else {
+                    form.inline method="post" action={"/nodes/" (enc(&id)) "/start"} { (layout::csrf(&v)) button.primary type="submit" { (l.t("start")) } }
+                }
             }
         }
         section.card {
@@ -286,4 +303,32 @@ pub async fn node(
         Nav::Networks,
         body,
     ))
+}
+
+/// `POST /nodes/{id}/{stop|start|restart}`.
+pub async fn control(
+    v: Viewer,
+    Path((id, action)): Path<(String, String)>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Response> {
+    v.me()?;
+    if !["stop", "start", "restart"].contains(&action.as_str()) {
+        return Err(layout::not_found(&v));
+    }
+    let f = super::Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    match w
+        .send(
+            axum::http::Method::POST,
+            &format!("/api/v1/nodes/{}/{action}", enc(&id)),
+            &serde_json::json!({}),
+        )
+        .await
+    {
+        Ok(_) => Ok(super::done(
+            &format!("/nodes/{}", enc(&id)),
+            &format!("node-{action}"),
+        )),
+        Err(e) => Err(super::refused(&v, &e)),
+    }
 }

@@ -251,6 +251,10 @@ try {
   await visit(pa, "/audit", "22-audit", "Audit log");
   await visit(pa, "/account", "23-account", "API tokens");
   await visit(pa, "/accounts", "24-accounts", "Create a sub-account");
+  await visit(pa, "/certificates", "24b-certificates", "Fingerprint (SHA-256)");
+  await visit(pa, "/certificates/requests", "24c-cert-requests", "Request a certificate");
+  await visit(pa, "/monitoring", "24d-monitoring", "Add a rule");
+  await visit(pa, new URL(nodeUrl).pathname, "24e-node-metrics", "Metrics (last hour)");
 
   // A sortable table sorts from the keyboard.
   await pa.goto(base + "/audit");

@@ -511,3 +511,160 @@ async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("MODULE_MISSING"), "{}", r.body);
 }
+
+both!(certificates_and_alerts_through_the_pages);
+async fn certificates_and_alerts_through_the_pages(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let mut web = Browser::new(&t.base);
+    web.sign_in("bank-root", harness::PASSWORD, "/").await;
+    let csrf = web.csrf().await;
+
+    // The inventory: the org's root and the admin the platform keeps.
+    let r = web.get("/certificates").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Org root (CA)") && r.body.contains("Admin"),
+        "{}",
+        r.body
+    );
+
+    // A request for a kept key, approved from the requests page.
+    let r = web
+        .post(
+            "/certificates/requests",
+            &[
+                ("csrf", &csrf),
+                ("name", "teller"),
+                ("role", "client"),
+                ("days", "5"),
+                ("note", "for the branch"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/certificates/requests?done=cert-requested");
+    let page = web.get("/certificates/requests").await;
+    assert!(page.body.contains("for the branch"), "{}", page.body);
+    let approve = harness::between(&page.body, "action=\"/certificates/requests/", "\"");
+    let r = web
+        .post(
+            &format!("/certificates/requests/{approve}"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = web.get("/certificates/requests").await;
+    assert!(
+        page.body.contains("/certificate\" download"),
+        "{}",
+        page.body
+    );
+    // A request with a CSR that is not one is refused with the API's code.
+    let r = web
+        .post(
+            "/certificates/requests",
+            &[
+                ("csrf", &csrf),
+                ("name", "bad"),
+                ("role", "client"),
+                ("csr", "not a CSR"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("CSR_INVALID"), "{}", r.body);
+
+    // Five days: expiring. Its page revokes it; with no chain, the CRL is all there is.
+    let list = web.get("/certificates?status=expiring").await;
+    assert!(list.body.contains("teller"), "{}", list.body);
+    let fp = harness::between(&list.body, "<td><a href=\"/certificates/", "\"");
+    let page = web.get(&format!("/certificates/{fp}")).await;
+    assert!(
+        page.body.contains("Revoke this certificate"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("BEGIN CERTIFICATE"), "{}", page.body);
+    let r = web
+        .post(
+            &format!("/certificates/{fp}/revoke"),
+            &[("csrf", &csrf), ("reason", "superseded")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("is revoked here"), "{}", page.body);
+    assert!(
+        page.body.contains("Your org is on no chain"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Revoke this certificate"),
+        "{}",
+        page.body
+    );
+
+    // Monitoring: a webhook channel shows its key once; a rule names it.
+    let r = web.get("/monitoring").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Nothing is firing"), "{}", r.body);
+    let r = web
+        .post(
+            "/monitoring/channels",
+            &[
+                ("csrf", &csrf),
+                ("name", "ops"),
+                ("kind", "webhook"),
+                ("url", "http://127.0.0.1:9/hook"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("whsec_"), "{}", r.body);
+    let secret = harness::between(&r.body, "whsec_", "<");
+    let page = web.get("/monitoring").await;
+    assert!(!page.body.contains(&secret), "the key is shown once");
+    let channel = harness::between(&page.body, "name=\"channels\" value=\"", "\"");
+    let r = web
+        .post(
+            "/monitoring/rules",
+            &[
+                ("csrf", &csrf),
+                ("name", "disk"),
+                ("metric", "disk_used_percent"),
+                ("threshold", "90"),
+                ("for_s", "60"),
+                ("repeat_s", "0"),
+                ("severity", "critical"),
+                ("channels", &channel),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = web.get("/monitoring").await;
+    assert!(
+        page.body.contains("Disk used (%)") && page.body.contains(">ops "),
+        "{}",
+        page.body
+    );
+    // A rule the API refuses says why.
+    let r = web
+        .post(
+            "/monitoring/rules",
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("metric", "node_down"),
+                ("threshold", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // The other org sees none of it, in either section.
+    let mut other = Browser::new(&t.base);
+    other.sign_in("port-root", harness::PASSWORD, "/").await;
+    assert!(!other.get("/monitoring").await.body.contains("a-disk-rule"));
+    assert!(!other.get("/certificates").await.body.contains("teller"));
+    assert_eq!(other.get(&format!("/certificates/{fp}")).await.status, 404);
+}

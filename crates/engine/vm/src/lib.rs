@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod host_api;
+pub mod inspect;
 mod validate;
 
 use std::{collections::HashMap, sync::Arc};
@@ -24,6 +25,7 @@ use wasmi::{
     TypedFunc,
 };
 
+pub use inspect::{Finding, Inspection, Severity};
 pub use validate::ModuleInfo;
 
 /// Gas charged by host calls, on top of the fuel instructions consume.

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod ca;
 pub mod certificate;
 pub mod consortium;
+pub mod contract;
 pub mod db;
 pub mod error;
 pub mod event;

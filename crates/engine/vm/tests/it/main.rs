@@ -578,3 +578,76 @@ fn long_loops_over_many_instruction_kinds_run_in_a_small_native_stack() {
     assert_eq!(outcome.result, Ok(Vec::new()), "{outcome:?}");
     assert!(outcome.gas_used > 5_000_000, "{}", outcome.gas_used);
 }
+
+#[test]
+fn inspection_lists_every_finding_with_where_it_is() {
+    let vm = Vm::new().unwrap();
+    // The example contracts pass, declaring what they import and export.
+    for name in ["kv", "token", "evidence"] {
+        let report = vm.inspect(&covenant_test_utils::contracts::example_bytes(name));
+        assert!(report.ok(), "{name}: {:?}", report.findings);
+        assert!(report.exports.iter().any(|e| e == "call"), "{name}");
+        assert!(report.imports.iter().any(|i| i == "set_return"), "{name}");
+    }
+    // One module, many problems: each is found, with its function by name.
+    let bad = wat::parse_str(
+        r#"(module
+            (import "env" "abort" (func))
+            (import "covenant" "nope" (func))
+            (import "covenant" "state_get" (func (param i32) (result i64)))
+            (memory 600)
+            (func $average (export "average") (result f64) (f64.div (f64.const 1) (f64.const 2)))
+            (func $lanes (drop (i32x4.splat (i32.const 1))))
+            (start $lanes))"#,
+    )
+    .unwrap();
+    let report = vm.inspect(&bad);
+    assert!(!report.ok());
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule).collect();
+    for rule in [
+        "import-outside-host-api",
+        "import-signature",
+        "float",
+        "simd",
+        "memory",
+        "exports",
+        "start-function",
+    ] {
+        assert!(
+            rules.contains(&rule),
+            "{rule} missing from {:?}",
+            report.findings
+        );
+    }
+    let float = report.findings.iter().find(|f| f.rule == "float").unwrap();
+    assert_eq!(float.severity, covenant_vm::Severity::Error);
+    let at = float.location.as_deref().unwrap();
+    assert!(at.contains("`average`") && at.contains("byte 0x"), "{at}");
+    // Errors come first.
+    assert_eq!(report.findings[0].severity, covenant_vm::Severity::Error);
+    assert_eq!(
+        report.findings.last().unwrap().severity,
+        covenant_vm::Severity::Warning
+    );
+    // A module that does not decode is one finding with its offset, not a failure.
+    let report = vm.inspect(b"\0asm\x01\0\0\0\x01\xff");
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].rule, "decode");
+    assert!(
+        report.findings[0]
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with("byte 0x")
+    );
+    assert_eq!(vm.inspect(b"not wasm").findings[0].rule, "decode");
+    // Whatever the engine refuses is never reported as fine.
+    for text in [
+        r#"(module (memory (export "memory") 1) (func (export "call") (drop (f64.add (f64.const 1) (f64.const 2)))))"#,
+        r#"(module (func (export "call")))"#,
+    ] {
+        let wasm = wat::parse_str(text).unwrap();
+        assert!(vm.validate(&wasm).is_err());
+        assert!(!vm.inspect(&wasm).ok(), "{text}");
+    }
+}

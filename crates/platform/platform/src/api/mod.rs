@@ -12,6 +12,7 @@
 //! path or query, oversized body, wrong content type) included.
 
 pub mod certificates;
+pub mod contracts;
 pub mod docs;
 pub mod monitoring;
 pub mod openapi;

@@ -110,6 +110,14 @@ fn monitoring_components() -> Value {
     let opt_f = json!({"type": "number", "nullable": true});
     let metric = json!({"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days"]});
     json!({
+        "ContractCheck": obj(json!({
+            "ok": b, "size": n, "sha256": s, "functions": n,
+            "imports": {"type": "array", "items": s}, "exports": {"type": "array", "items": s},
+            "findings": {"type": "array", "items": obj(json!({
+                "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+                "rule": s, "message": s, "location": {"type": "string", "nullable": true}
+            }))}
+        })),
         "Sample": obj(json!({
             "at": n, "up": b, "height": n, "peers": n, "round": opt_n, "cpu_percent": opt_f,
             "memory_bytes": opt_n, "disk_used_bytes": opt_n, "disk_available_bytes": opt_n,

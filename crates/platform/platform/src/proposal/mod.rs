@@ -316,6 +316,10 @@ pub async fn create(
         return Err(Error::invalid("a title is 1 to 200 characters"));
     }
     let parsed = Params::parse(kind, &params)?;
+    // A module with an error finding is never put to a vote.
+    if let Params::ContractCode(c) = &parsed {
+        crate::contract::require_clean(&crate::contract::decode(&c.code)?)?;
+    }
     let id = new_id("prp")?;
     let params_text = params.to_string();
     let digest = sha256_hex(params_text.as_bytes());

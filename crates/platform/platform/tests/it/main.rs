@@ -10,6 +10,7 @@ mod authz;
 mod certificates;
 mod concurrency;
 mod consortium;
+mod contracts;
 mod edges;
 mod events;
 mod monitoring;

@@ -220,10 +220,11 @@ fn lang_switch(v: &Viewer) -> Markup {
 pub fn badge(l: Lang, status: &str) -> Markup {
     let class = match status {
         "running" | "active" | "approved" | "executed" | "accepted" | "ok" | "OK" | "succeeded"
-        | "up" | "done" | "member" => "good",
-        "open" | "pending" | "deploying" | "executing" | "queued" | "starting" => "warn",
+        | "up" | "done" | "member" | "valid" | "enforced" | "delivered" | "resolved" => "good",
+        "open" | "pending" | "deploying" | "executing" | "queued" | "starting" | "expiring"
+        | "in_progress" | "voting" | "committing" | "on_chain" | "incomplete" => "warn",
         "failed" | "rejected" | "declined" | "expired" | "revoked" | "down" | "stopped"
-        | "error" | "frozen" | "left" => "bad",
+        | "error" | "frozen" | "left" | "firing" | "recycled" => "bad",
         _ => "neutral",
     };
     let key = format!("status-{}", status.to_ascii_lowercase().replace('_', "-"));

@@ -86,6 +86,15 @@ pub async fn members(p: &Platform, id: &str) -> Result<Vec<MemberView>> {
         .collect()
 }
 
+/// The member org ids.
+pub async fn member_ids(p: &Platform, id: &str) -> Result<Vec<String>> {
+    Ok(members(p, id)
+        .await?
+        .into_iter()
+        .map(|m| m.org_id)
+        .collect())
+}
+
 /// The member org ids, read inside `tx`.
 pub async fn member_ids_in(tx: &mut Tx, id: &str) -> Result<Vec<String>> {
     let rows = sqlx::query(

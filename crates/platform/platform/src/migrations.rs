@@ -501,6 +501,20 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_at);
 CREATE INDEX alert_deliveries_org ON alert_deliveries(org_id, created_at)
 "#,
     },
+    Migration {
+        version: 5,
+        name: "recycle bin",
+        sql: r#"
+ALTER TABLE networks ADD COLUMN recycled_at BIGINT;
+
+CREATE TABLE network_notices (
+    network_id TEXT NOT NULL,
+    days BIGINT NOT NULL,
+    sent_at BIGINT NOT NULL,
+    PRIMARY KEY (network_id, days)
+)
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

@@ -74,9 +74,12 @@ pub struct NetworkView {
     pub id: String,
     pub consortium_id: String,
     pub name: String,
-    /// `ready` (no chain yet), `running`, `deleted`.
+    /// `ready` (no chain yet), `running`, `recycled` (expired: its nodes stopped, its data
+    /// kept until it is renewed or purged), `deleted`.
     pub state: String,
     pub expires_at: i64,
+    /// When it went to the recycle bin.
+    pub recycled_at: Option<i64>,
     pub nodes: Vec<NodeView>,
     pub chains: Vec<String>,
     pub created_at: i64,
@@ -200,6 +203,7 @@ async fn network_view(p: &Platform, r: &AnyRow) -> Result<NetworkView> {
         name: r.try_get("name")?,
         state: r.try_get("state")?,
         expires_at: r.try_get("expires_at")?,
+        recycled_at: r.try_get("recycled_at")?,
         created_at: r.try_get("created_at")?,
         version: r.try_get("version")?,
         nodes,
@@ -375,13 +379,175 @@ pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Res
 /// Extend a network's life.
 pub async fn renew(p: &Platform, consortium_id: &str, id: &str, days: u32) -> Result<NetworkView> {
     let net = get_in(p, consortium_id, id).await?;
+    if net.state == "deleted" {
+        return Err(Error::conflict(
+            "NETWORK_DELETED",
+            "the network is deleted; it cannot be renewed",
+        ));
+    }
     let from = net.expires_at.max(now_ms());
     sqlx::query("UPDATE networks SET expires_at = $1, version = version + 1 WHERE id = $2")
         .bind(from + i64::from(days) * 86_400_000)
         .bind(id)
         .execute(p.db().pool())
         .await?;
+    // Warnings count again from the new expiry.
+    sqlx::query("DELETE FROM network_notices WHERE network_id = $1")
+        .bind(id)
+        .execute(p.db().pool())
+        .await?;
+    if net.state == "recycled" {
+        // Out of the recycle bin: its nodes start again on the data they kept.
+        let _guard = p.inner.deploy_lock.lock().await;
+        let stopped: Vec<NodeView> = net
+            .nodes
+            .iter()
+            .filter(|n| n.state == "stopped")
+            .cloned()
+            .collect();
+        restart(p, &stopped).await?;
+        sqlx::query(
+            "UPDATE networks SET state = 'running', recycled_at = NULL, version = version + 1 WHERE id = $1 AND state = 'recycled'",
+        )
+        .bind(id)
+        .execute(p.db().pool())
+        .await?;
+        let members = consortium::member_ids(p, consortium_id).await?;
+        event::publish(
+            p,
+            &members,
+            &event::New {
+                kind: "network.restored",
+                title: format!("Network {} is renewed and its nodes run again", net.name),
+                subject_kind: "network",
+                subject_id: id,
+                data: json!({"network_id": id, "days": days}),
+            },
+        )
+        .await?;
+    }
     get_in(p, consortium_id, id).await
+}
+
+/// Days before expiry a network's members are warned (once each; the tightest reached).
+pub const EXPIRY_WARNINGS: [i64; 3] = [30, 7, 1];
+/// How long an expired network stays in the recycle bin, renewable, before it may be purged.
+pub const RECYCLE_GRACE_DAYS: i64 = 30;
+
+/// Look at every network's expiry: warn its consortium at 30, 7 and 1 days, and put an
+/// expired one in the recycle bin — its nodes stopped, their data kept, renewable by proposal.
+pub async fn lifecycle(p: &Platform) -> Result<()> {
+    let now = now_ms();
+    let rows = sqlx::query(
+        "SELECT id, consortium_id, name, expires_at FROM networks WHERE state IN ('running', 'ready') ORDER BY id",
+    )
+    .fetch_all(p.db().pool())
+    .await?;
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let consortium_id: String = r.try_get("consortium_id")?;
+        let name: String = r.try_get("name")?;
+        let expires_at: i64 = r.try_get("expires_at")?;
+        if now >= expires_at {
+            if let Err(e) = recycle(p, &consortium_id, &id).await {
+                tracing::warn!(network = %id, error = %e, "moving an expired network to the recycle bin failed");
+            }
+            continue;
+        }
+        let days_left = (expires_at - now) / 86_400_000;
+        let Some(due) = EXPIRY_WARNINGS
+            .iter()
+            .copied()
+            .filter(|t| days_left < *t)
+            .min()
+        else {
+            continue;
+        };
+        let given =
+            sqlx::query("SELECT days FROM network_notices WHERE network_id = $1 AND days <= $2")
+                .bind(&id)
+                .bind(due)
+                .fetch_optional(p.db().pool())
+                .await?;
+        if given.is_some() {
+            continue;
+        }
+        let members = consortium::member_ids(p, &consortium_id).await?;
+        let mut tx = p.db().write().await?;
+        for t in EXPIRY_WARNINGS.iter().filter(|t| **t >= due) {
+            sqlx::query(
+                "INSERT INTO network_notices (network_id, days, sent_at) VALUES ($1, $2, $3) ON CONFLICT (network_id, days) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(t)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let notices = event::add_in(
+            &mut tx,
+            &members,
+            &event::New {
+                kind: "network.expiring",
+                title: format!(
+                    "Network {name} expires within {due} day{}: renew it by proposal, or it goes to the recycle bin",
+                    if due == 1 { "" } else { "s" }
+                ),
+                subject_kind: "network",
+                subject_id: &id,
+                data: json!({"network_id": id, "expires_at": expires_at, "days_left": days_left}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        event::push(p, notices);
+    }
+    Ok(())
+}
+
+/// Put an expired network in the recycle bin: stop its nodes, keep their data.
+async fn recycle(p: &Platform, consortium_id: &str, id: &str) -> Result<()> {
+    let _guard = p.inner.deploy_lock.lock().await;
+    let net = get_in(p, consortium_id, id).await?;
+    if net.state != "running" && net.state != "ready" {
+        return Ok(());
+    }
+    let running: Vec<NodeView> = net
+        .nodes
+        .iter()
+        .filter(|n| n.state == "running")
+        .cloned()
+        .collect();
+    stop(p, &running).await?;
+    let now = now_ms();
+    let n = sqlx::query(
+        "UPDATE networks SET state = 'recycled', recycled_at = $1, version = version + 1 WHERE id = $2 AND state IN ('running', 'ready')",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(p.db().pool())
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    let members = consortium::member_ids(p, consortium_id).await?;
+    event::publish(
+        p,
+        &members,
+        &event::New {
+            kind: "network.recycled",
+            title: format!(
+                "Network {} expired: its nodes are stopped and their data kept in the recycle bin; renew it by proposal within {RECYCLE_GRACE_DAYS} days",
+                net.name
+            ),
+            subject_kind: "network",
+            subject_id: id,
+            data: json!({"network_id": id, "recycled_at": now, "purge_after": now + RECYCLE_GRACE_DAYS * 86_400_000}),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Check a chain plan before it is voted on.
@@ -782,6 +948,12 @@ pub async fn control(p: &Platform, org_id: &str, id: &str, action: NodeAction) -
         return Err(Error::conflict(
             "NETWORK_DELETED",
             "the node's network is deleted; it does not start again",
+        ));
+    }
+    if action != NodeAction::Stop && net_state == "recycled" {
+        return Err(Error::conflict(
+            "NETWORK_RECYCLED",
+            "the node's network expired and is in the recycle bin; renew it by proposal to start its nodes again",
         ));
     }
     {

@@ -1,5 +1,6 @@
 //! Running the platform: the API on a bounded listener (covenant-http) and the background
-//! work — closing proposals at their deadline, looking at every node's status, following
+//! work — closing proposals at their deadline, looking at every node's status, moving expired
+//! networks to the recycle bin, following
 //! revocations to every chain, warning of expiring certificates, evaluating alert rules and
 //! delivering their notifications, anchoring the audit log, and carrying out proposals approved
 //! before a restart.
@@ -62,6 +63,9 @@ pub async fn serve_app(
                 }
                 if let Err(e) = network::refresh_status(&p).await {
                     tracing::warn!(error = %e, "looking at node status failed");
+                }
+                if let Err(e) = network::lifecycle(&p).await {
+                    tracing::warn!(error = %e, "looking at networks' expiry failed");
                 }
                 if let Err(e) = monitor::alert::evaluate(&p).await {
                     tracing::warn!(error = %e, "evaluating alert rules failed");

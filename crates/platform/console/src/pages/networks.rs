@@ -74,11 +74,13 @@ pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Resp
     let n = v.get(&format!("/api/v1/networks/{}", enc(&id))).await?;
     let nodes = n["nodes"].as_array().cloned().unwrap_or_default();
     let body = html! {
+        @if n["state"] == "recycled" { div.notice.bad role="status" { (l.t("network-recycled-hint")) } }
         section.card {
             dl.facts {
                 dt { (l.t("state")) } dd { (badge(l, n["state"].as_str().unwrap_or_default())) }
                 dt { (l.t("created")) } dd { (time(n["created_at"].as_i64().unwrap_or_default())) }
                 dt { (l.t("expires")) } dd { (time(n["expires_at"].as_i64().unwrap_or_default())) }
+                @if let Some(at) = n["recycled_at"].as_i64() { dt { (l.t("recycled-at")) } dd { (time(at)) } }
                 dt { (l.t("chains")) } dd { @for c in n["chains"].as_array().into_iter().flatten() { a href={"/chains/" (enc(c.as_str().unwrap_or_default()))} { (text(c)) } " " } }
             }
         }

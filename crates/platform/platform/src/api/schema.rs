@@ -253,7 +253,9 @@ pub fn components() -> Value {
             "last_error": {"type": "string", "nullable": true}, "created_at": n
         })),
         "Network": obj(json!({
-            "id": s, "consortium_id": s, "name": s, "state": s, "expires_at": n,
+            "id": s, "consortium_id": s, "name": s,
+            "state": {"type": "string", "enum": ["ready", "running", "recycled", "deleted"]},
+            "expires_at": n, "recycled_at": {"type": "integer", "format": "int64", "nullable": true},
             "nodes": {"type": "array", "items": r("Node")}, "chains": strings, "created_at": n,
             "version": n
         })),

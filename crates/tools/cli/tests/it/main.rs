@@ -15,6 +15,7 @@ mod grafana;
 mod monitoring;
 mod node;
 mod platform;
+mod recycle;
 mod sim;
 
 use std::{

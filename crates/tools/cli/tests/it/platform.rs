@@ -93,7 +93,7 @@ impl Platform {
         }
     }
 
-    fn database_url(&self) -> String {
+    pub(crate) fn database_url(&self) -> String {
         self.db.clone().unwrap_or_else(|| {
             format!("sqlite:{}", self.dir.join("platform/platform.db").display())
         })
@@ -374,7 +374,7 @@ fn sign_offline(
     )
 }
 
-async fn sql(url: &str, statement: &str) {
+pub(crate) async fn sql(url: &str, statement: &str) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     sqlx::query(statement).execute(&pool).await.unwrap();

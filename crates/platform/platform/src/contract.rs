@@ -92,3 +92,89 @@ pub fn require_clean(code: &[u8]) -> Result<Report> {
         ),
     ))
 }
+
+/// One proposed version of a contract: its code's hash, who proposed it, the votes, and what
+/// became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    pub proposal_id: String,
+    /// `contract.install` or `contract.upgrade`.
+    pub kind: String,
+    pub version: Option<String>,
+    pub code_sha256: Option<String>,
+    pub size: Option<usize>,
+    pub proposer_org: String,
+    pub proposer_account: String,
+    /// The proposal's state: `executed` when the chain took it.
+    pub state: String,
+    pub votes: Vec<VoteSummary>,
+    pub created_at: i64,
+    pub executed_at: Option<i64>,
+    pub tx_id: Option<String>,
+    /// The height of the block that installed it.
+    pub height: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VoteSummary {
+    pub org_id: String,
+    pub decision: String,
+    pub offline: bool,
+    pub certificate_fingerprint: String,
+    pub created_at: i64,
+}
+
+/// Every version of contract `name` proposed on `chain`, oldest first, for a member of the
+/// chain's consortium.
+pub async fn versions(
+    p: &crate::Platform,
+    org_id: &str,
+    chain: &str,
+    name: &str,
+) -> Result<Vec<VersionView>> {
+    use sqlx::Row;
+    crate::network::chain_for(p, org_id, chain).await?;
+    let ids: Vec<String> = sqlx::query(
+        "SELECT id FROM proposals WHERE chain_id = $1 AND kind IN ('contract.install', 'contract.upgrade') ORDER BY created_at, id",
+    )
+    .bind(chain)
+    .fetch_all(p.db().pool())
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for id in ids {
+        let v = crate::proposal::get(p, &id).await?;
+        if v.params["name"] != name {
+            continue;
+        }
+        let code = v.params["code"].as_str().and_then(unb64);
+        out.push(VersionView {
+            proposal_id: v.id,
+            kind: v.kind,
+            version: v.params["version"].as_str().map(str::to_string),
+            code_sha256: code.as_deref().map(sha256_hex),
+            size: code.as_ref().map(Vec::len),
+            proposer_org: v.proposer_org,
+            proposer_account: v.proposer_account,
+            state: v.state,
+            votes: v
+                .votes
+                .into_iter()
+                .map(|x| VoteSummary {
+                    org_id: x.org_id,
+                    decision: x.decision,
+                    offline: x.offline,
+                    certificate_fingerprint: x.certificate_fingerprint,
+                    created_at: x.created_at,
+                })
+                .collect(),
+            created_at: v.created_at,
+            executed_at: v.executed_at,
+            tx_id: v.tx_id,
+            height: v.outcome.as_ref().and_then(|o| o["height"].as_u64()),
+        });
+    }
+    Ok(out)
+}

@@ -172,6 +172,17 @@ pub async fn show(
                 }
             }
         }
+        @if revocable && v.may(a::IDENTITY_MANAGE) {
+            section.card {
+                h2 { (l.t("renew-cert")) }
+                p.hint { (l.t("renew-cert-hint")) }
+                form method="post" action={"/certificates/" (enc(&fp)) "/renew"} {
+                    (csrf(&v))
+                    div.field { label for="n-days" { (l.t("valid-days")) } input #n-days name="days" type="number" min="1" max="825" value="825"; }
+                    button.primary type="submit" { (l.t("renew")) }
+                }
+            }
+        }
         @if revocable && v.may(a::CERT_REVOKE) {
             section.card {
                 h2 { (l.t("revoke-cert")) }
@@ -371,6 +382,34 @@ pub async fn decide(
             } else {
                 "cert-request-rejected"
             },
+        )),
+        Err(e) => Err(refused(&v, &e)),
+    }
+}
+
+/// `POST /certificates/{fingerprint}/renew`: on to the new certificate's page.
+pub async fn renew(v: Viewer, Path(fp): Path<String>, form: Form) -> Result<Response, Response> {
+    v.me()?;
+    let f = Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    let days: Value = f
+        .get("days")
+        .parse::<u32>()
+        .map_or(Value::Null, |d| json!(d));
+    match w
+        .send(
+            Method::POST,
+            &format!("/api/v1/org/certificates/{}/renew", enc(&fp)),
+            &json!({"days": days}),
+        )
+        .await
+    {
+        Ok(c) => Ok(done(
+            &format!(
+                "/certificates/{}",
+                enc(c["fingerprint"].as_str().unwrap_or_default())
+            ),
+            "cert-renewed",
         )),
         Err(e) => Err(refused(&v, &e)),
     }

@@ -402,6 +402,16 @@ pub async fn contract(
         ))
         .await?;
     let methods = k["methods"].as_array().cloned().unwrap_or_default();
+    let versions = v
+        .try_get(&format!(
+            "/api/v1/chains/{}/contracts/{}/versions",
+            enc(&chain),
+            enc(&name)
+        ))
+        .await
+        .ok()
+        .and_then(|x| x["items"].as_array().cloned())
+        .unwrap_or_default();
     let body = html! {
         (search_box(&v, &chain, ""))
         div.grid {
@@ -427,6 +437,29 @@ pub async fn contract(
             }
         }
         (call_form(&v, &chain, &name, &methods, "", "{}"))
+        section.card {
+            h2 { (l.t("contract-versions")) }
+            p.hint { (l.t("contract-versions-hint")) }
+            @if versions.is_empty() { (empty(l, "empty-contract-versions", None)) } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (l.t("version")) } th scope="col" { (l.t("code-sha256")) } th scope="col" { (l.t("proposed-by")) }
+                        th scope="col" { (l.t("votes")) } th scope="col" { (l.t("state")) } th scope="col" { (l.t("height")) } th scope="col" { (l.t("proposal")) }
+                    } }
+                    tbody { @for x in &versions {
+                        tr {
+                            td { @if let Some(ver) = x["version"].as_str() { (ver) } @else { code { (text(&x["kind"])) } } }
+                            td { (crate::layout::short(x["code_sha256"].as_str().unwrap_or_default())) }
+                            td { code { (text(&x["proposer_org"])) } }
+                            td { @for vote in x["votes"].as_array().into_iter().flatten() { code { (text(&vote["org_id"])) } " " (text(&vote["decision"])) " " } }
+                            td { (badge(l, x["state"].as_str().unwrap_or_default())) }
+                            td { @if let Some(h) = x["height"].as_u64() { a href={"/explorer/" (enc(&chain)) "/blocks/" (h)} { (h) } } }
+                            td { a href={"/proposals/" (enc(x["proposal_id"].as_str().unwrap_or_default()))} { (crate::layout::short(x["proposal_id"].as_str().unwrap_or_default())) } }
+                        }
+                    } }
+                }
+            }
+        }
         section.card {
             h2 { (l.t("as-reported")) }
             pre tabindex="0" { (pretty(&k)) }

@@ -80,6 +80,7 @@ pub fn routes() -> Router<Console> {
         )
         .route("/certificates/{fp}", get(certificates::show))
         .route("/certificates/{fp}/revoke", post(certificates::revoke))
+        .route("/certificates/{fp}/renew", post(certificates::renew))
         .route("/revocations/{id}/retry", post(certificates::retry))
         .route("/monitoring", get(monitoring::show))
         .route("/monitoring/rules", post(monitoring::create_rule))

@@ -40,6 +40,10 @@ pub(super) fn routes() -> Vec<Route> {
             .body(schema::req::revoke())
             .ok(201, schema::r("Revocation"))
             .errors(&[404, 409]),
+        Route::new(Method::POST, "/api/v1/org/certificates/{fingerprint}/renew", "renewCertificate", "Certificates", "Renew an admin or client certificate: the org's CA certifies the same key again under the same name; the old certificate stays valid until it expires", act(a::IDENTITY_MANAGE), post(renew_certificate))
+            .body(schema::object(&[], json!({"days": {"type": "integer", "minimum": 1, "maximum": 825, "nullable": true, "description": "Days the new certificate lasts (825 unless given)"}})))
+            .ok(200, schema::r("CertificateDetail"))
+            .errors(&[404, 409]),
         Route::new(Method::GET, "/api/v1/org/revocations", "listRevocations", "Certificates", "Your org's revocations, newest first, each with its steps per chain", act(a::ORG_READ), get(list_revocations))
             .ok(200, schema::page("Revocation")),
         Route::new(Method::GET, "/api/v1/org/revocations/{id}", "getRevocation", "Certificates", "A revocation: per chain, the proposal and whether the chain's nodes refuse the certificate yet", act(a::ORG_READ), get(get_revocation))
@@ -171,6 +175,25 @@ async fn revoke_certificate(
     reply(
         StatusCode::CREATED,
         revocation::revoke(&p, c, &fp, r.reason.as_deref()).await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenewReq {
+    days: Option<u32>,
+}
+
+async fn renew_certificate(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(fp): JsonPath<String>,
+    JsonBody(r): JsonBody<RenewReq>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        certificate::renew(&p, c, &fp, r.days).await?,
     )
 }
 

@@ -3,13 +3,13 @@
 use axum::{
     http::{Method, StatusCode},
     response::Response,
-    routing::post,
+    routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Ctx, JsonBody, reply,
+    Ctx, JsonBody, JsonPath, reply,
     routes::{Route, St},
     schema,
 };
@@ -21,7 +21,20 @@ pub(super) fn routes() -> Vec<Route> {
         Route::new(Method::POST, "/api/v1/contracts/check", "checkContract", "Contracts", "Check a WASM module before proposing it: every finding with its severity, rule and location (decoding, imports outside the host API, floating point, SIMD, threads, memory and table limits, exports, start function, the engine's own verdict). A finding of severity error blocks proposing its install or upgrade", act(action::CONTRACT_MANAGE), post(check))
             .body(schema::object(&["code"], json!({"code": {"type": "string", "minLength": 1, "description": "The WASM module, base64"}})))
             .ok(200, schema::r("ContractCheck")),
+        Route::new(Method::GET, "/api/v1/chains/{id}/contracts/{name}/versions", "contractVersions", "Contracts", "Every version of a contract proposed on a chain, oldest first: its code's SHA-256 and size, who proposed it, each vote, and the block that installed it", act(action::CHAIN_READ), get(versions))
+            .ok(200, json!({"type": "object", "properties": {"items": {"type": "array", "items": schema::r("ContractVersion")}}}))
+            .errors(&[404]),
     ]
+}
+
+async fn versions(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((chain, name)): JsonPath<(String, String)>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    let items = contract::versions(&p, c.org(), &chain, &name).await?;
+    reply(StatusCode::OK, json!({"items": items}))
 }
 
 #[derive(Deserialize)]

@@ -118,6 +118,16 @@ fn monitoring_components() -> Value {
                 "rule": s, "message": s, "location": {"type": "string", "nullable": true}
             }))}
         })),
+        "ContractVersion": obj(json!({
+            "proposal_id": s, "kind": s, "version": {"type": "string", "nullable": true},
+            "code_sha256": {"type": "string", "nullable": true},
+            "size": {"type": "integer", "nullable": true}, "proposer_org": s, "proposer_account": s,
+            "state": s, "votes": {"type": "array", "items": obj(json!({
+                "org_id": s, "decision": s, "offline": b, "certificate_fingerprint": s, "created_at": n
+            }))},
+            "created_at": n, "executed_at": opt_n, "tx_id": {"type": "string", "nullable": true},
+            "height": {"type": "integer", "nullable": true}
+        })),
         "Sample": obj(json!({
             "at": n, "up": b, "height": n, "peers": n, "round": opt_n, "cpu_percent": opt_f,
             "memory_bytes": opt_n, "disk_used_bytes": opt_n, "disk_available_bytes": opt_n,

@@ -317,6 +317,84 @@ pub async fn get(p: &Platform, org_id: &str, fingerprint: &str) -> Result<Certif
     })
 }
 
+/// Renew an admin or client certificate: the org's CA certifies the same key again, under the
+/// same name, for `days` (the longest by default). The identity keeps its id and key (kept or
+/// its owner's); the old certificate stays valid until it expires, so nothing that holds it
+/// stops working meanwhile. Answers the new certificate.
+pub async fn renew(
+    p: &Platform,
+    caller: &crate::auth::Caller,
+    fingerprint: &str,
+    days: Option<u32>,
+) -> Result<CertificateDetail> {
+    caller.require(crate::action::IDENTITY_MANAGE)?;
+    let k = find(p, caller.org(), fingerprint).await?;
+    let role = match k.view.kind {
+        CertKind::Admin => covenant_pki::Role::Admin,
+        CertKind::Client => covenant_pki::Role::Client,
+        CertKind::Root | CertKind::Node => {
+            return Err(Error::conflict(
+                "CERT_NOT_RENEWABLE",
+                "only admin and client certificates are renewed here; an org root or a node certificate changes what the chains trust",
+            ));
+        }
+    };
+    if k.view.revocation_id.is_some() {
+        return Err(Error::conflict(
+            "CERT_REVOKED",
+            "the certificate is revoked; request a new one instead",
+        ));
+    }
+    let days = days.unwrap_or(crate::ca::LEAF_DAYS);
+    crate::ca::check_days(days)?;
+    let ca = crate::org::ca(p, caller.org()).await?;
+    let key = k.cert.public_key()?;
+    let cert = ca.certify(caller.org(), role, &k.view.name, &key, vec![], days)?;
+    let holder = k
+        .view
+        .holder_id
+        .clone()
+        .ok_or_else(|| Error::internal("an identity certificate without its identity"))?;
+    let mut tx = p.db().write().await?;
+    let n = sqlx::query(
+        "UPDATE identities SET cert_pem = $1, fingerprint = $2 WHERE id = $3 AND org_id = $4 AND fingerprint = $5 AND revoked_at IS NULL",
+    )
+    .bind(cert.to_pem())
+    .bind(cert.fingerprint())
+    .bind(&holder)
+    .bind(caller.org())
+    .bind(&k.view.fingerprint)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::conflict(
+            "CERT_CHANGED",
+            "the certificate was renewed or revoked meanwhile; read it again",
+        ));
+    }
+    let notices = crate::event::add_in(
+        &mut tx,
+        &[caller.org().to_string()],
+        &crate::event::New {
+            kind: "cert.renewed",
+            title: format!(
+                "Certificate renewed: {} ({}) until {}",
+                k.view.name,
+                k.view.kind.name(),
+                format_time(cert.not_after())
+            ),
+            subject_kind: "certificate",
+            subject_id: &cert.fingerprint(),
+            data: serde_json::json!({"previous": k.view.fingerprint, "fingerprint": cert.fingerprint(), "identity_id": holder}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    crate::event::push(p, notices);
+    get(p, caller.org(), &cert.fingerprint()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -484,3 +484,84 @@ async fn inventory_expiry_and_revocation_off_chain(b: Backend) {
     assert_eq!(err.code(), "IDENTITY_REVOKED");
 }
 both!(inventory_expiry_and_revocation_off_chain);
+
+async fn a_certificate_is_renewed_for_the_same_key(b: Backend) {
+    let Some(t) = start(b).await else { return };
+    let a = t.org("bank-a").await;
+    let other = t.org("bank-b").await;
+    let old = a
+        .root
+        .post(
+            "/api/v1/org/identities",
+            json!({"name": "teller", "role": "client", "days": 5}),
+        )
+        .await
+        .ok();
+    let fp = old["fingerprint"].as_str().unwrap().to_string();
+    other
+        .root
+        .post(&format!("/api/v1/org/certificates/{fp}/renew"), json!({}))
+        .await
+        .refused(404, "NOT_FOUND");
+    a.root
+        .post(
+            &format!("/api/v1/org/certificates/{fp}/renew"),
+            json!({"days": 900}),
+        )
+        .await
+        .refused(400, "CERT_DAYS_INVALID");
+    let new = a
+        .root
+        .post(
+            &format!("/api/v1/org/certificates/{fp}/renew"),
+            json!({"days": 400}),
+        )
+        .await
+        .ok();
+    assert_ne!(new["fingerprint"], fp.as_str());
+    assert_eq!(new["status"], "valid", "{new}");
+    assert_eq!(new["days_left"], 399);
+    assert_eq!(new["holder_id"], old["id"]);
+    let (o, n) = (
+        Certificate::from_pem(old["certificate"].as_str().unwrap(), "old").unwrap(),
+        Certificate::from_pem(new["certificate"].as_str().unwrap(), "new").unwrap(),
+    );
+    assert_eq!(
+        o.public_key().unwrap().to_bytes(),
+        n.public_key().unwrap().to_bytes(),
+        "the same key"
+    );
+    assert_eq!(o.subject_string(), n.subject_string());
+    // The identity signs with the new certificate; the old one is no longer listed.
+    let ident = covenant_platform::org::identity(&t.p, "bank-a", "teller")
+        .await
+        .unwrap();
+    let (cert, _) = covenant_platform::org::signer(&t.p, &ident).await.unwrap();
+    assert_eq!(cert.fingerprint(), new["fingerprint"].as_str().unwrap());
+    a.root
+        .get(&format!("/api/v1/org/certificates/{fp}"))
+        .await
+        .refused(404, "NOT_FOUND");
+    a.root
+        .post(&format!("/api/v1/org/certificates/{fp}/renew"), json!({}))
+        .await
+        .refused(404, "NOT_FOUND");
+    assert!(kinds(&a.root.get("/api/v1/events").await.ok()).contains(&"cert.renewed".into()));
+    // A root is not renewed here, nor a revoked certificate.
+    let list = a.root.get("/api/v1/org/certificates?kind=root").await.ok();
+    let root = list["items"][0]["fingerprint"].as_str().unwrap();
+    a.root
+        .post(&format!("/api/v1/org/certificates/{root}/renew"), json!({}))
+        .await
+        .refused(409, "CERT_NOT_RENEWABLE");
+    let nf = new["fingerprint"].as_str().unwrap();
+    a.root
+        .post(&format!("/api/v1/org/certificates/{nf}/revoke"), json!({}))
+        .await
+        .ok();
+    a.root
+        .post(&format!("/api/v1/org/certificates/{nf}/renew"), json!({}))
+        .await
+        .refused(409, "CERT_REVOKED");
+}
+both!(a_certificate_is_renewed_for_the_same_key);

@@ -575,6 +575,21 @@ fn end_to_end(db: Option<&str>) {
     assert!(done["outcome"]["height"].as_u64().is_some(), "{done}");
     let chain = a.get(&rt, "/api/v1/chains/trade");
     assert_eq!(chain["live"]["contracts"][0]["name"], "evidence", "{chain}");
+    // Its history: the code's hash, who proposed it, the votes, the block.
+    let versions = b.get(&rt, "/api/v1/chains/trade/contracts/evidence/versions");
+    let v = &versions["items"][0];
+    assert_eq!(versions["items"].as_array().unwrap().len(), 1, "{versions}");
+    assert_eq!(v["state"], "executed");
+    assert_eq!(v["proposer_org"], "bank-a");
+    assert_eq!(v["size"], wasm.len());
+    assert_eq!(
+        v["code_sha256"].as_str().unwrap(),
+        covenant_crypto::HashAlgorithm::Sha256
+            .digest(&wasm)
+            .to_hex()
+    );
+    assert_eq!(v["votes"][0]["org_id"], "bank-a");
+    assert_eq!(v["height"], done["outcome"]["height"]);
 
     // A vote forged in the database, or a policy loosened there, gets past the platform but
     // not the nodes.

@@ -100,7 +100,14 @@ fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
                             })
                             .map(|t| now.saturating_sub(t.payload.timestamp_ms))
                             .collect();
-                        m.committed(&id, latencies.len(), c.stats().last_commit_ms, &latencies);
+                        let failed = b.results.iter().filter(|r| r.code != "OK").count();
+                        m.committed(
+                            &id,
+                            latencies.len(),
+                            failed,
+                            c.stats().last_commit_ms,
+                            &latencies,
+                        );
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => return,

@@ -1,4 +1,4 @@
-//! Prometheus metrics: per chain, the height, txpool size, committed transactions, tx/s over
+//! Prometheus metrics: per chain, the height, txpool size, committed (and failed) transactions, tx/s over
 //! the last 10 s, admissions, block commit time and tx commit latency; for the process, the CPU
 //! time it used (`covenant_process_cpu_seconds_total`, read by `covenant bench run`), its
 //! resident memory, when it started, and how full the file system of its data directory is.
@@ -57,10 +57,20 @@ impl Metrics {
             .increment(count as u64);
     }
 
-    /// Record a committed block.
-    pub fn committed(&self, chain: &str, txs: usize, commit_ms: u64, latencies_ms: &[u64]) {
+    /// Record a committed block of `txs` transactions, `failed` of them with a result other
+    /// than `OK`.
+    pub fn committed(
+        &self,
+        chain: &str,
+        txs: usize,
+        failed: usize,
+        commit_ms: u64,
+        latencies_ms: &[u64],
+    ) {
         counter!("covenant_txs_committed_total", "chain" => chain.to_string())
             .increment(txs as u64);
+        counter!("covenant_txs_failed_total", "chain" => chain.to_string())
+            .increment(failed as u64);
         counter!("covenant_blocks_committed_total", "chain" => chain.to_string()).increment(1);
         histogram!("covenant_block_commit_seconds", "chain" => chain.to_string())
             .record(commit_ms as f64 / 1000.0);

@@ -624,3 +624,5 @@ contract-versions-hint = Every version proposed on this chain: its code's SHA-25
 empty-contract-versions = No version of this contract was proposed through the platform.
 code-sha256 = Code SHA-256
 proposed-by = Proposed by
+metric-tx-failures-per-min = Failed transactions per minute
+chart-failures = Failed transactions per minute

@@ -618,3 +618,5 @@ contract-versions-hint = 在此区块链上提出的每个版本：代码的 SHA
 empty-contract-versions = 尚未通过平台提出此合约的任何版本。
 code-sha256 = 代码 SHA-256
 proposed-by = 提出者
+metric-tx-failures-per-min = 每分钟失败交易数
+chart-failures = 每分钟失败交易数

@@ -63,6 +63,9 @@ pub struct Config {
     pub name: String,
     /// Anchor the audit log's head on a chain.
     pub anchor: Option<audit::AnchorConfig>,
+    /// Whether alert channels may point at loopback, private or internal addresses (off: an
+    /// org could otherwise make the platform reach services on the platform's own network).
+    pub private_alert_targets: bool,
 }
 
 impl Config {

@@ -515,6 +515,14 @@ CREATE TABLE network_notices (
 )
 "#,
     },
+    Migration {
+        version: 6,
+        name: "transaction counts in node samples",
+        sql: r#"
+ALTER TABLE node_samples ADD COLUMN txs_committed BIGINT;
+ALTER TABLE node_samples ADD COLUMN txs_failed BIGINT
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

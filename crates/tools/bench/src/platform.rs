@@ -216,6 +216,7 @@ async fn drive(a: PlatformArgs, duration: Duration) -> Result<PlatformReport> {
             node_base_port: 40000,
             name: "Covenant bench".into(),
             anchor: None,
+            private_alert_targets: false,
         },
         vault,
     )

@@ -76,6 +76,8 @@ async fn import(dir: &Path, c: &Consortium) -> Result<()> {
             node_base_port: 7300,
             name: "Covenant".into(),
             anchor: None,
+            // A consortium on one's own machine: alerts may go to receivers on it.
+            private_alert_targets: true,
         },
         vault,
     )

@@ -97,6 +97,11 @@ struct ServeArgs {
     /// Write the address actually listened on to this file once serving (for scripts).
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Let alert channels (webhooks, SMTP relays) point at loopback, private and internal
+    /// addresses. Off by default: otherwise any org could make the platform reach services on
+    /// the platform's own network.
+    #[arg(long)]
+    allow_private_alert_targets: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +203,7 @@ fn config(place: &PlatformPlace) -> Config {
         node_base_port: 7300,
         name: "Covenant".into(),
         anchor: None,
+        private_alert_targets: false,
     }
 }
 
@@ -265,6 +271,7 @@ fn serve(a: ServeArgs, format: Format) -> Result<u8> {
     let mut cfg = config(&a.place);
     cfg.open_registration = a.open_registration;
     cfg.node_base_port = a.node_base_port;
+    cfg.private_alert_targets = a.allow_private_alert_targets;
     if let (Some(chain), Some(org_id)) = (&a.anchor_chain, &a.anchor_org) {
         cfg.anchor = Some(audit::AnchorConfig {
             chain_id: chain.clone(),

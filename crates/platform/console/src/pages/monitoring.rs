@@ -21,7 +21,7 @@ use crate::{
 
 type Form = Result<axum::Form<Vec<(String, String)>>, FormRejection>;
 
-const METRICS: [&str; 7] = [
+const METRICS: [&str; 8] = [
     "node_down",
     "height_stalled_s",
     "disk_used_percent",
@@ -29,6 +29,7 @@ const METRICS: [&str; 7] = [
     "cpu_percent",
     "txpool_size",
     "cert_expiring_days",
+    "tx_failures_per_min",
 ];
 
 fn items(v: &Result<Value, crate::gateway::ApiError>) -> Vec<Value> {
@@ -332,6 +333,11 @@ pub async fn node_charts(v: &Viewer, node_id: &str) -> Markup {
         ("txpool", l.t("chart-txpool"), series("txpool", 1.0)),
         ("disk", l.t("chart-disk"), series("disk_used_percent", 1.0)),
         ("tps", l.t("chart-tps"), series("tps", 1.0)),
+        (
+            "failures",
+            l.t("chart-failures"),
+            series("tx_failures_per_min", 1.0),
+        ),
     ];
     let latest = samples.last().cloned().unwrap_or(Value::Null);
     html! {

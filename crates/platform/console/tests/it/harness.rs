@@ -49,6 +49,7 @@ pub async fn start(b: Backend) -> Option<TestPlatform> {
         node_base_port: 20000,
         name: "Covenant test".into(),
         anchor: None,
+        private_alert_targets: true,
     };
     let vault = Vault::from_hex(&"5a".repeat(32)).unwrap();
     let p = Platform::open(config, vault).await.unwrap();

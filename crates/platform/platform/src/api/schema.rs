@@ -108,7 +108,7 @@ fn monitoring_components() -> Value {
     let n = int();
     let opt_n = json!({"type": "integer", "format": "int64", "nullable": true});
     let opt_f = json!({"type": "number", "nullable": true});
-    let metric = json!({"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days"]});
+    let metric = json!({"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days", "tx_failures_per_min"]});
     json!({
         "ContractCheck": obj(json!({
             "ok": b, "size": n, "sha256": s, "functions": n,
@@ -132,7 +132,7 @@ fn monitoring_components() -> Value {
             "at": n, "up": b, "height": n, "peers": n, "round": opt_n, "cpu_percent": opt_f,
             "memory_bytes": opt_n, "disk_used_bytes": opt_n, "disk_available_bytes": opt_n,
             "disk_used_percent": opt_f, "txpool": opt_n, "tps": opt_f, "uptime_s": opt_n,
-            "block_interval_ms": opt_n
+            "block_interval_ms": opt_n, "tx_failures_per_min": opt_f
         })),
         "AlertChannel": obj(json!({
             "id": s, "org_id": s, "name": s, "kind": {"type": "string", "enum": ["webhook", "email"]},
@@ -498,8 +498,8 @@ pub mod req {
         }
         let mut props = json!({
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
-            "metric": {"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days"],
-                       "description": "node_down; height_stalled_s (seconds without a new block); disk_used_percent; memory_mb; cpu_percent; txpool_size; cert_expiring_days (fewer days left than the threshold)"},
+            "metric": {"type": "string", "enum": ["node_down", "height_stalled_s", "disk_used_percent", "memory_mb", "cpu_percent", "txpool_size", "cert_expiring_days", "tx_failures_per_min"],
+                       "description": "node_down; height_stalled_s (seconds without a new block); disk_used_percent; memory_mb; cpu_percent; txpool_size; cert_expiring_days (fewer days left than the threshold); tx_failures_per_min"},
             "threshold": {"type": "integer", "format": "int64", "description": "0 for node_down; above it (below it for cert_expiring_days) the condition holds"},
             "for_s": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "Seconds the condition must hold before the alert fires"},
             "severity": {"type": "string", "enum": ["info", "warning", "critical"]},

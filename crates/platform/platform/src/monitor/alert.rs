@@ -27,7 +27,7 @@ use super::{delivery, sample};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// A node the platform runs does not answer (threshold unused).
+    /// A node the platform runs does not answer its API (threshold unused).
     NodeDown,
     /// A node's height has not changed for more than `threshold` seconds.
     HeightStalledS,
@@ -41,9 +41,11 @@ pub enum Metric {
     TxpoolSize,
     /// A certificate of the org has fewer than `threshold` days left (or expired).
     CertExpiringDays,
+    /// More than `threshold` of a node's committed transactions per minute failed.
+    TxFailuresPerMin,
 }
 
-pub const METRICS: [Metric; 7] = [
+pub const METRICS: [Metric; 8] = [
     Metric::NodeDown,
     Metric::HeightStalledS,
     Metric::DiskUsedPercent,
@@ -51,6 +53,7 @@ pub const METRICS: [Metric; 7] = [
     Metric::CpuPercent,
     Metric::TxpoolSize,
     Metric::CertExpiringDays,
+    Metric::TxFailuresPerMin,
 ];
 
 impl Metric {
@@ -63,6 +66,7 @@ impl Metric {
             Metric::CpuPercent => "cpu_percent",
             Metric::TxpoolSize => "txpool_size",
             Metric::CertExpiringDays => "cert_expiring_days",
+            Metric::TxFailuresPerMin => "tx_failures_per_min",
         }
     }
 
@@ -87,7 +91,9 @@ impl Metric {
             Metric::NodeDown => (0, 0),
             Metric::HeightStalledS => (1, 30 * 86_400),
             Metric::DiskUsedPercent | Metric::CpuPercent => (1, 100_000),
-            Metric::MemoryMb | Metric::TxpoolSize => (1, i64::from(u32::MAX)),
+            Metric::MemoryMb | Metric::TxpoolSize | Metric::TxFailuresPerMin => {
+                (1, i64::from(u32::MAX))
+            }
             Metric::CertExpiringDays => (1, 3650),
         }
     }
@@ -440,6 +446,12 @@ pub async fn create_channel(p: &Platform, org_id: &str, c: &NewChannel) -> Resul
                 .as_deref()
                 .ok_or_else(|| Error::invalid("a webhook channel needs its url"))?;
             check_url(url)?;
+            if let Some(host) = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+            {
+                super::target::check_host(&host, p.config().private_alert_targets)?;
+            }
             if !c.to.is_empty() || c.smtp.is_some() {
                 return Err(Error::invalid(
                     "a webhook channel takes url and secret only",
@@ -485,6 +497,7 @@ pub async fn create_channel(p: &Platform, org_id: &str, c: &NewChannel) -> Resul
             if smtp.port == 0 {
                 return Err(Error::invalid("the SMTP port is 1 to 65535"));
             }
+            super::target::check_host(&smtp.host, p.config().private_alert_targets)?;
             check_address(&smtp.from)?;
             if smtp.username.is_some() != smtp.password.is_some() {
                 return Err(Error::invalid(
@@ -734,8 +747,9 @@ async fn holding(p: &Platform, rule: &RuleView) -> Result<HashMap<String, Holdin
         let s = latest.get(&id);
         let t = rule.threshold;
         let found: Option<(i64, String)> = match rule.metric {
+            // Until its API answers (`unknown` just after a start), a node is not back.
             Metric::NodeDown => {
-                (status == "down").then(|| (1, format!("node {name} does not answer")))
+                (status != "up").then(|| (1, format!("node {name} does not answer")))
             }
             Metric::HeightStalledS => match sample::height_since(p, &id).await? {
                 Some(since) if status == "up" && (now - since) / 1000 > t => Some((
@@ -778,6 +792,16 @@ async fn holding(p: &Platform, rule: &RuleView) -> Result<HashMap<String, Holdin
                     (
                         v,
                         format!("node {name}'s txpools hold {v} transactions (over {t})"),
+                    )
+                })
+            }),
+            Metric::TxFailuresPerMin => s.and_then(|x| x.tx_failures_per_min).and_then(|v| {
+                (v > t as f64).then(|| {
+                    (
+                        v.round() as i64,
+                        format!(
+                            "node {name} committed {v} failed transactions a minute (over {t})"
+                        ),
                     )
                 })
             }),

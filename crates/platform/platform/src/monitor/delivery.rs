@@ -297,6 +297,31 @@ async fn attempt(p: &Platform, http: &reqwest::Client, d: &DeliveryView) -> Resu
     let target: String = row.try_get("target")?;
     let secret = alert::channel_secret(p, &d.channel_id).await?;
     let body = serde_json::to_string(&d.payload).map_err(|e| Error::internal(e.to_string()))?;
+    // Where it goes is checked again, resolved, at every attempt.
+    let allow = p.config().private_alert_targets;
+    let destination = match kind.as_str() {
+        "webhook" => reqwest::Url::parse(&target).ok().and_then(|u| {
+            Some((
+                u.host_str()?.to_string(),
+                u.port_or_known_default().unwrap_or(80),
+            ))
+        }),
+        "email" => {
+            serde_json::from_str::<alert::SmtpSettings>(&row.try_get::<String, _>("settings")?)
+                .ok()
+                .map(|s| (s.host, s.port))
+        }
+        _ => None,
+    };
+    if let Some((host, port)) = destination
+        && let Err(e) = super::target::check_resolved(&host, port, allow).await
+    {
+        return Ok(Outcome {
+            ok: false,
+            status: None,
+            error: Some(e.public_message()),
+        });
+    }
     Ok(match kind.as_str() {
         "webhook" => send_webhook(http, &target, secret.as_deref(), d, &body).await,
         "email" => {

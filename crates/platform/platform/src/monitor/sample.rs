@@ -36,6 +36,8 @@ pub struct Scraped {
     pub txpool: Option<f64>,
     pub tps: Option<f64>,
     pub started_at: Option<f64>,
+    pub txs_committed: Option<f64>,
+    pub txs_failed: Option<f64>,
 }
 
 /// Parse the Prometheus text exposition of a node: process gauges as they are, per-chain
@@ -71,6 +73,8 @@ pub fn parse(text: &str) -> Scraped {
             "covenant_process_start_time_seconds" => s.started_at = Some(value),
             "covenant_txpool_size" => add(&mut s.txpool),
             "covenant_tx_per_second" => add(&mut s.tps),
+            "covenant_txs_committed_total" => add(&mut s.txs_committed),
+            "covenant_txs_failed_total" => add(&mut s.txs_failed),
             _ => {}
         }
     }
@@ -111,7 +115,7 @@ pub async fn record(p: &Platform, node_id: &str, r: &Reading) -> Result<()> {
     let m = r.metrics.clone().unwrap_or_default();
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO node_samples (node_id, at, up, height, peers, round, cpu_ms, memory_bytes, disk_used_bytes, disk_available_bytes, txpool, tps_milli, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (node_id, at) DO NOTHING",
+        "INSERT INTO node_samples (node_id, at, up, height, peers, round, cpu_ms, memory_bytes, disk_used_bytes, disk_available_bytes, txpool, tps_milli, started_at, txs_committed, txs_failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (node_id, at) DO NOTHING",
     )
     .bind(node_id)
     .bind(now)
@@ -126,6 +130,8 @@ pub async fn record(p: &Platform, node_id: &str, r: &Reading) -> Result<()> {
     .bind(int(m.txpool, 1.0))
     .bind(int(m.tps, 1000.0))
     .bind(int(m.started_at, 1000.0))
+    .bind(int(m.txs_committed, 1.0))
+    .bind(int(m.txs_failed, 1.0))
     .execute(p.db().pool())
     .await?;
     sqlx::query("DELETE FROM node_samples WHERE node_id = $1 AND at < $2")
@@ -156,6 +162,9 @@ pub struct SampleView {
     pub uptime_s: Option<i64>,
     /// Milliseconds per block since the sample before (when blocks were made).
     pub block_interval_ms: Option<i64>,
+    /// Transactions committed with a result other than OK, per minute, since the sample
+    /// before.
+    pub tx_failures_per_min: Option<f64>,
 }
 
 struct Raw {
@@ -171,6 +180,7 @@ struct Raw {
     txpool: Option<i64>,
     tps_milli: Option<i64>,
     started_at: Option<i64>,
+    txs_failed: Option<i64>,
 }
 
 fn raw(r: &AnyRow) -> Result<Raw> {
@@ -187,6 +197,7 @@ fn raw(r: &AnyRow) -> Result<Raw> {
         txpool: r.try_get("txpool")?,
         tps_milli: r.try_get("tps_milli")?,
         started_at: r.try_get("started_at")?,
+        txs_failed: r.try_get("txs_failed")?,
     })
 }
 
@@ -200,6 +211,15 @@ fn derive(prev: Option<&Raw>, r: &Raw) -> SampleView {
     let block_interval_ms = match prev {
         Some(p) if r.height > p.height && r.at > p.at => {
             Some((r.at - p.at) / (r.height - p.height))
+        }
+        _ => None,
+    };
+    let tx_failures_per_min = match (
+        prev.and_then(|p| p.txs_failed.map(|f| (p.at, f))),
+        r.txs_failed,
+    ) {
+        (Some((t0, f0)), Some(f1)) if r.at > t0 && f1 >= f0 => {
+            Some(((f1 - f0) as f64 * 60_000.0 / (r.at - t0) as f64 * 10.0).round() / 10.0)
         }
         _ => None,
     };
@@ -224,6 +244,7 @@ fn derive(prev: Option<&Raw>, r: &Raw) -> SampleView {
         tps: r.tps_milli.map(|t| t as f64 / 1000.0),
         uptime_s: r.started_at.map(|s| ((r.at - s) / 1000).max(0)),
         block_interval_ms,
+        tx_failures_per_min,
     }
 }
 
@@ -286,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_node_exposition_is_read() {
-        let text = "# HELP x\n# TYPE covenant_height gauge\ncovenant_height{chain=\"a\"} 12\ncovenant_txpool_size{chain=\"a\"} 3\ncovenant_txpool_size{chain=\"b\"} 4\ncovenant_tx_per_second{chain=\"a\"} 1.5\ncovenant_process_cpu_seconds_total 2.25\ncovenant_process_resident_memory_bytes 1048576\ncovenant_disk_used_bytes 100\ncovenant_disk_available_bytes 300\ncovenant_process_start_time_seconds 1700000000\ncovenant_net_peers NaN\nbroken line\n";
+        let text = "# HELP x\n# TYPE covenant_height gauge\ncovenant_height{chain=\"a\"} 12\ncovenant_txpool_size{chain=\"a\"} 3\ncovenant_txpool_size{chain=\"b\"} 4\ncovenant_tx_per_second{chain=\"a\"} 1.5\ncovenant_process_cpu_seconds_total 2.25\ncovenant_process_resident_memory_bytes 1048576\ncovenant_disk_used_bytes 100\ncovenant_disk_available_bytes 300\ncovenant_process_start_time_seconds 1700000000\ncovenant_txs_failed_total{chain=\"a\"} 2\ncovenant_txs_failed_total{chain=\"b\"} 1\ncovenant_net_peers NaN\nbroken line\n";
         let s = parse(text);
         assert_eq!(s.txpool, Some(7.0));
         assert_eq!(s.tps, Some(1.5));
@@ -294,6 +315,7 @@ mod tests {
         assert_eq!(s.memory_bytes, Some(1_048_576.0));
         assert_eq!(s.disk_used_bytes, Some(100.0));
         assert_eq!(s.started_at, Some(1.7e9));
+        assert_eq!(s.txs_failed, Some(3.0));
         assert_eq!(parse(""), Scraped::default());
     }
 
@@ -312,11 +334,13 @@ mod tests {
             txpool: None,
             tps_milli: Some(2_500),
             started_at: Some(4_000),
+            txs_failed: Some(3),
         };
         let b = Raw {
             at: 20_000,
             height: 10,
             cpu_ms: Some(6_000),
+            txs_failed: Some(8),
             ..a
         };
         let v = derive(Some(&a), &b);
@@ -325,6 +349,7 @@ mod tests {
         assert_eq!(v.disk_used_percent, Some(25.0));
         assert_eq!(v.tps, Some(2.5));
         assert_eq!(v.uptime_s, Some(16));
+        assert_eq!(v.tx_failures_per_min, Some(30.0));
         assert_eq!(derive(None, &b).cpu_percent, None);
     }
 }

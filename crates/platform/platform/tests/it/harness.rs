@@ -52,8 +52,14 @@ impl Drop for TestPlatform {
     }
 }
 
-/// Start a platform; `None` when PostgreSQL is left out on this machine.
+/// Start a platform; `None` when PostgreSQL is left out on this machine. Alert channels may
+/// point at loopback (the tests' receivers listen there).
 pub async fn start(b: Backend) -> Option<TestPlatform> {
+    start_with(b, true).await
+}
+
+/// Start a platform, choosing whether alert channels may point at internal addresses.
+pub async fn start_with(b: Backend, private_alert_targets: bool) -> Option<TestPlatform> {
     let dir = tempfile::tempdir().unwrap();
     let db = match b {
         Backend::Sqlite => None,
@@ -67,6 +73,7 @@ pub async fn start(b: Backend) -> Option<TestPlatform> {
         node_base_port: 20000,
         name: "Covenant test".into(),
         anchor: None,
+        private_alert_targets,
     };
     let vault = Vault::from_hex(&"5a".repeat(32)).unwrap();
     let p = Platform::open(config, vault).await.unwrap();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{
     both,
-    harness::{Api, Backend, start},
+    harness::{Api, Backend, start, start_with},
 };
 
 async fn channels_and_rules_are_checked_and_kept_private(b: Backend) {
@@ -398,3 +398,42 @@ async fn an_alert_fires_and_resolves_on_a_webhook_and_by_email(b: Backend) {
     assert!(text.contains("covenant_platform_requests_total{method=\"POST\",route=\"/api/v1/alert-rules\",status=\"201\"} 1"), "{text}");
 }
 both!(an_alert_fires_and_resolves_on_a_webhook_and_by_email);
+
+async fn channels_to_internal_addresses_are_refused_by_default(b: Backend) {
+    let Some(t) = start_with(b, false).await else {
+        return;
+    };
+    let a = t.org("bank-a").await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:9000/x",
+        "http://10.0.0.5/x",
+    ] {
+        a.root
+            .post(
+                "/api/v1/alert-channels",
+                json!({"name": "h", "kind": "webhook", "url": url}),
+            )
+            .await
+            .refused(400, "CHANNEL_TARGET_PRIVATE");
+    }
+    a.root
+        .post(
+            "/api/v1/alert-channels",
+            json!({"name": "m", "kind": "email", "to": ["ops@bank-a.example"],
+                   "smtp": {"host": "192.168.1.10", "from": "a@bank-a.example"}}),
+        )
+        .await
+        .refused(400, "CHANNEL_TARGET_PRIVATE");
+    // A public name is accepted; where it points is checked again at every delivery.
+    a.root
+        .post(
+            "/api/v1/alert-channels",
+            json!({"name": "h", "kind": "webhook", "url": "https://hooks.bank-a.example/covenant"}),
+        )
+        .await
+        .ok();
+}
+both!(channels_to_internal_addresses_are_refused_by_default);

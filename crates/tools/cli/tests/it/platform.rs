@@ -60,6 +60,8 @@ impl Platform {
             "platform",
             "serve",
             "--open-registration",
+            // The tests' webhook receivers and SMTP sinks listen on loopback.
+            "--allow-private-alert-targets",
             "--listen",
             &listen,
         ])

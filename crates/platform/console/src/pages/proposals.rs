@@ -234,7 +234,9 @@ pub fn contracts_forms(v: &Viewer, chain_id: &str, contracts: &[Value]) -> Marku
                     input #k-upgrade name="upgrade" type="checkbox" value="true";
                     label for="k-upgrade" { (l.t("as-upgrade")) }
                 }
-                button.primary type="submit" { (l.t("propose")) }
+                button.primary type="submit" name="intent" value="propose" { (l.t("propose")) }
+                " "
+                button.secondary type="submit" name="intent" value="check" { (l.t("check-only")) }
             }
             @if !contracts.is_empty() {
                 h3 { (l.t("contract-actions")) }
@@ -318,6 +320,9 @@ pub async fn propose_contract(
             &ApiError::console(400, "MODULE_MISSING", l.t("module-missing")),
         ));
     };
+    if f.get("intent") == "check" {
+        return check_page(&v, &chain, f.csrf(), &module).await;
+    }
     let consortium = consortium_of_chain(&v, &chain).await?;
     let version = Some(f.get("version")).filter(|s| !s.is_empty());
     let kind = if f.get("upgrade") == "true" {
@@ -590,4 +595,63 @@ pub fn chain_governance(
             }
         }
     }
+}
+
+/// The findings of a module's checks, before anything is proposed.
+async fn check_page(
+    v: &Viewer,
+    chain: &str,
+    csrf: Option<&str>,
+    module: &[u8],
+) -> Result<Response, Response> {
+    let l = v.lang;
+    let w = v.with_csrf(csrf);
+    let r = w
+        .send(
+            axum::http::Method::POST,
+            "/api/v1/contracts/check",
+            &json!({"code": covenant_platform::time::b64(module)}),
+        )
+        .await
+        .map_err(|e| refused(v, &e))?;
+    let findings = r["findings"].as_array().cloned().unwrap_or_default();
+    let body = html! {
+        @if r["ok"] == true {
+            div.notice.good role="status" { (l.t("checks-passed")) }
+        } @else {
+            div.notice.bad role="alert" { (l.t("checks-failed")) }
+        }
+        section.card {
+            dl.facts {
+                dt { (l.t("size")) } dd { (crate::layout::text(&r["size"])) " B" }
+                dt { (l.t("code-sha256")) } dd { code.wrap { (crate::layout::text(&r["sha256"])) } }
+                dt { (l.t("exports")) } dd { @for e in r["exports"].as_array().into_iter().flatten() { code { (crate::layout::text(e)) } " " } }
+                dt { (l.t("imports")) } dd { @for i in r["imports"].as_array().into_iter().flatten() { code { (crate::layout::text(i)) } " " } }
+            }
+        }
+        section.card {
+            h2 { (l.t("findings")) }
+            @if findings.is_empty() { (crate::layout::empty(l, "empty-findings", None)) } @else {
+                table {
+                    thead { tr { th scope="col" { (l.t("severity")) } th scope="col" { (l.t("rule")) } th scope="col" { (l.t("location")) } th scope="col" { (l.t("detail")) } } }
+                    tbody { @for x in &findings {
+                        @let sev = x["severity"].as_str().unwrap_or_default();
+                        tr {
+                            td { span class={"badge " (if sev == "error" { "bad" } else if sev == "warning" { "warn" } else { "neutral" })} { (sev) } }
+                            td { code { (crate::layout::text(&x["rule"])) } }
+                            td { (crate::layout::text(&x["location"])) }
+                            td { (crate::layout::text(&x["message"])) }
+                        }
+                    } }
+                }
+            }
+            p { a href={"/chains/" (enc(chain))} { (l.t("back-to-chain")) } }
+        }
+    };
+    Ok(crate::layout::page(
+        v,
+        &l.t("contract-checks"),
+        crate::layout::Nav::Networks,
+        body,
+    ))
 }

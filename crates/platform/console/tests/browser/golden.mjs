@@ -201,9 +201,16 @@ try {
   await visit(pa, "/chains/trade", "11-chain", "Propose a contract");
   const upgradeRow = pa.locator("tr", { has: pa.locator("code", { hasText: /^contracts\.upgrade$/ }) });
   assert.match(await upgradeRow.innerText(), /ANY/, "the chain took the policy chosen in the form");
+  // Checked first: the findings page says nothing blocks it.
   await pa.locator("#k-name").fill("evidence");
   await pa.locator("#k-module").setInputFiles(process.env.CONTRACT_WASM);
-  await pa.locator('form[action$="/contracts"] button[type=submit]').click();
+  await pa.locator('form[action$="/contracts"] button[value=check]').click();
+  await pa.getByText("No finding blocks this module").waitFor();
+  await shot(pa, "11b-contract-checks");
+  await pa.goto(base + "/chains/trade");
+  await pa.locator("#k-name").fill("evidence");
+  await pa.locator("#k-module").setInputFiles(process.env.CONTRACT_WASM);
+  await pa.locator('form[action$="/contracts"] button[value=propose]').click();
   await pa.waitForURL(/\/proposals\//);
   const contractProposal = pa.url().split("?")[0];
   await carried(pa, contractProposal);

@@ -510,6 +510,22 @@ async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("MODULE_MISSING"), "{}", r.body);
+    // "Check only": the findings of a module that exports nothing, and nothing proposed.
+    let module = "\0asm\u{1}\0\0\0";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nkv\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"intent\"\r\n\r\ncheck\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"module\"; filename=\"kv.wasm\"\r\nContent-Type: application/wasm\r\n\r\n{module}\r\n--{boundary}--\r\n"
+    );
+    let r = web
+        .post_raw(
+            "/chains/nope/contracts",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("cannot be proposed"), "{}", r.body);
+    assert!(r.body.contains("<code>exports</code>"), "{}", r.body);
+    assert!(r.body.contains("export `call`"), "{}", r.body);
 }
 
 both!(certificates_and_alerts_through_the_pages);

@@ -25,7 +25,7 @@ pub mod ports;
 pub mod postgres;
 pub mod webhook;
 
-pub use poll::{wait_for, wait_for_async, wait_value};
+pub use poll::{wait_for, wait_for_async, wait_value, wait_value_async};
 pub use ports::{free_port, free_ports};
 
 use std::path::PathBuf;

@@ -38,3 +38,23 @@ pub async fn wait_for_async(what: &str, timeout: Duration, mut cond: impl FnMut(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Poll the async `f` until it returns a value (each attempt awaited before the next);
+/// panic naming `what` with the last attempt's description after `timeout`.
+pub async fn wait_value_async<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(last) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use covenant_test_utils::{mail::SmtpSink, wait_for_async, webhook::Receiver};
+use covenant_test_utils::{mail::SmtpSink, wait_for_async, wait_value_async, webhook::Receiver};
 use serde_json::{Value, json};
 
 use crate::{
@@ -197,18 +197,11 @@ both!(channels_and_rules_are_checked_and_kept_private);
 
 /// Read `path` until `cond` holds of the answer (at most a minute).
 async fn poll(api: &Api, path: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    wait_value_async(what, Duration::from_secs(60), || async {
         let v = api.get(path).await.ok();
-        if cond(&v) {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if cond(&v) { Ok(v) } else { Err(v.to_string()) }
+    })
+    .await
 }
 
 async fn an_alert_fires_and_resolves_on_a_webhook_and_by_email(b: Backend) {

@@ -596,17 +596,12 @@ pub async fn delete_channel(p: &Platform, org_id: &str, id: &str) -> Result<()> 
     Ok(())
 }
 
-/// The kept secret of a channel.
-pub(crate) async fn channel_secret(p: &Platform, id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT secret_sealed FROM alert_channels WHERE id = $1")
-        .bind(id)
-        .fetch_optional(p.db().pool())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let Some(sealed) = row.try_get::<Option<String>, _>("secret_sealed")? else {
+/// Open a channel's kept secret (its `secret_sealed` column).
+pub(crate) fn open_secret(p: &Platform, id: &str, sealed: Option<&str>) -> Result<Option<String>> {
+    let Some(sealed) = sealed else {
         return Ok(None);
     };
-    let bytes = p.vault().open(&format!("alert-channel:{id}"), &sealed)?;
+    let bytes = p.vault().open(&format!("alert-channel:{id}"), sealed)?;
     String::from_utf8(bytes.to_vec())
         .map(Some)
         .map_err(|_| Error::internal("a channel's secret is damaged"))

@@ -295,7 +295,16 @@ async fn attempt(p: &Platform, http: &reqwest::Client, d: &DeliveryView) -> Resu
     };
     let kind: String = row.try_get("kind")?;
     let target: String = row.try_get("target")?;
-    let secret = alert::channel_secret(p, &d.channel_id).await?;
+    let sealed: Option<String> = row.try_get("secret_sealed")?;
+    let secret = alert::open_secret(p, &d.channel_id, sealed.as_deref())?;
+    let smtp: Option<alert::SmtpSettings> = if kind == "email" {
+        Some(
+            serde_json::from_str(&row.try_get::<String, _>("settings")?)
+                .map_err(|_| Error::internal("a channel's SMTP settings are damaged"))?,
+        )
+    } else {
+        None
+    };
     let body = serde_json::to_string(&d.payload).map_err(|e| Error::internal(e.to_string()))?;
     // Where it goes is checked again, resolved, at every attempt.
     let allow = p.config().private_alert_targets;
@@ -306,11 +315,7 @@ async fn attempt(p: &Platform, http: &reqwest::Client, d: &DeliveryView) -> Resu
                 u.port_or_known_default().unwrap_or(80),
             ))
         }),
-        "email" => {
-            serde_json::from_str::<alert::SmtpSettings>(&row.try_get::<String, _>("settings")?)
-                .ok()
-                .map(|s| (s.host, s.port))
-        }
+        "email" => smtp.as_ref().map(|s| (s.host.clone(), s.port)),
         _ => None,
     };
     if let Some((host, port)) = destination
@@ -325,9 +330,9 @@ async fn attempt(p: &Platform, http: &reqwest::Client, d: &DeliveryView) -> Resu
     Ok(match kind.as_str() {
         "webhook" => send_webhook(http, &target, secret.as_deref(), d, &body).await,
         "email" => {
-            let settings: alert::SmtpSettings =
-                serde_json::from_str(&row.try_get::<String, _>("settings")?)
-                    .map_err(|_| Error::internal("a channel's SMTP settings are damaged"))?;
+            let Some(settings) = smtp else {
+                return Err(Error::internal("an e-mail channel without its settings"));
+            };
             let to: Vec<String> = target.split(", ").map(str::to_string).collect();
             let (subject, text) = email_text(d);
             let mail = smtp::Mail {

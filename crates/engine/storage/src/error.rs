@@ -27,6 +27,8 @@ pub enum StorageError {
     BadBlock(String),
     #[error("the data directory belongs to chain {found}, not {expected}")]
     WrongChain { expected: String, found: String },
+    #[error("ledger export: {0}")]
+    BadExport(String),
 }
 
 impl StorageError {
@@ -40,6 +42,7 @@ impl StorageError {
             StorageError::OutOfOrder { .. } => "BLOCK_OUT_OF_ORDER",
             StorageError::BadBlock(_) => "BAD_BLOCK",
             StorageError::WrongChain { .. } => "WRONG_CHAIN",
+            StorageError::BadExport(_) => "LEDGER_EXPORT_INVALID",
         }
     }
 

@@ -8,10 +8,13 @@
 //!   so [`rebuild`] (re-deriving from the segments) and normal commits give the same result.
 //! - On open, blocks that reached the segments but not redb are applied and a torn append is
 //!   cut off; [`Store::verify`] checks hash links and Merkle roots.
+//! - [`export`] writes every block of a chain to one checked file and restores it into a new
+//!   store.
 
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod export;
 pub mod segment;
 mod store;
 

@@ -46,6 +46,8 @@ enum NodeSub {
     Start(StartArgs),
     AddChain(AddChainArgs),
     RebuildIndex(RebuildArgs),
+    Export(crate::node_export::ExportArgs),
+    Import(crate::node_export::ImportArgs),
 }
 
 /// Add another chain to a node made by `covenant node init` (restart the node to host it).
@@ -155,6 +157,8 @@ pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
         NodeSub::Start(a) => start(a, format),
         NodeSub::RebuildIndex(a) => rebuild(a, format),
         NodeSub::AddChain(a) => add_chain(a, format),
+        NodeSub::Export(a) => crate::node_export::export(a, format),
+        NodeSub::Import(a) => crate::node_export::import(a, format),
     }
 }
 

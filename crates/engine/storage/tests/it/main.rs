@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod blocks;
+mod export;
 
 use std::{
     collections::BTreeMap,

@@ -44,6 +44,8 @@ pub const NETWORK_READ: &str = "network.read";
 pub const NETWORK_CREATE: &str = "network.create";
 pub const NETWORK_RENEW: &str = "network.renew";
 pub const NETWORK_DELETE: &str = "network.delete";
+pub const NETWORK_EXPORT: &str = "network.export";
+pub const NETWORK_PURGE: &str = "network.purge";
 pub const CHAIN_READ: &str = "chain.read";
 pub const CHAIN_CREATE: &str = "chain.create";
 pub const CHAIN_MEMBER: &str = "chain.member";
@@ -112,6 +114,14 @@ pub const ACTIONS: &[Action] = &[
     a(NETWORK_CREATE, "Propose a new network of nodes"),
     a(NETWORK_RENEW, "Propose renewing a network"),
     a(NETWORK_DELETE, "Propose deleting a network"),
+    a(
+        NETWORK_EXPORT,
+        "Export the ledgers of a network in the recycle bin",
+    ),
+    a(
+        NETWORK_PURGE,
+        "Purge a network from the recycle bin after its grace period, once its ledgers are exported",
+    ),
     a(
         NODE_MANAGE,
         "Stop, start and restart the nodes the org runs",

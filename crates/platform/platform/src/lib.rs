@@ -34,6 +34,7 @@ pub mod network;
 pub mod operation;
 pub mod org;
 pub mod proposal;
+pub mod recycle;
 pub mod server;
 pub mod telemetry;
 pub mod time;

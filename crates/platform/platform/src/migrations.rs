@@ -523,6 +523,27 @@ ALTER TABLE node_samples ADD COLUMN txs_committed BIGINT;
 ALTER TABLE node_samples ADD COLUMN txs_failed BIGINT
 "#,
     },
+    Migration {
+        version: 7,
+        name: "ledger exports and purged networks",
+        sql: r#"
+ALTER TABLE networks ADD COLUMN purged_at BIGINT;
+
+CREATE TABLE ledger_exports (
+    network_id TEXT NOT NULL,
+    chain_id TEXT NOT NULL,
+    node_name TEXT NOT NULL,
+    blocks BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    genesis_hash TEXT NOT NULL,
+    tip_hash TEXT NOT NULL,
+    config_heights TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    PRIMARY KEY (network_id, chain_id)
+)
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

@@ -80,6 +80,8 @@ pub struct NetworkView {
     pub expires_at: i64,
     /// When it went to the recycle bin.
     pub recycled_at: Option<i64>,
+    /// When its nodes' data was removed (after its ledgers were exported).
+    pub purged_at: Option<i64>,
     pub nodes: Vec<NodeView>,
     pub chains: Vec<String>,
     pub created_at: i64,
@@ -204,6 +206,7 @@ async fn network_view(p: &Platform, r: &AnyRow) -> Result<NetworkView> {
         state: r.try_get("state")?,
         expires_at: r.try_get("expires_at")?,
         recycled_at: r.try_get("recycled_at")?,
+        purged_at: r.try_get("purged_at")?,
         created_at: r.try_get("created_at")?,
         version: r.try_get("version")?,
         nodes,
@@ -259,7 +262,7 @@ pub async fn list_for(
     Ok(out)
 }
 
-fn network_dir(p: &Platform, network_id: &str) -> PathBuf {
+pub(crate) fn network_dir(p: &Platform, network_id: &str) -> PathBuf {
     p.config().dir.join("networks").join(network_id)
 }
 
@@ -383,6 +386,12 @@ pub async fn renew(p: &Platform, consortium_id: &str, id: &str, days: u32) -> Re
         return Err(Error::conflict(
             "NETWORK_DELETED",
             "the network is deleted; it cannot be renewed",
+        ));
+    }
+    if net.state == "purged" {
+        return Err(Error::conflict(
+            "NETWORK_PURGED",
+            "the network is purged (its nodes' data removed); it cannot be renewed. Its ledger exports restore into new nodes",
         ));
     }
     let from = net.expires_at.max(now_ms());
@@ -950,6 +959,12 @@ pub async fn control(p: &Platform, org_id: &str, id: &str, action: NodeAction) -
             "the node's network is deleted; it does not start again",
         ));
     }
+    if net_state == "purged" {
+        return Err(Error::conflict(
+            "NETWORK_PURGED",
+            "the node's network is purged; the node's data is gone",
+        ));
+    }
     if action != NodeAction::Stop && net_state == "recycled" {
         return Err(Error::conflict(
             "NETWORK_RECYCLED",
@@ -972,7 +987,7 @@ pub async fn control(p: &Platform, org_id: &str, id: &str, action: NodeAction) -
     node_for(p, org_id, id).await
 }
 
-fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
+pub(crate) fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
     n.external_dir
         .clone()
         .unwrap_or_else(|| network_dir(p, &n.network_id).join(&n.name))

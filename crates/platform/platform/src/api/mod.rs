@@ -16,6 +16,7 @@ pub mod contracts;
 pub mod docs;
 pub mod monitoring;
 pub mod openapi;
+pub mod recycle;
 pub mod routes;
 pub mod schema;
 

@@ -401,6 +401,7 @@ fn routes() -> Vec<Route> {
     .into_iter()
     .chain(super::certificates::routes())
     .chain(super::monitoring::routes())
+    .chain(super::recycle::routes())
     .chain(super::contracts::routes())
     .collect()
 }

@@ -264,8 +264,9 @@ pub fn components() -> Value {
         })),
         "Network": obj(json!({
             "id": s, "consortium_id": s, "name": s,
-            "state": {"type": "string", "enum": ["ready", "running", "recycled", "deleted"]},
+            "state": {"type": "string", "enum": ["ready", "running", "recycled", "purged", "deleted"]},
             "expires_at": n, "recycled_at": {"type": "integer", "format": "int64", "nullable": true},
+            "purged_at": {"type": "integer", "format": "int64", "nullable": true},
             "nodes": {"type": "array", "items": r("Node")}, "chains": strings, "created_at": n,
             "version": n
         })),
@@ -274,6 +275,12 @@ pub fn components() -> Value {
             "genesis_hash": {"type": "string", "nullable": true}, "nodes": {"type": "array"},
             "created_at": n,
             "live": {"description": "What the chain itself reports (height, members, consensus nodes, policies, contracts), or why it could not be read"}
+        })),
+        "LedgerExport": obj(json!({
+            "network_id": s, "chain_id": s, "node": s, "blocks": n, "bytes": n,
+            "genesis_hash": s, "tip_hash": s,
+            "config_heights": {"type": "array", "items": {"type": "integer"}},
+            "created_at": n, "created_by": s
         })),
         "Operation": obj(json!({
             "id": s, "org_id": s, "consortium_id": {"type": "string", "nullable": true},

@@ -224,7 +224,7 @@ pub fn badge(l: Lang, status: &str) -> Markup {
         "open" | "pending" | "deploying" | "executing" | "queued" | "starting" | "expiring"
         | "in_progress" | "voting" | "committing" | "on_chain" | "incomplete" => "warn",
         "failed" | "rejected" | "declined" | "expired" | "revoked" | "down" | "stopped"
-        | "error" | "frozen" | "left" | "firing" | "recycled" => "bad",
+        | "error" | "frozen" | "left" | "firing" | "recycled" | "purged" => "bad",
         _ => "neutral",
     };
     let key = format!("status-{}", status.to_ascii_lowercase().replace('_', "-"));

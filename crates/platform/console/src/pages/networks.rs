@@ -15,13 +15,20 @@ use crate::{
     viewer::Viewer,
 };
 
+/// How long a network stays in the recycle bin before it may be purged.
+const RECYCLE_GRACE_MS: i64 = covenant_platform::network::RECYCLE_GRACE_DAYS * 86_400_000;
+
 /// `GET /networks`.
 pub async fn list(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response> {
     v.me()?;
     let l = v.lang;
     let nets = v.get("/api/v1/networks?limit=200").await?;
     let chains = v.try_get("/api/v1/chains?limit=200").await.ok();
-    let items = nets["items"].as_array().cloned().unwrap_or_default();
+    let all = nets["items"].as_array().cloned().unwrap_or_default();
+    // The recycle bin: expired networks (renewable) and purged ones (their exports remain).
+    let (binned, items): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|n| n["state"] == "recycled" || n["state"] == "purged");
     let body = html! {
         (layout::notice(l, q.done.as_deref()))
         p.lead { (l.t("networks-intro")) }
@@ -37,6 +44,25 @@ pub async fn list(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response
                             td { (n["nodes"].as_array().map_or(0, Vec::len)) }
                             td { @for c in n["chains"].as_array().into_iter().flatten() { a href={"/chains/" (enc(c.as_str().unwrap_or_default()))} { (text(c)) } " " } }
                             td data-sort=(n["expires_at"].as_i64().unwrap_or_default()) { (time(n["expires_at"].as_i64().unwrap_or_default())) }
+                        }
+                    } }
+                }
+            }
+        }
+        section.card #recycle-bin {
+            h2 { (l.t("recycle-bin")) }
+            p.muted { (l.t("recycle-bin-intro")) }
+            @if binned.is_empty() { (empty(l, "empty-recycle-bin", None)) } @else {
+                table.sortable {
+                    thead { tr { th scope="col" { (l.t("name")) } th scope="col" { (l.t("state")) } th scope="col" { (l.t("recycled-at")) } th scope="col" { (l.t("purge-after")) } th scope="col" { (l.t("chains")) } } }
+                    tbody { @for n in &binned {
+                        @let at = n["recycled_at"].as_i64();
+                        tr {
+                            td { a href={"/networks/" (enc(n["id"].as_str().unwrap_or_default()))} { (text(&n["name"])) } }
+                            td { (badge(l, n["state"].as_str().unwrap_or_default())) }
+                            td { @if let Some(t) = at { (time(t)) } }
+                            td { @if let Some(t) = n["purged_at"].as_i64() { (l.t("purged-at")) " " (time(t)) } @else if let Some(t) = at { (time(t + RECYCLE_GRACE_MS)) } }
+                            td { @for c in n["chains"].as_array().into_iter().flatten() { code { (text(c)) } " " } }
                         }
                     } }
                 }
@@ -68,19 +94,37 @@ pub async fn list(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response
 }
 
 /// `GET /networks/{id}`.
-pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Response> {
+pub async fn network(
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<Done>,
+) -> Result<Response, Response> {
     v.me()?;
     let l = v.lang;
     let n = v.get(&format!("/api/v1/networks/{}", enc(&id))).await?;
     let nodes = n["nodes"].as_array().cloned().unwrap_or_default();
+    let binned = n["state"] == "recycled" || n["state"] == "purged";
+    let exports = if binned {
+        v.try_get(&format!("/api/v1/networks/{}/exports", enc(&id)))
+            .await
+            .ok()
+    } else {
+        None
+    };
     let body = html! {
+        (layout::notice(l, q.done.as_deref()))
         @if n["state"] == "recycled" { div.notice.bad role="status" { (l.t("network-recycled-hint")) } }
+        @if n["state"] == "purged" { div.notice.bad role="status" { (l.t("network-purged-hint")) } }
         section.card {
             dl.facts {
                 dt { (l.t("state")) } dd { (badge(l, n["state"].as_str().unwrap_or_default())) }
                 dt { (l.t("created")) } dd { (time(n["created_at"].as_i64().unwrap_or_default())) }
                 dt { (l.t("expires")) } dd { (time(n["expires_at"].as_i64().unwrap_or_default())) }
-                @if let Some(at) = n["recycled_at"].as_i64() { dt { (l.t("recycled-at")) } dd { (time(at)) } }
+                @if let Some(at) = n["recycled_at"].as_i64() {
+                    dt { (l.t("recycled-at")) } dd { (time(at)) }
+                    dt { (l.t("purge-after")) } dd { (time(at + RECYCLE_GRACE_MS)) }
+                }
+                @if let Some(at) = n["purged_at"].as_i64() { dt { (l.t("purged-at")) } dd { (time(at)) } }
                 dt { (l.t("chains")) } dd { @for c in n["chains"].as_array().into_iter().flatten() { a href={"/chains/" (enc(c.as_str().unwrap_or_default()))} { (text(c)) } " " } }
             }
         }
@@ -111,10 +155,89 @@ pub async fn network(v: Viewer, Path(id): Path<String>) -> Result<Response, Resp
     };
     let body = html! {
         (body)
+        @if binned { (recycle_card(&v, &id, &n, exports.as_ref())) }
         @if v.may(covenant_platform::action::CHAIN_CREATE) { (super::proposals::chain_form(&v, &n)) }
         (super::proposals::network_governance(&v, &n))
     };
     Ok(layout::page(&v, &text(&n["name"]), Nav::Networks, body))
+}
+
+/// A network in the recycle bin: its chains' ledger exports, and the export and purge actions.
+fn recycle_card(
+    v: &Viewer,
+    id: &str,
+    n: &serde_json::Value,
+    exports: Option<&serde_json::Value>,
+) -> maud::Markup {
+    use covenant_platform::action as a;
+    let l = v.lang;
+    let items = exports
+        .and_then(|e| e["items"].as_array().cloned())
+        .unwrap_or_default();
+    let recycled = n["state"] == "recycled";
+    html! {
+        section.card #ledger-exports {
+            h2 { (l.t("ledger-exports")) }
+            p.muted { (l.t("ledger-exports-intro")) }
+            @if items.is_empty() { (empty(l, "empty-exports", None)) } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (l.t("chain")) } th scope="col" { (l.t("blocks")) } th scope="col" { (l.t("size")) }
+                        th scope="col" { (l.t("tip-hash")) } th scope="col" { (l.t("node")) } th scope="col" { (l.t("created")) } th scope="col" { }
+                    } }
+                    tbody { @for e in &items {
+                        @let chain = e["chain_id"].as_str().unwrap_or_default();
+                        tr {
+                            td { code { (chain) } }
+                            td { (text(&e["blocks"])) }
+                            td { (e["bytes"].as_i64().unwrap_or_default()) " B" }
+                            td { code.hash { (text(&e["tip_hash"])) } }
+                            td { (text(&e["node"])) }
+                            td { (time(e["created_at"].as_i64().unwrap_or_default())) }
+                            td { a href={"/api/v1/networks/" (enc(id)) "/exports/" (enc(chain))} download { (l.t("download")) } }
+                        }
+                    } }
+                }
+                p.muted { (l.t("restore-hint")) " " code { "covenant node import --dir DIR --file CHAIN.ledger" } }
+            }
+            @if recycled {
+                div.actions {
+                    @if v.may(a::NETWORK_EXPORT) {
+                        form.inline method="post" action={"/networks/" (enc(id)) "/export"} { (layout::csrf(v)) button.secondary type="submit" { (l.t("export-ledgers")) } }
+                    }
+                    @if v.may(a::NETWORK_PURGE) {
+                        (layout::confirm_button(v, &format!("/networks/{}/purge", enc(id)), &l.t("purge"), &l.t("confirm-purge-network"), true))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /networks/{id}/export` and `/networks/{id}/purge`.
+pub async fn recycle_action(
+    v: Viewer,
+    Path((id, action)): Path<(String, String)>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Response> {
+    v.me()?;
+    let path = match action.as_str() {
+        "export" => format!("/api/v1/networks/{}/exports", enc(&id)),
+        "purge" => format!("/api/v1/networks/{}/purge", enc(&id)),
+        _ => return Err(layout::not_found(&v)),
+    };
+    let f = super::Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    match w
+        .send(axum::http::Method::POST, &path, &serde_json::json!({}))
+        .await
+    {
+        Ok(_) => Ok(super::done(
+            &format!("/networks/{}", enc(&id)),
+            &format!("network-{action}"),
+        )),
+        Err(e) => Err(super::refused(&v, &e)),
+    }
 }
 
 /// `GET /chains/{id}`.

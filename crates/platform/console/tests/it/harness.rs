@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestPlatform {
     pub base: String,
+    /// The platform itself, for what a test sets up underneath the pages (an expired network).
+    pub platform: Platform,
     _dir: tempfile::TempDir,
     _db: Option<Database>,
     stop: watch::Sender<bool>,
@@ -80,6 +82,7 @@ pub async fn start(b: Backend) -> Option<TestPlatform> {
     }
     Some(TestPlatform {
         base,
+        platform: p,
         _dir: dir,
         _db: db,
         stop,

@@ -526,6 +526,45 @@ async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
     assert!(r.body.contains("cannot be proposed"), "{}", r.body);
     assert!(r.body.contains("<code>exports</code>"), "{}", r.body);
     assert!(r.body.contains("export `call`"), "{}", r.body);
+
+    // Expired, the network is in the recycle bin: listed there, its page explains when it may
+    // be purged and offers the export and the purge; the API's refusals show on a page.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    sqlx::query("UPDATE networks SET state = 'recycled', recycled_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&net)
+        .execute(t.platform.db().pool())
+        .await
+        .unwrap();
+    let nets = web.get("/networks").await;
+    let bin = harness::between(&nets.body, "id=\"recycle-bin\"", "</section>");
+    assert!(bin.contains(">net1<"), "{}", nets.body);
+    let page = web.get(&format!("/networks/{net}")).await;
+    for text in [
+        "May be purged after",
+        "Export the ledgers",
+        "Purge",
+        "No ledger exported yet.",
+    ] {
+        assert!(page.body.contains(text), "{text}: {}", page.body);
+    }
+    let r = web
+        .post(&format!("/networks/{net}/purge"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("PURGE_TOO_EARLY"), "{}", r.body);
+    let r = web
+        .post(&format!("/networks/{net}/export"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("NETWORK_HAS_NO_CHAINS"), "{}", r.body);
+    let r = web
+        .post(&format!("/networks/{net}/explode"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
 }
 
 both!(certificates_and_alerts_through_the_pages);

@@ -124,7 +124,7 @@ pub const ACTIONS: &[Action] = &[
     ),
     a(
         NODE_MANAGE,
-        "Stop, start and restart the nodes the org runs",
+        "Add nodes of the org to its networks (run by the platform or on the org's machine, with their bundles); stop, start and restart the nodes the platform runs for it",
     ),
     a(
         MONITOR_READ,

@@ -18,6 +18,7 @@ pub mod anchor;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod bundle;
 pub mod ca;
 pub mod certificate;
 pub mod consortium;
@@ -67,6 +68,9 @@ pub struct Config {
     /// Whether alert channels may point at loopback, private or internal addresses (off: an
     /// org could otherwise make the platform reach services on the platform's own network).
     pub private_alert_targets: bool,
+    /// The address the nodes the platform runs listen on and are reached at (their peers on
+    /// other machines must reach it): `127.0.0.1` for a platform whose members all use it.
+    pub node_host: String,
 }
 
 impl Config {

@@ -544,6 +544,14 @@ CREATE TABLE ledger_exports (
 )
 "#,
     },
+    Migration {
+        version: 8,
+        name: "nodes on members' own machines",
+        sql: r#"
+ALTER TABLE nodes ADD COLUMN host TEXT;
+ALTER TABLE nodes ADD COLUMN hosting TEXT NOT NULL DEFAULT 'platform'
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

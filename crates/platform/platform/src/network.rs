@@ -51,7 +51,11 @@ pub struct NodeView {
     pub grpc_address: String,
     pub peer_address: String,
     pub certificate: String,
-    /// `created` (no process yet), `running`, `stopped`, `failed`.
+    /// Who runs it: `platform` (a process of this platform) or `org` (the org, on its own
+    /// machine, from a bundle).
+    pub hosting: String,
+    /// `created` (no process yet), `running`, `stopped`, `failed`; `remote` for a node its org
+    /// runs; `purged` once its network is.
     pub state: String,
     /// `up`, `down` or `unknown`, from the last look at its API.
     pub status: String,
@@ -140,15 +144,19 @@ fn node_view(r: &AnyRow, chains: Vec<String>) -> Result<NodeView> {
     let grpc: i64 = r.try_get("grpc_port")?;
     let peer: i64 = r.try_get("peer_port")?;
     let heights: String = r.try_get("heights")?;
+    let host = r
+        .try_get::<Option<String>, _>("host")?
+        .unwrap_or_else(|| "127.0.0.1".to_string());
     Ok(NodeView {
         id: r.try_get("id")?,
         network_id: r.try_get("network_id")?,
         org_id: r.try_get("org_id")?,
         name: r.try_get("name")?,
-        api_url: format!("http://127.0.0.1:{api}"),
-        grpc_address: format!("127.0.0.1:{grpc}"),
-        peer_address: format!("127.0.0.1:{peer}"),
+        api_url: format!("http://{host}:{api}"),
+        grpc_address: format!("{host}:{grpc}"),
+        peer_address: format!("{host}:{peer}"),
         certificate: r.try_get("cert_pem")?,
+        hosting: r.try_get("hosting")?,
         state: r.try_get("state")?,
         status: r.try_get("status")?,
         heights: serde_json::from_str(&heights).unwrap_or_default(),
@@ -266,7 +274,7 @@ pub(crate) fn network_dir(p: &Platform, network_id: &str) -> PathBuf {
     p.config().dir.join("networks").join(network_id)
 }
 
-async fn next_ports(p: &Platform, taken: &mut Vec<u16>) -> Result<(u16, u16, u16)> {
+pub(crate) async fn next_ports(p: &Platform, taken: &mut Vec<u16>) -> Result<(u16, u16, u16)> {
     let highest = sqlx::query("SELECT MAX(api_port) AS m FROM nodes")
         .fetch_one(p.db().pool())
         .await?;
@@ -297,6 +305,18 @@ async fn next_ports(p: &Platform, taken: &mut Vec<u16>) -> Result<(u16, u16, u16
     ))
 }
 
+/// The names a platform-run node's certificate carries: the address it is reached at, and
+/// loopback.
+pub(crate) fn node_hosts(p: &Platform) -> Vec<covenant_pki::Host> {
+    let mut hosts: Vec<String> = vec![p.config().node_host.clone()];
+    for h in ["127.0.0.1", "localhost"] {
+        if !hosts.iter().any(|x| x == h) {
+            hosts.push(h.to_string());
+        }
+    }
+    hosts.iter().filter_map(|h| h.parse().ok()).collect()
+}
+
 /// Create a network's records: nodes with certificates and ports (no process yet).
 pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Result<NetworkView> {
     check_name(&n.name)?;
@@ -310,10 +330,7 @@ pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Res
         for _ in 0..group.count {
             let node_id = new_id("node")?;
             let name = format!("{}-{}", group.org_id, &node_id[5..13]);
-            let hosts = ["127.0.0.1", "localhost"]
-                .iter()
-                .filter_map(|h| h.parse().ok())
-                .collect();
+            let hosts = node_hosts(p);
             let (cert, key) = ca.issue(
                 &group.org_id,
                 Role::Node,
@@ -341,8 +358,8 @@ pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Res
     .await?;
     for (node_id, org_id, name, cert, sealed, (api, grpc, peer)) in &planned {
         sqlx::query(
-            "INSERT INTO nodes (id, network_id, org_id, name, api_port, grpc_port, peer_port, cert_pem, key_sealed, state, status, heights, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'created', 'unknown', '{}', $10)",
+            "INSERT INTO nodes (id, network_id, org_id, name, api_port, grpc_port, peer_port, cert_pem, key_sealed, state, status, heights, created_at, host)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'created', 'unknown', '{}', $10, $11)",
         )
         .bind(node_id)
         .bind(&id)
@@ -354,6 +371,7 @@ pub async fn create(p: &Platform, consortium_id: &str, n: &NetworkCreate) -> Res
         .bind(cert.to_pem())
         .bind(sealed)
         .bind(now)
+        .bind(&p.config().node_host)
         .execute(&mut *tx)
         .await?;
     }
@@ -658,7 +676,7 @@ fn chain_nodes_of<'a>(net: &'a NetworkView, c: &ChainCreate) -> Result<Vec<&'a N
     let nodes: Vec<&NodeView> = if c.nodes.is_empty() {
         net.nodes
             .iter()
-            .filter(|n| c.orgs.contains(&n.org_id))
+            .filter(|n| n.hosting != "org" && c.orgs.contains(&n.org_id))
             .collect()
     } else {
         let mut out = Vec::new();
@@ -668,6 +686,12 @@ fn chain_nodes_of<'a>(net: &'a NetworkView, c: &ChainCreate) -> Result<Vec<&'a N
                 .iter()
                 .find(|n| &n.id == want || &n.name == want)
                 .ok_or_else(|| Error::invalid(format!("the network has no node {want}")))?;
+            if n.hosting == "org" {
+                return Err(Error::invalid(format!(
+                    "node {} runs on its org's machine: add it to the chain once the chain runs (chain.add_node), then start it from its bundle",
+                    n.name
+                )));
+            }
             if !c.orgs.contains(&n.org_id) {
                 return Err(Error::invalid(format!(
                     "node {} belongs to {}, which is not a member of the chain",
@@ -939,6 +963,15 @@ pub async fn control(p: &Platform, org_id: &str, id: &str, action: NodeAction) -
             format!("only {} stops and starts its node {}", n.org_id, n.name),
         ));
     }
+    if n.hosting == "org" {
+        return Err(Error::conflict(
+            "NODE_SELF_HOSTED",
+            format!(
+                "node {} runs on {}'s own machine: stop and start it there",
+                n.name, n.org_id
+            ),
+        ));
+    }
     if n.state == "created" {
         return Err(Error::conflict(
             "NODE_NOT_DEPLOYED",
@@ -993,6 +1026,14 @@ pub(crate) fn node_dir(p: &Platform, n: &NodeView) -> PathBuf {
         .unwrap_or_else(|| network_dir(p, &n.network_id).join(&n.name))
 }
 
+/// The TBFT timeouts of every node of a platform's networks (the nodes their orgs run get them
+/// in their bundles).
+pub const TBFT_TIMEOUTS: TbftSection = TbftSection {
+    propose_ms: 1500,
+    vote_ms: 500,
+    per_round_ms: 250,
+};
+
 /// Write a node's certificate, key and `node.toml` with every chain it hosts.
 async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
     let n = node(p, node_id).await?;
@@ -1024,11 +1065,7 @@ async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
             peer_listen: Some(n.peer_address.clone()),
         },
         chains,
-        tbft: Some(TbftSection {
-            propose_ms: 1500,
-            vote_ms: 500,
-            per_round_ms: 250,
-        }),
+        tbft: Some(TBFT_TIMEOUTS),
     };
     let text = toml
         .to_toml()
@@ -1092,19 +1129,52 @@ async fn wait_serving(n: &NodeView, chain: &str, deadline: Instant) -> Result<()
     }
 }
 
-/// Add `chain` to a node that was just made a member of it on chain, and restart it.
-pub async fn join_chain(p: &Platform, chain: &str, node_id: &str, org_id: &str) -> Result<String> {
+/// Add `chain` to a node that was just made a member of it on chain (`role` `consensus` or
+/// `sync`), and restart it; a node its org runs is only recorded (its org starts it from a
+/// bundle).
+pub async fn join_chain(
+    p: &Platform,
+    chain: &str,
+    node_id: &str,
+    org_id: &str,
+    role: &str,
+) -> Result<String> {
     let n = node(p, node_id).await?;
     let c = sqlx::query("SELECT consortium_id FROM chains WHERE id = $1")
         .bind(chain)
         .fetch_one(p.db().pool())
         .await?;
     let consortium_id: String = c.try_get("consortium_id")?;
-    sqlx::query("INSERT INTO chain_nodes (chain_id, node_id, role) VALUES ($1, $2, 'consensus') ON CONFLICT (chain_id, node_id) DO NOTHING")
+    sqlx::query("INSERT INTO chain_nodes (chain_id, node_id, role) VALUES ($1, $2, $3) ON CONFLICT (chain_id, node_id) DO NOTHING")
         .bind(chain)
         .bind(&n.id)
+        .bind(role)
         .execute(p.db().pool())
         .await?;
+    if n.hosting == "org" {
+        let op = operation::start(
+            p,
+            org_id,
+            Some(&consortium_id),
+            "chain.add_node",
+            &n.name,
+            1,
+        )
+        .await?;
+        operation::succeed(
+            p,
+            &op,
+            &json!({
+                "node": n.name,
+                "chain_id": chain,
+                "role": role,
+                "bundle": format!("/api/v1/nodes/{}/bundle", n.id),
+                "next": "the node's org downloads its bundle and starts it with `covenant node start --bundle`",
+            }),
+        )
+        .await?;
+        return Ok(op);
+    }
     let op = operation::start(
         p,
         org_id,
@@ -1141,6 +1211,17 @@ pub async fn join_chain(p: &Platform, chain: &str, node_id: &str, org_id: &str) 
     Ok(op)
 }
 
+/// A sync node of `chain` became a consensus node.
+pub async fn promoted(p: &Platform, chain: &str, node_id: &str) -> Result<()> {
+    let n = node(p, node_id).await?;
+    sqlx::query("UPDATE chain_nodes SET role = 'consensus' WHERE chain_id = $1 AND node_id = $2")
+        .bind(chain)
+        .bind(&n.id)
+        .execute(p.db().pool())
+        .await?;
+    Ok(())
+}
+
 /// The chain dropped a node: it stops hosting the chain.
 pub async fn leave_chain(p: &Platform, chain: &str, node_id: &str) -> Result<()> {
     let n = node(p, node_id).await?;
@@ -1149,6 +1230,9 @@ pub async fn leave_chain(p: &Platform, chain: &str, node_id: &str) -> Result<()>
         .bind(&n.id)
         .execute(p.db().pool())
         .await?;
+    if n.hosting == "org" {
+        return Ok(());
+    }
     let fresh = node(p, &n.id).await?;
     let _guard = p.inner.deploy_lock.lock().await;
     if fresh.chains.is_empty() {
@@ -1161,6 +1245,8 @@ pub async fn leave_chain(p: &Platform, chain: &str, node_id: &str) -> Result<()>
 }
 
 async fn stop(p: &Platform, nodes: &[NodeView]) -> Result<()> {
+    // Nodes their orgs run on their own machines are theirs to stop.
+    let nodes: Vec<&NodeView> = nodes.iter().filter(|n| n.hosting != "org").collect();
     let dirs: Vec<(String, PathBuf)> = nodes
         .iter()
         .map(|n| (n.name.clone(), node_dir(p, n)))
@@ -1246,7 +1332,7 @@ pub(crate) async fn chain_row(p: &Platform, id: &str) -> Result<ChainView> {
         .await?
         .ok_or_else(|| Error::not_found(format!("no chain {id}")))?;
     let nodes = sqlx::query(
-        "SELECT n.id, n.name, n.org_id, n.api_port, c.role FROM chain_nodes c JOIN nodes n ON n.id = c.node_id WHERE c.chain_id = $1 ORDER BY n.name",
+        "SELECT n.id, n.name, n.org_id, n.api_port, n.host, n.hosting, c.role FROM chain_nodes c JOIN nodes n ON n.id = c.node_id WHERE c.chain_id = $1 ORDER BY CASE WHEN n.hosting = 'platform' THEN 0 ELSE 1 END, n.name",
     )
     .bind(id)
     .fetch_all(p.db().pool())
@@ -1257,8 +1343,14 @@ pub(crate) async fn chain_row(p: &Platform, id: &str) -> Result<ChainView> {
             "node_id": n.try_get::<String, _>("id")?,
             "name": n.try_get::<String, _>("name")?,
             "org_id": n.try_get::<String, _>("org_id")?,
-            "api_url": format!("http://127.0.0.1:{}", n.try_get::<i64, _>("api_port")?),
+            "api_url": format!(
+                "http://{}:{}",
+                n.try_get::<Option<String>, _>("host")?
+                    .unwrap_or_else(|| "127.0.0.1".into()),
+                n.try_get::<i64, _>("api_port")?
+            ),
             "role": n.try_get::<String, _>("role")?,
+            "hosting": n.try_get::<String, _>("hosting")?,
         }))
     })
     .collect::<Result<Vec<_>>>()?;
@@ -1348,6 +1440,7 @@ pub async fn live(p: &Platform, chain: &str) -> Result<Value> {
         "genesis_hash": info.genesis_hash,
         "members": config["orgs"].as_array().map(|o| o.iter().map(|x| x["org_id"].clone()).collect::<Vec<_>>()).unwrap_or_default(),
         "consensus_nodes": config["consensus"]["nodes"].as_array().map(|o| o.iter().map(|x| json!({"node_id": x["node_id"], "org_id": x["org_id"], "address": x["address"]})).collect::<Vec<_>>()).unwrap_or_default(),
+        "sync_nodes": config["consensus"]["sync_nodes"].as_array().map(|o| o.iter().map(|x| json!({"node_id": x["node_id"], "org_id": x["org_id"], "address": x["address"]})).collect::<Vec<_>>()).unwrap_or_default(),
         "policies": config["policies"],
         "contracts": contracts,
         "served_by": client.endpoint(),
@@ -1357,7 +1450,7 @@ pub async fn live(p: &Platform, chain: &str) -> Result<Value> {
 /// Look at every running node once: status, heights, peers; and keep a sample of its
 /// metrics when one is due ([`crate::monitor::sample`]).
 pub async fn refresh_status(p: &Platform) -> Result<()> {
-    let rows = sqlx::query("SELECT id FROM nodes WHERE state = 'running'")
+    let rows = sqlx::query("SELECT id FROM nodes WHERE state IN ('running', 'remote')")
         .fetch_all(p.db().pool())
         .await?;
     let http = reqwest::Client::new();

@@ -176,7 +176,7 @@ async fn export_all(p: &Platform, op: &str, org_id: &str, net: &NetworkView) -> 
         let mut hosts: Vec<_> = fresh
             .nodes
             .iter()
-            .filter(|n| n.chains.iter().any(|c| c == chain))
+            .filter(|n| n.hosting != "org" && n.chains.iter().any(|c| c == chain))
             .collect();
         hosts.sort_by_key(|n| std::cmp::Reverse(n.heights.get(chain).copied().unwrap_or(0)));
         let out = export_file(p, &net.id, chain);

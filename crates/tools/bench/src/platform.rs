@@ -217,6 +217,7 @@ async fn drive(a: PlatformArgs, duration: Duration) -> Result<PlatformReport> {
             name: "Covenant bench".into(),
             anchor: None,
             private_alert_targets: false,
+            node_host: "127.0.0.1".into(),
         },
         vault,
     )

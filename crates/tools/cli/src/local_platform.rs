@@ -78,6 +78,7 @@ async fn import(dir: &Path, c: &Consortium) -> Result<()> {
             anchor: None,
             // A consortium on one's own machine: alerts may go to receivers on it.
             private_alert_targets: true,
+            node_host: "127.0.0.1".into(),
         },
         vault,
     )

@@ -102,6 +102,12 @@ struct ServeArgs {
     /// the platform's own network.
     #[arg(long)]
     allow_private_alert_targets: bool,
+    /// The address the nodes the platform deploys listen on and advertise to their peers.
+    /// Keep 127.0.0.1 when every member uses this platform; give an address of this machine
+    /// that other members' machines reach when some run their nodes themselves (from a
+    /// bundle).
+    #[arg(long, default_value = "127.0.0.1")]
+    node_host: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +210,7 @@ fn config(place: &PlatformPlace) -> Config {
         name: "Covenant".into(),
         anchor: None,
         private_alert_targets: false,
+        node_host: "127.0.0.1".into(),
     }
 }
 
@@ -272,6 +279,7 @@ fn serve(a: ServeArgs, format: Format) -> Result<u8> {
     cfg.open_registration = a.open_registration;
     cfg.node_base_port = a.node_base_port;
     cfg.private_alert_targets = a.allow_private_alert_targets;
+    cfg.node_host = a.node_host.clone();
     if let (Some(chain), Some(org_id)) = (&a.anchor_chain, &a.anchor_org) {
         cfg.anchor = Some(audit::AnchorConfig {
             chain_id: chain.clone(),

@@ -52,6 +52,7 @@ pub async fn start(b: Backend) -> Option<TestPlatform> {
         name: "Covenant test".into(),
         anchor: None,
         private_alert_targets: true,
+        node_host: "127.0.0.1".into(),
     };
     let vault = Vault::from_hex(&"5a".repeat(32)).unwrap();
     let p = Platform::open(config, vault).await.unwrap();

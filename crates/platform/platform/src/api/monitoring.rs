@@ -25,6 +25,14 @@ pub(super) fn routes() -> Vec<Route> {
     use action as a;
     let act = super::Access::Action;
     vec![
+        Route::new(Method::POST, "/api/v1/networks/{id}/nodes", "addNode", "Networks", "Add a node of your org to a network: run by the platform (its key sealed, its ports chosen), or by your org on its own machine (certified from a CSR of a key that stays there, reached at the host and ports you give). Make it a node of a chain with a chain.add_node proposal", act(a::NODE_MANAGE), post(add_node))
+            .body(schema::req::new_node())
+            .ok(201, schema::r("Node"))
+            .idempotent()
+            .errors(&[404, 409]),
+        Route::new(Method::GET, "/api/v1/nodes/{id}/bundle", "nodeBundle", "Networks", "What your org needs to run a node on its own machine: its certificate and addresses and the genesis block of every chain it is a node of; start it with `covenant node start --bundle FILE --key KEY --dir DIR`", act(a::NODE_MANAGE), get(node_bundle))
+            .ok(200, schema::r("NodeBundle"))
+            .errors(&[403, 404, 409, 503]),
         Route::new(Method::POST, "/api/v1/nodes/{id}/stop", "stopNode", "Networks", "Stop a node your org runs (its data stays; alerts on it resolve while it is stopped on purpose)", act(a::NODE_MANAGE), post(stop_node))
             .body(schema::req::empty())
             .ok(200, schema::r("Node"))
@@ -87,6 +95,31 @@ pub(super) fn routes() -> Vec<Route> {
             .query("state", json!({"type": "string", "enum": ["pending", "delivered", "failed"]}), "Only this state")
             .ok(200, schema::page("Delivery")),
     ]
+}
+
+async fn add_node(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonBody(n): JsonBody<crate::bundle::NewNode>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::CREATED,
+        crate::bundle::add_node(&p, c.org(), &id, &n).await?,
+    )
+}
+
+async fn node_bundle(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        crate::bundle::bundle(&p, c.org(), &id).await?,
+    )
 }
 
 async fn control(

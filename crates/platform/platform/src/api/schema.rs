@@ -258,6 +258,7 @@ pub fn components() -> Value {
         "Node": obj(json!({
             "id": s, "network_id": s, "org_id": s, "name": s, "api_url": s, "grpc_address": s,
             "peer_address": s, "certificate": s, "state": s, "status": s,
+            "hosting": {"type": "string", "enum": ["platform", "org"]},
             "heights": {"type": "object", "additionalProperties": {"type": "integer"}},
             "peers": n, "chains": strings, "last_seen_at": {"type": "integer", "nullable": true},
             "last_error": {"type": "string", "nullable": true}, "created_at": n
@@ -275,6 +276,14 @@ pub fn components() -> Value {
             "genesis_hash": {"type": "string", "nullable": true}, "nodes": {"type": "array"},
             "created_at": n,
             "live": {"description": "What the chain itself reports (height, members, consensus nodes, policies, contracts), or why it could not be read"}
+        })),
+        "NodeBundle": obj(json!({
+            "format": s, "node": {"type": "object"}, "created_at": n,
+            "chains": {"type": "array", "items": {"type": "object", "properties": {
+                "id": s, "genesis": {"type": "string", "format": "byte"},
+                "genesis_hash": {"type": "string", "nullable": true}, "consensus": s, "suite": s,
+                "nodes": {"type": "array"}
+            }}}
         })),
         "LedgerExport": obj(json!({
             "network_id": s, "chain_id": s, "node": s, "blocks": n, "bytes": n,
@@ -601,5 +610,21 @@ pub mod req {
 
     pub fn empty() -> Value {
         object(&[], json!({}))
+    }
+
+    pub fn new_node() -> Value {
+        let port = nullable(json!({"type": "integer", "minimum": 1, "maximum": 65535}));
+        object(
+            &[],
+            json!({
+                "hosting": nullable(json!({"type": "string", "enum": ["platform", "org"], "description": "Who runs it (platform unless given)"})),
+                "name": nullable(json!({"type": "string", "minLength": 1, "maxLength": 64, "description": "Its name on chains (made up unless given; for org, the CSR's common name)"})),
+                "csr": nullable(json!({"type": "string", "maxLength": 16384, "description": "For org: a PEM CSR of the node's key (covenant ca csr)"})),
+                "host": nullable(json!({"type": "string", "maxLength": 253, "description": "For org: the IP address or DNS name its peers and the platform reach it at"})),
+                "api_port": port.clone(),
+                "grpc_port": port.clone(),
+                "peer_port": port
+            }),
+        )
     }
 }

@@ -725,7 +725,7 @@ async fn holding(p: &Platform, rule: &RuleView) -> Result<HashMap<String, Holdin
         return Ok(out);
     }
     let nodes = sqlx::query(
-        "SELECT id, name, status FROM nodes WHERE org_id = $1 AND state = 'running' ORDER BY name",
+        "SELECT id, name, status FROM nodes WHERE org_id = $1 AND state IN ('running', 'remote') ORDER BY name",
     )
     .bind(&rule.org_id)
     .fetch_all(p.db().pool())

@@ -184,10 +184,14 @@ async fn carry_out(p: &Platform, v: &ProposalView) -> Result<Value> {
             let r = submit(p, v, &chain_id).await?;
             let mut out = json!({"chain_id": chain_id, "tx_id": r.tx_id, "height": r.height});
             if let (Kind::ChainAddNode, Params::ChainNode(n)) = (kind, &chain_level) {
-                let op = network::join_chain(p, &chain_id, &n.node_id, &v.proposer_org).await?;
+                let op = network::join_chain(p, &chain_id, &n.node_id, &v.proposer_org, n.role()?)
+                    .await?;
                 set_operation(p, &v.id, &op).await?;
                 out["operation_id"] = json!(op);
                 out["result"] = crate::operation::wait(p, &op).await?;
+            }
+            if let (Kind::ChainPromoteNode, Params::ChainNode(n)) = (kind, &chain_level) {
+                network::promoted(p, &chain_id, &n.node_id).await?;
             }
             if let (Kind::ChainRemoveNode, Params::ChainNode(n)) = (kind, &chain_level) {
                 network::leave_chain(p, &chain_id, &n.node_id).await?;

@@ -24,6 +24,7 @@ pub enum Kind {
     ChainAdmitOrg,
     ChainRemoveOrg,
     ChainAddNode,
+    ChainPromoteNode,
     ChainRemoveNode,
     ContractInstall,
     ContractUpgrade,
@@ -35,7 +36,7 @@ pub enum Kind {
 }
 
 /// Every kind, in documentation order.
-pub const KINDS: [Kind; 17] = [
+pub const KINDS: [Kind; 18] = [
     Kind::AdmitOrg,
     Kind::RemoveOrg,
     Kind::NetworkCreate,
@@ -45,6 +46,7 @@ pub const KINDS: [Kind; 17] = [
     Kind::ChainAdmitOrg,
     Kind::ChainRemoveOrg,
     Kind::ChainAddNode,
+    Kind::ChainPromoteNode,
     Kind::ChainRemoveNode,
     Kind::ContractInstall,
     Kind::ContractUpgrade,
@@ -67,6 +69,7 @@ impl Kind {
             Kind::ChainAdmitOrg => "chain.admit_org",
             Kind::ChainRemoveOrg => "chain.remove_org",
             Kind::ChainAddNode => "chain.add_node",
+            Kind::ChainPromoteNode => "chain.promote_node",
             Kind::ChainRemoveNode => "chain.remove_node",
             Kind::ContractInstall => "contract.install",
             Kind::ContractUpgrade => "contract.upgrade",
@@ -108,7 +111,9 @@ impl Kind {
             Kind::NetworkDelete => action::NETWORK_DELETE,
             Kind::ChainCreate => action::CHAIN_CREATE,
             Kind::ChainAdmitOrg | Kind::ChainRemoveOrg => action::CHAIN_MEMBER,
-            Kind::ChainAddNode | Kind::ChainRemoveNode => action::CHAIN_NODE,
+            Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
+                action::CHAIN_NODE
+            }
             Kind::ContractInstall
             | Kind::ContractUpgrade
             | Kind::ContractFreeze
@@ -147,6 +152,7 @@ impl Kind {
             Kind::ChainAdmitOrg
             | Kind::ChainRemoveOrg
             | Kind::ChainAddNode
+            | Kind::ChainPromoteNode
             | Kind::ChainRemoveNode => r::CONFIG_UPDATE,
             Kind::ContractInstall => r::CONTRACT_INSTALL,
             Kind::ContractUpgrade => r::CONTRACT_UPGRADE,
@@ -263,6 +269,24 @@ pub struct ChainOrg {
 pub struct ChainNode {
     pub chain_id: String,
     pub node_id: String,
+    /// For `chain.add_node`: `consensus` (the default; votes at once) or `sync` (follows the
+    /// chain without voting, until `chain.promote_node`).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl ChainNode {
+    /// The role a node joins with.
+    pub fn role(&self) -> Result<&str> {
+        match self.role.as_deref() {
+            None | Some("consensus") => Ok("consensus"),
+            Some("sync") => Ok("sync"),
+            Some(other) => Err(Error::invalid_as(
+                "NODE_ROLE_INVALID",
+                format!("a node joins a chain as consensus or sync, not {other:?}"),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,7 +354,18 @@ impl Params {
             Kind::NetworkDelete => Params::NetworkDelete(parse(kind, v)?),
             Kind::ChainCreate => Params::ChainCreate(parse(kind, v)?),
             Kind::ChainAdmitOrg | Kind::ChainRemoveOrg => Params::ChainOrg(parse(kind, v)?),
-            Kind::ChainAddNode | Kind::ChainRemoveNode => Params::ChainNode(parse(kind, v)?),
+            Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
+                let n: ChainNode = parse(kind, v)?;
+                if kind == Kind::ChainAddNode {
+                    n.role()?;
+                } else if n.role.is_some() {
+                    return Err(Error::invalid_as(
+                        "PROPOSAL_PARAMS_INVALID",
+                        format!("{} takes no role", kind.name()),
+                    ));
+                }
+                Params::ChainNode(n)
+            }
             Kind::ContractInstall | Kind::ContractUpgrade => Params::ContractCode(parse(kind, v)?),
             Kind::ContractFreeze | Kind::ContractUnfreeze | Kind::ContractRevoke => {
                 Params::ContractName(parse(kind, v)?)

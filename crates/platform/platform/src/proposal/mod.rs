@@ -738,10 +738,24 @@ async fn sys_call(
         ),
         (Kind::ChainAddNode, Params::ChainNode(n)) => {
             let node = network::node(p, &n.node_id).await?;
+            let op = if n.role()? == "sync" {
+                "add_sync_node"
+            } else {
+                "add_node"
+            };
             (
                 names::SYS_CONFIG.into(),
                 "update".into(),
-                json!({"add_node": {"org_id": node.org_id, "node_id": node.name, "certificate": node.certificate, "address": node.peer_address}}),
+                json!({op: {"org_id": node.org_id, "node_id": node.name, "certificate": node.certificate, "address": node.peer_address}}),
+                None,
+            )
+        }
+        (Kind::ChainPromoteNode, Params::ChainNode(n)) => {
+            let node = network::node(p, &n.node_id).await?;
+            (
+                names::SYS_CONFIG.into(),
+                "update".into(),
+                json!({"promote_sync_node": {"node_id": node.name}}),
                 None,
             )
         }

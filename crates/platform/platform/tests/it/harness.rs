@@ -74,6 +74,7 @@ pub async fn start_with(b: Backend, private_alert_targets: bool) -> Option<TestP
         name: "Covenant test".into(),
         anchor: None,
         private_alert_targets,
+        node_host: "127.0.0.1".into(),
     };
     let vault = Vault::from_hex(&"5a".repeat(32)).unwrap();
     let p = Platform::open(config, vault).await.unwrap();

@@ -112,7 +112,11 @@ struct InitArgs {
 #[command(
     after_help = "At start-up the node checks its ledger (the most recent blocks; every \
 block with --verify-all) and refuses to serve if a stored byte changed, naming the height. \
-Logs go to standard error (RUST_LOG sets the level, default info)."
+Logs go to standard error (RUST_LOG sets the level, default info).\n\n\
+A node your org runs on its own machine, in a consortium on a platform:\n  \
+covenant ca csr --suite sm --name bank-b-node1 --out node   (node.key stays here)\n  \
+(register the node with the CSR, have it added to a chain, download its bundle)\n  \
+covenant node start --bundle bundle.json --key node.key --dir node1"
 )]
 struct StartArgs {
     /// Directory made by `covenant node init` (uses DIR/node.toml).
@@ -134,6 +138,21 @@ struct StartArgs {
     /// With --init: port of the gRPC API.
     #[arg(long, default_value_t = 7071, requires = "init")]
     grpc_port: u16,
+    /// A bundle from the platform (`GET /api/v1/nodes/{id}/bundle`) for a node your org runs
+    /// on its own machine: DIR/node.toml, DIR/cert.pem and DIR/genesis/CHAIN.block are written
+    /// from it (again at every start with it, so a newer bundle adds chains), then the node
+    /// starts and syncs from the chains' other nodes.
+    #[arg(long, requires_all = ["dir", "key"], conflicts_with_all = ["init", "config"])]
+    bundle: Option<PathBuf>,
+    /// With --bundle: the node's private key (PKCS#8 PEM), the one its CSR was made with. It
+    /// stays where it is; node.toml names it.
+    #[arg(long, requires = "bundle")]
+    key: Option<PathBuf>,
+    /// With --bundle: listen on every interface at the bundle's ports (behind NAT or a load
+    /// balancer) and advertise the bundle's host to peers; by default the node listens on the
+    /// bundle's host only.
+    #[arg(long, requires = "bundle")]
+    listen_any: bool,
 }
 
 /// Re-derive state and indexes from the block files (the node must be stopped).
@@ -361,6 +380,9 @@ fn start(a: StartArgs, format: Format) -> Result<u8> {
             Format::Json,
             true,
         )?;
+    }
+    if let (Some(bundle), Some(key), Some(dir)) = (&a.bundle, &a.key, &a.dir) {
+        crate::node_bundle::apply(bundle, key, dir, a.listen_any)?;
     }
     let path = config_path(&a.dir, &a.config)?;
     let config = NodeConfig::load(&path)?;

@@ -34,13 +34,23 @@ pub(crate) struct Platform {
 
 impl Platform {
     pub(crate) fn start(dir: &Path, db: Option<&str>, node_base: u16) -> Platform {
+        Platform::start_with(dir, db, node_base, &[])
+    }
+
+    /// Started with more arguments for `platform serve`.
+    pub(crate) fn start_with(
+        dir: &Path,
+        db: Option<&str>,
+        node_base: u16,
+        extra: &[&str],
+    ) -> Platform {
         let mut p = Platform {
             child: None,
             dir: dir.to_path_buf(),
             db: db.map(str::to_string),
             node_base,
             url: String::new(),
-            extra: vec![],
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         p.spawn();
         p
@@ -286,7 +296,7 @@ pub(crate) fn wait_proposal(
     panic!("proposal {id} did not reach {state}: {last}");
 }
 
-fn accept(rt: &tokio::runtime::Runtime, o: &Org, consortium: &str) {
+pub(crate) fn accept(rt: &tokio::runtime::Runtime, o: &Org, consortium: &str) {
     let mut found = None;
     wait_for("the invitation", 30, || {
         let inv = o.get(rt, "/api/v1/invitations?state=pending");

@@ -95,6 +95,7 @@ pub fn routes() -> Router<Console> {
         )
         .route("/consortia/{id}/networks", post(proposals::propose_network))
         .route("/networks/{id}/chains", post(proposals::propose_chain))
+        .route("/networks/{id}/nodes", post(networks::add_node))
         .route("/networks/{id}/{action}", post(networks::recycle_action))
         .route(
             "/chains/{id}/contracts",

@@ -156,10 +156,111 @@ pub async fn network(
     let body = html! {
         (body)
         @if binned { (recycle_card(&v, &id, &n, exports.as_ref())) }
+        @if !binned && n["state"] != "deleted" && v.may(covenant_platform::action::NODE_MANAGE) { (add_node_form(&v, &id)) }
         @if v.may(covenant_platform::action::CHAIN_CREATE) { (super::proposals::chain_form(&v, &n)) }
         (super::proposals::network_governance(&v, &n))
     };
     Ok(layout::page(&v, &text(&n["name"]), Nav::Networks, body))
+}
+
+/// Adding a node of the viewer's org: run by the platform, or on the org's own machine.
+fn add_node_form(v: &Viewer, id: &str) -> maud::Markup {
+    let l = v.lang;
+    html! {
+        section.card #add-node {
+            h2 { (l.t("add-node")) }
+            p.hint { (l.t("add-node-hint")) }
+            form method="post" action={"/networks/" (enc(id)) "/nodes"} {
+                (layout::csrf(v))
+                fieldset {
+                    legend { (l.t("hosting")) }
+                    label { input type="radio" name="hosting" value="platform" checked; " " (l.t("hosting-platform")) }
+                    label { input type="radio" name="hosting" value="org"; " " (l.t("hosting-org")) }
+                }
+                div.field {
+                    label for="an-name" { (l.t("node-name")) }
+                    input #an-name name="name" type="text" maxlength="64" pattern="[A-Za-z0-9._-]{1,64}" aria-describedby="an-name-hint";
+                    p.hint #an-name-hint { (l.t("node-name-hint")) }
+                }
+                div.field {
+                    label for="an-csr" { (l.t("node-csr")) }
+                    textarea #an-csr name="csr" rows="5" aria-describedby="an-csr-hint" {}
+                    p.hint #an-csr-hint { (l.t("node-csr-hint")) }
+                }
+                div.field {
+                    label for="an-host" { (l.t("node-host")) }
+                    input #an-host name="host" type="text" maxlength="253";
+                }
+                div.field {
+                    label for="an-api" { (l.t("api-port")) }
+                    input #an-api name="api_port" type="number" min="1" max="65535";
+                }
+                div.field {
+                    label for="an-grpc" { (l.t("grpc-port")) }
+                    input #an-grpc name="grpc_port" type="number" min="1" max="65535";
+                }
+                div.field {
+                    label for="an-peer" { (l.t("peer-port")) }
+                    input #an-peer name="peer_port" type="number" min="1" max="65535";
+                }
+                button.primary type="submit" { (l.t("add-node")) }
+            }
+        }
+    }
+}
+
+/// `POST /networks/{id}/nodes`.
+pub async fn add_node(
+    v: Viewer,
+    Path(id): Path<String>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Response> {
+    v.me()?;
+    let f = super::Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    let mut body = serde_json::json!({"hosting": f.get("hosting")});
+    if body["hosting"] == "" {
+        body["hosting"] = serde_json::json!("platform");
+    }
+    for key in ["name", "csr", "host"] {
+        let value = f.get(key).trim();
+        if !value.is_empty() {
+            body[key] = serde_json::json!(value);
+        }
+    }
+    for key in ["api_port", "grpc_port", "peer_port"] {
+        let value = f.get(key).trim();
+        if value.is_empty() {
+            continue;
+        }
+        match value.parse::<u16>() {
+            Ok(port) => body[key] = serde_json::json!(port),
+            Err(_) => {
+                return Err(super::refused(
+                    &v,
+                    &crate::gateway::ApiError::console(
+                        400,
+                        "NODE_PORT_INVALID",
+                        format!("{key} is a port number, 1 to 65535"),
+                    ),
+                ));
+            }
+        }
+    }
+    match w
+        .send(
+            axum::http::Method::POST,
+            &format!("/api/v1/networks/{}/nodes", enc(&id)),
+            &body,
+        )
+        .await
+    {
+        Ok(node) => Ok(super::done(
+            &format!("/nodes/{}", enc(node["id"].as_str().unwrap_or_default())),
+            "node-added",
+        )),
+        Err(e) => Err(super::refused(&v, &e)),
+    }
 }
 
 /// A network in the recycle bin: its chains' ledger exports, and the export and purge actions.
@@ -388,7 +489,21 @@ pub async fn node(
             }
         }
         (charts)
-        @if ours && v.may(covenant_platform::action::NODE_MANAGE) && n["state"] != "created" {
+        @if n["hosting"] == "org" {
+            section.card #own-machine {
+                h2 { (l.t("own-machine")) }
+                p { (l.t("own-machine-hint")) }
+                @if ours && v.may(covenant_platform::action::NODE_MANAGE) {
+                    @if n["chains"].as_array().is_some_and(|c| !c.is_empty()) {
+                        p { a.button.secondary href={"/api/v1/nodes/" (enc(&id)) "/bundle"} download={(text(&n["name"])) "-bundle.json"} { (l.t("download-bundle")) } }
+                        pre tabindex="0" { "covenant node start --bundle " (text(&n["name"])) "-bundle.json --key node.key --dir " (text(&n["name"])) }
+                    } @else {
+                        p.hint { (l.t("bundle-after-chain")) }
+                    }
+                }
+            }
+        }
+        @if ours && v.may(covenant_platform::action::NODE_MANAGE) && n["state"] != "created" && n["hosting"] != "org" {
             section.card {
                 h2 { (l.t("node-control")) }
                 p.hint { (l.t("node-control-hint")) }

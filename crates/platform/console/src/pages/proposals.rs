@@ -422,6 +422,7 @@ const SIMPLE_KINDS: &[&str] = &[
     "chain.admit_org",
     "chain.remove_org",
     "chain.add_node",
+    "chain.promote_node",
     "chain.remove_node",
 ];
 
@@ -528,6 +529,13 @@ pub fn chain_governance(
                 .map(str::to_string)
         })
         .collect();
+    let sync: Vec<(String, String)> = chain["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["role"] == "sync")
+        .map(|n| (text(&n["node_id"]), text(&n["name"])))
+        .collect();
     let nodes: Vec<Value> = network
         .and_then(|n| n["nodes"].as_array().cloned())
         .unwrap_or_default();
@@ -578,7 +586,26 @@ pub fn chain_governance(
                             label for="cn-add" { (l.t("node")) }
                             select #cn-add name="p.node_id" { @for n in &outside { option value=(text(&n["id"])) { (text(&n["name"])) " (" (text(&n["org_id"])) ")" } } }
                         }
+                        div.field {
+                            label for="cn-role" { (l.t("node-role")) }
+                            select #cn-role name="p.role" aria-describedby="cn-role-hint" {
+                                option value="consensus" { (l.t("role-consensus")) }
+                                option value="sync" { (l.t("role-sync")) }
+                            }
+                            p.hint #cn-role-hint { (l.t("node-role-hint")) }
+                        }
                         button.primary type="submit" { (l.t("propose-add-node")) }
+                    }
+                }
+                @if !sync.is_empty() {
+                    form.filters method="post" action="/propose" {
+                        (csrf(v)) (hidden(consortium, "chain.promote_node"))
+                        input type="hidden" name="p.chain_id" value=(id);
+                        div.field {
+                            label for="cn-promote" { (l.t("sync-node")) }
+                            select #cn-promote name="p.node_id" { @for (nid, name) in &sync { option value=(nid) { (name) } } }
+                        }
+                        button.primary type="submit" { (l.t("propose-promote-node")) }
                     }
                 }
                 @if !in_chain.is_empty() {

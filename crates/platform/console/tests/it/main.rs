@@ -527,6 +527,49 @@ async fn guided_forms_propose_and_refuse_bad_input(b: Backend) {
     assert!(r.body.contains("<code>exports</code>"), "{}", r.body);
     assert!(r.body.contains("export `call`"), "{}", r.body);
 
+    // A node added from the network's page: run by the platform, or on the org's own machine
+    // (then certified from a CSR; a bad one is the API's refusal, on a page).
+    let page = web.get(&format!("/networks/{net}")).await;
+    assert!(page.body.contains("id=\"add-node\""), "{}", page.body);
+    let r = web
+        .post(
+            &format!("/networks/{net}/nodes"),
+            &[
+                ("hosting", "org"),
+                ("name", "bank-a-own"),
+                ("csr", "not a CSR"),
+                ("host", "10.0.0.7"),
+                ("api_port", "7100"),
+                ("peer_port", "7102"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("CSR_INVALID"), "{}", r.body);
+    let r = web
+        .post(
+            &format!("/networks/{net}/nodes"),
+            &[("hosting", "org"), ("api_port", "seventy"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("NODE_PORT_INVALID"), "{}", r.body);
+    let r = web
+        .post(
+            &format!("/networks/{net}/nodes"),
+            &[
+                ("hosting", "platform"),
+                ("name", "bank-a-extra"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.location().starts_with("/nodes/node_"), "{}", r.location());
+    let page = web.get(r.location()).await;
+    assert!(page.body.contains("The node was added"), "{}", page.body);
+
     // Expired, the network is in the recycle bin: listed there, its page explains when it may
     // be purged and offers the export and the purge; the API's refusals show on a page.
     let now = std::time::SystemTime::now()

@@ -107,6 +107,9 @@ struct SetPolicy {
 pub struct Update {
     add_org: Option<AddOrg>,
     remove_org: Option<String>,
+    /// Replace a member org's trust roots (a renewed root, an external root such as a
+    /// national CA's added beside the org's own).
+    set_trust_roots: Option<AddOrg>,
     add_node: Option<AddNode>,
     remove_node: Option<String>,
     add_sync_node: Option<AddNode>,
@@ -129,6 +132,40 @@ pub fn apply(
     at: std::time::SystemTime,
 ) -> Result<ChainConfig, SysError> {
     let mut changed = false;
+    // Each root checked at the block's time, never this node's clock: every node must agree.
+    let roots_of = |roots: &[String]| -> Result<Vec<Vec<u8>>, SysError> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for (i, r) in roots.iter().enumerate() {
+            let cert = cert_from_text(r, &format!("trust root {i}"))?;
+            covenant_pki::check_trust_root(&cert, at).map_err(|e| {
+                SysError::args(crate::error::pki_problem(&format!("trust root {i}"), &e))
+            })?;
+            if out.iter().any(|d| d.as_slice() == cert.der()) {
+                return Err(SysError::args(format!("trust root {i} is listed twice")));
+            }
+            out.push(cert.der().to_vec());
+        }
+        Ok(out)
+    };
+    if let Some(set) = u.set_trust_roots {
+        if set.trust_roots.is_empty() {
+            return Err(SysError::args("an org needs at least one trust root"));
+        }
+        let roots = roots_of(&set.trust_roots)?;
+        let org = config
+            .orgs
+            .iter_mut()
+            .find(|o| o.org_id == set.org_id)
+            .ok_or_else(|| SysError::args(format!("org {} is not a member", set.org_id)))?;
+        if org.trust_roots == roots {
+            return Err(SysError::args(format!(
+                "org {} has these trust roots already",
+                set.org_id
+            )));
+        }
+        org.trust_roots = roots;
+        changed = true;
+    }
     if let Some(add) = u.add_org {
         if config.orgs.iter().any(|o| o.org_id == add.org_id) {
             return Err(SysError::args(format!(
@@ -139,15 +176,7 @@ pub fn apply(
         if add.trust_roots.is_empty() {
             return Err(SysError::args("a new org needs at least one trust root"));
         }
-        let mut roots = Vec::new();
-        for (i, r) in add.trust_roots.iter().enumerate() {
-            let cert = cert_from_text(r, &format!("trust root {i}"))?;
-            // Checked at the block's time, never this node's clock: every node must agree.
-            covenant_pki::check_trust_root(&cert, at).map_err(|e| {
-                SysError::args(crate::error::pki_problem(&format!("trust root {i}"), &e))
-            })?;
-            roots.push(cert.der().to_vec());
-        }
+        let roots = roots_of(&add.trust_roots)?;
         config.orgs.push(Org {
             org_id: add.org_id,
             trust_roots: roots,

@@ -109,6 +109,69 @@ fn adding_an_org_by_vote_admits_its_members() {
 }
 
 #[test]
+fn an_orgs_trust_roots_change_by_a_governed_update() {
+    let orgs: Vec<TestOrg> = (1..=2)
+        .map(|i| TestOrg::new(&format!("org{i}"), Suite::Sm))
+        .collect();
+    let refs: Vec<&TestOrg> = orgs.iter().collect();
+    let tc = TestChain::new(config("main", Suite::Sm, &refs), &orgs[0].node);
+    let (a, b) = (&orgs[0], &orgs[1]);
+    ok(&tc.install(&a.admin, "kv", "kv", json!([])));
+    // A national CA's root, outside the chain: its certificates are strangers.
+    let national = TestOrg::new("national-ca", Suite::Sm);
+    let put = json!({"key": "n", "value": "1"});
+    assert_eq!(
+        tc.chain
+            .submit(tc.tx(&national.client, "kv", "put", &put, &[]))
+            .unwrap_err()
+            .code(),
+        "SENDER_UNTRUSTED"
+    );
+    let set =
+        |roots: Vec<String>| json!({"set_trust_roots": {"org_id": "org2", "trust_roots": roots}});
+    let both = set(vec![b.root.to_pem(), national.root.to_pem()]);
+    // One org alone cannot change them.
+    assert_eq!(
+        tc.run(tc.tx(&b.admin, "sys.config", "update", &both, &[]))
+            .code,
+        "POLICY_NOT_MET"
+    );
+    // Refused without a change: no roots, an org that is not a member, a leaf as a root,
+    // the same root twice.
+    for bad in [
+        set(vec![]),
+        json!({"set_trust_roots": {"org_id": "org9", "trust_roots": [national.root.to_pem()]}}),
+        set(vec![national.client.cert.to_pem()]),
+        set(vec![b.root.to_pem(), b.root.to_pem()]),
+    ] {
+        let r = tc.run(tc.tx(&a.admin, "sys.config", "update", &bad, &[&b.admin]));
+        assert_eq!(r.code, "INVALID_ARGS", "{bad}: {}", r.message);
+    }
+    assert_eq!(current_config(&tc).orgs[1].trust_roots.len(), 1);
+
+    // Both orgs agree: the national root joins org2's own, and its certificates are org2's.
+    ok(&tc.run(tc.tx(&b.admin, "sys.config", "update", &both, &[&a.admin])));
+    ok(&tc.call(&national.client, "kv", "put", put.clone()));
+    ok(&tc.call(&b.client, "kv", "put", put.clone()));
+    // Setting the same roots again changes nothing and says so.
+    let r = tc.run(tc.tx(&b.admin, "sys.config", "update", &both, &[&a.admin]));
+    assert_eq!(r.code, "INVALID_ARGS", "{}", r.message);
+    assert!(r.message.contains("already"), "{}", r.message);
+
+    // Without its own root, the org's old certificates are shut out.
+    let only = set(vec![national.root.to_pem()]);
+    ok(&tc.run(tc.tx(&b.admin, "sys.config", "update", &only, &[&a.admin])));
+    assert_eq!(
+        tc.chain
+            .submit(tc.tx(&b.client, "kv", "put", &put, &[]))
+            .unwrap_err()
+            .code(),
+        "SENDER_UNTRUSTED"
+    );
+    ok(&tc.call(&national.client, "kv", "put", put));
+}
+
+#[test]
 fn contract_lifecycle_upgrade_freeze_unfreeze_revoke() {
     let orgs: Vec<TestOrg> = (1..=3)
         .map(|i| TestOrg::new(&format!("org{i}"), Suite::Sm))

@@ -49,6 +49,10 @@ pub struct NodeSection {
     /// The address other nodes should dial, if not `peer_listen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_advertise: Option<String>,
+    /// The log filter when RUST_LOG is not set (`info` by default; `debug`,
+    /// `info,covenant_consensus=debug`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 /// Bounds on the API's client connections (see `covenant_api::server`).

@@ -302,6 +302,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             key: rel(&dir, &node_files.key),
             peer_listen: None,
             peer_advertise: None,
+            log: None,
         },
         chains: vec![ChainSection {
             id: a.chain.clone(),
@@ -386,8 +387,12 @@ fn start(a: StartArgs, format: Format) -> Result<u8> {
     }
     let path = config_path(&a.dir, &a.config)?;
     let config = NodeConfig::load(&path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    // RUST_LOG first, then the config's `log`, then info.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            config.node.log.as_deref().unwrap_or("info,openraft=warn"),
+        )
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

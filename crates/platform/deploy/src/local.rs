@@ -256,6 +256,7 @@ impl LocalDriver {
                     cert: up(&f.cert),
                     key: up(&f.key),
                     peer_listen: Some(entry.peer()),
+                    log: None,
                 },
                 chains: genesis_files
                     .iter()
@@ -263,6 +264,7 @@ impl LocalDriver {
                         id: chain.clone(),
                         genesis: Path::new("../..").join(g),
                         verify_blocks: 100,
+                        pool_max_txs: None,
                     })
                     .collect(),
                 // Loopback is fast: give up on a silent proposer sooner than on a real network.

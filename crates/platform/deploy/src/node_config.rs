@@ -17,6 +17,9 @@ pub struct NodeSection {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub peer_listen: Option<String>,
+    /// The log filter when RUST_LOG is not set (`info`, `debug`, `covenant_tbft=debug`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 /// `[tbft]`.
@@ -33,6 +36,9 @@ pub struct ChainSection {
     pub id: String,
     pub genesis: PathBuf,
     pub verify_blocks: u64,
+    /// Most transactions the chain's pool holds (the node's default unless given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_max_txs: Option<usize>,
 }
 
 /// A whole `node.toml`.

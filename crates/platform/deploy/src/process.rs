@@ -49,9 +49,9 @@ pub fn start_node(exe: &Path, node_dir: &Path) -> Result<Child, DeployError> {
         .stdout(log)
         .stderr(err_log)
         .process_group(0);
-    if std::env::var_os("RUST_LOG").is_none() {
-        cmd.env("RUST_LOG", "info,openraft=warn");
-    }
+    // A node's log filter is its node.toml's (`log`; info unless set), not whatever this
+    // process was started with.
+    cmd.env_remove("RUST_LOG");
     let child = cmd.spawn().map_err(DeployError::io(exe))?;
     files::write_atomic(
         &node_dir.join("node.pid"),

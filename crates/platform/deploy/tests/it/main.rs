@@ -18,17 +18,20 @@ fn the_node_toml_a_driver_writes_is_what_the_node_reads() {
             cert: "../../orgs/org1/ca/node.pem".into(),
             key: "../../orgs/org1/ca/node.key".into(),
             peer_listen: Some("127.0.0.1:7102".into()),
+            log: None,
         },
         chains: vec![
             ChainSection {
                 id: "main".into(),
                 genesis: "../../genesis/main.block".into(),
                 verify_blocks: 100,
+                pool_max_txs: None,
             },
             ChainSection {
                 id: "audit".into(),
                 genesis: "../../genesis/audit.block".into(),
                 verify_blocks: 0,
+                pool_max_txs: None,
             },
         ],
         tbft: Some(TbftSection {

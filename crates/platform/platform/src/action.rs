@@ -31,6 +31,7 @@ pub const ACCOUNT_READ: &str = "account.read";
 pub const ACCOUNT_MANAGE: &str = "account.manage";
 pub const ORG_READ: &str = "org.read";
 pub const IDENTITY_MANAGE: &str = "identity.manage";
+pub const TRUST_ROOT_MANAGE: &str = "trust_root.manage";
 pub const CONSORTIUM_CREATE: &str = "consortium.create";
 pub const CONSORTIUM_READ: &str = "consortium.read";
 pub const CONSORTIUM_INVITE: &str = "consortium.invite";
@@ -79,6 +80,10 @@ pub const ACTIONS: &[Action] = &[
     a(
         IDENTITY_MANAGE,
         "Add signing identities to the org (kept by the platform, or from a CSR whose key stays with its owner)",
+    ),
+    root(
+        TRUST_ROOT_MANAGE,
+        "Import an external root (a national or commercial CA) as a trust root of the org, or remove one (root only)",
     ),
     a(
         CONSORTIUM_CREATE,

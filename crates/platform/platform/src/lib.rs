@@ -32,6 +32,7 @@ pub mod local;
 pub mod migrations;
 pub mod monitor;
 pub mod network;
+pub mod node_settings;
 pub mod operation;
 pub mod org;
 pub mod proposal;

@@ -552,6 +552,29 @@ ALTER TABLE nodes ADD COLUMN host TEXT;
 ALTER TABLE nodes ADD COLUMN hosting TEXT NOT NULL DEFAULT 'platform'
 "#,
     },
+    Migration {
+        version: 9,
+        name: "external trust roots",
+        sql: r#"
+CREATE TABLE org_trust_roots (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    fingerprint TEXT NOT NULL,
+    certificate TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    not_after BIGINT NOT NULL,
+    added_at BIGINT NOT NULL,
+    added_by TEXT NOT NULL,
+    PRIMARY KEY (org_id, fingerprint)
+)
+"#,
+    },
+    Migration {
+        version: 10,
+        name: "node settings",
+        sql: r#"
+ALTER TABLE nodes ADD COLUMN settings TEXT
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

@@ -813,6 +813,17 @@ async fn deploy_chain(
     }
     let mut config =
         default_chain_config(&c.chain_id, suite, &roots, consensus_nodes, &c.consensus);
+    // Roots the orgs imported (a national CA's, say) sign for them from the genesis on.
+    for o in &mut config.orgs {
+        for pem in crate::certificate::trust_root::pems(p, &o.org_id)
+            .await?
+            .iter()
+            .skip(1)
+        {
+            let cert = Certificate::from_pem(pem, "trust root")?;
+            o.trust_roots.push(cert.der().to_vec());
+        }
+    }
     for pol in &c.policies {
         config.policies.retain(|e| e.resource != pol.resource);
         config.policies.push(PolicyEntry {
@@ -1035,13 +1046,16 @@ pub const TBFT_TIMEOUTS: TbftSection = TbftSection {
 };
 
 /// Write a node's certificate, key and `node.toml` with every chain it hosts.
-async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
+pub(crate) async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
     let n = node(p, node_id).await?;
-    let row = sqlx::query("SELECT key_sealed FROM nodes WHERE id = $1")
+    let row = sqlx::query("SELECT key_sealed, settings FROM nodes WHERE id = $1")
         .bind(node_id)
         .fetch_one(p.db().pool())
         .await?;
     let sealed: String = row.try_get("key_sealed")?;
+    let settings = crate::node_settings::NodeSettings::from_row(
+        row.try_get::<Option<String>, _>("settings")?.as_deref(),
+    );
     let key = p.vault().open(&format!("node:{node_id}"), &sealed)?;
     let dir = node_dir(p, &n);
     write_file(&dir.join("key.pem"), &key, PRIVATE_MODE)?;
@@ -1051,7 +1065,8 @@ async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
         chains.push(ChainSection {
             id: chain.clone(),
             genesis: PathBuf::from("../genesis").join(format!("{chain}.block")),
-            verify_blocks: 100,
+            verify_blocks: settings.verify_blocks.unwrap_or(100),
+            pool_max_txs: settings.pool_max_txs,
         });
     }
     let toml = NodeToml {
@@ -1063,6 +1078,7 @@ async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
             cert: "cert.pem".into(),
             key: "key.pem".into(),
             peer_listen: Some(n.peer_address.clone()),
+            log: settings.log_level.clone(),
         },
         chains,
         tbft: Some(TBFT_TIMEOUTS),
@@ -1074,7 +1090,7 @@ async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
 }
 
 /// Stop the nodes that run and start them all again (a node learns new chains at start).
-async fn restart(p: &Platform, nodes: &[NodeView]) -> Result<()> {
+pub(crate) async fn restart(p: &Platform, nodes: &[NodeView]) -> Result<()> {
     let dirs: Vec<(String, PathBuf)> = nodes
         .iter()
         .map(|n| (n.name.clone(), node_dir(p, n)))

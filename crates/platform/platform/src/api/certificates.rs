@@ -4,7 +4,7 @@
 use axum::{
     http::{Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -40,6 +40,18 @@ pub(super) fn routes() -> Vec<Route> {
             .body(schema::req::revoke())
             .ok(201, schema::r("Revocation"))
             .errors(&[404, 409]),
+        Route::new(Method::GET, "/api/v1/org/trust-roots", "listTrustRoots", "Certificates", "Your org's trust roots: its own CA and the external roots it imported", act(a::ORG_READ), get(list_trust_roots))
+            .ok(200, json!({"type": "object", "properties": {"items": schema::list("TrustRoot")}})),
+        Route::new(Method::POST, "/api/v1/org/trust-roots", "importTrustRoot", "Certificates", "Import an external root (for example a national CA's SM2 root) as a trust root of your org; chains learn it when a chain.update_org_roots proposal passes (or when the org is admitted)", act(a::TRUST_ROOT_MANAGE), post(import_trust_root))
+            .body(schema::object(&["certificate"], json!({"certificate": {"type": "string", "maxLength": 65536, "description": "The root certificate (PEM)"}})))
+            .ok(201, schema::r("TrustRoot"))
+            .errors(&[409]),
+        Route::new(Method::DELETE, "/api/v1/org/trust-roots/{fingerprint}", "removeTrustRoot", "Certificates", "Remove an imported root (chains keep it until a chain.update_org_roots proposal passes)", act(a::TRUST_ROOT_MANAGE), delete(remove_trust_root))
+            .ok(200, json!({"type": "object"}))
+            .errors(&[404, 409]),
+        Route::new(Method::POST, "/api/v1/org/certificates/verify", "verifyCertificate", "Certificates", "Whether a certificate chains to one of your org's trust roots now: the root, its kind, the role; or why not", act(a::ORG_READ), post(verify_certificate))
+            .body(schema::object(&["certificate"], json!({"certificate": {"type": "string", "maxLength": 65536, "description": "The certificate (PEM)"}})))
+            .ok(200, json!({"type": "object", "properties": {"valid": {"type": "boolean"}, "root": {"type": "string", "nullable": true}, "root_kind": {"type": "string"}, "reason": {"type": "string"}}})),
         Route::new(Method::POST, "/api/v1/org/certificates/{fingerprint}/renew", "renewCertificate", "Certificates", "Renew an admin or client certificate: the org's CA certifies the same key again under the same name; the old certificate stays valid until it expires", act(a::IDENTITY_MANAGE), post(renew_certificate))
             .body(schema::object(&[], json!({"days": {"type": "integer", "minimum": 1, "maximum": 825, "nullable": true, "description": "Days the new certificate lasts (825 unless given)"}})))
             .ok(200, schema::r("CertificateDetail"))
@@ -87,6 +99,52 @@ pub(super) fn routes() -> Vec<Route> {
             .ok(200, schema::r("CertificateRequest"))
             .errors(&[404, 409]),
     ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateBody {
+    certificate: String,
+}
+
+async fn list_trust_roots(axum::extract::State(p): St, ctx: Ctx) -> Result<Response> {
+    let c = ctx.caller()?;
+    let items = certificate::trust_root::list(&p, c.org()).await?;
+    reply(StatusCode::OK, json!({"items": items}))
+}
+
+async fn import_trust_root(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonBody(b): JsonBody<CertificateBody>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::CREATED,
+        certificate::trust_root::import(&p, c.org(), &b.certificate, c.account_id()).await?,
+    )
+}
+
+async fn remove_trust_root(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(fp): JsonPath<String>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    certificate::trust_root::remove(&p, c.org(), &fp).await?;
+    reply(StatusCode::OK, json!({}))
+}
+
+async fn verify_certificate(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonBody(b): JsonBody<CertificateBody>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        certificate::trust_root::verify(&p, c.org(), &b.certificate).await?,
+    )
 }
 
 fn pem(name: &str, text: String) -> Response {

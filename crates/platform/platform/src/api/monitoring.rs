@@ -33,6 +33,13 @@ pub(super) fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/nodes/{id}/bundle", "nodeBundle", "Networks", "What your org needs to run a node on its own machine: its certificate and addresses and the genesis block of every chain it is a node of; start it with `covenant node start --bundle FILE --key KEY --dir DIR`", act(a::NODE_MANAGE), get(node_bundle))
             .ok(200, schema::r("NodeBundle"))
             .errors(&[403, 404, 409, 503]),
+        Route::new(Method::GET, "/api/v1/nodes/{id}/settings", "getNodeSettings", "Networks", "The settings of a node the platform runs for your org (unset: the node's default)", act(a::NODE_MANAGE), get(get_settings))
+            .ok(200, schema::r("NodeSettings"))
+            .errors(&[403, 404, 409]),
+        Route::new(Method::PUT, "/api/v1/nodes/{id}/settings", "setNodeSettings", "Networks", "Change a node's settings — log filter, transaction pool limit, blocks checked at start-up; a running node restarts with them", act(a::NODE_MANAGE), put(set_settings))
+            .body(schema::r("NodeSettings"))
+            .ok(200, schema::r("Node"))
+            .errors(&[403, 404, 409]),
         Route::new(Method::POST, "/api/v1/nodes/{id}/stop", "stopNode", "Networks", "Stop a node your org runs (its data stays; alerts on it resolve while it is stopped on purpose)", act(a::NODE_MANAGE), post(stop_node))
             .body(schema::req::empty())
             .ok(200, schema::r("Node"))
@@ -119,6 +126,31 @@ async fn node_bundle(
     reply(
         StatusCode::OK,
         crate::bundle::bundle(&p, c.org(), &id).await?,
+    )
+}
+
+async fn get_settings(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        crate::node_settings::get(&p, c.org(), &id).await?,
+    )
+}
+
+async fn set_settings(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+    JsonBody(s): JsonBody<crate::node_settings::NodeSettings>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    reply(
+        StatusCode::OK,
+        crate::node_settings::set(&p, c.org(), &id, &s).await?,
     )
 }
 

@@ -277,6 +277,17 @@ pub fn components() -> Value {
             "created_at": n,
             "live": {"description": "What the chain itself reports (height, members, consensus nodes, policies, contracts), or why it could not be read"}
         })),
+        "NodeSettings": {"type": "object", "additionalProperties": false, "properties": {
+            "log_level": {"type": "string", "nullable": true, "maxLength": 200, "description": "error, warn, info, debug, trace, or a filter such as info,covenant_consensus=debug"},
+            "pool_max_txs": {"type": "integer", "nullable": true, "minimum": 100, "maximum": 1000000},
+            "verify_blocks": {"type": "integer", "nullable": true, "minimum": 0, "maximum": 10000000}
+        }},
+        "TrustRoot": obj(json!({
+            "fingerprint": s, "kind": {"type": "string", "enum": ["platform", "external"]},
+            "subject": s, "not_after": n, "certificate": s,
+            "added_at": {"type": "integer", "format": "int64", "nullable": true},
+            "added_by": {"type": "string", "nullable": true}
+        })),
         "NodeBundle": obj(json!({
             "format": s, "node": {"type": "object"}, "created_at": n,
             "chains": {"type": "array", "items": {"type": "object", "properties": {

@@ -7,6 +7,7 @@
 pub mod expiry;
 pub mod request;
 pub mod revocation;
+pub mod trust_root;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -100,7 +101,7 @@ pub struct CertificateDetail {
     pub revocation: Option<revocation::RevocationView>,
 }
 
-fn millis(t: SystemTime) -> i64 {
+pub(crate) fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)

@@ -23,6 +23,7 @@ pub enum Kind {
     ChainCreate,
     ChainAdmitOrg,
     ChainRemoveOrg,
+    ChainUpdateOrgRoots,
     ChainAddNode,
     ChainPromoteNode,
     ChainRemoveNode,
@@ -36,7 +37,7 @@ pub enum Kind {
 }
 
 /// Every kind, in documentation order.
-pub const KINDS: [Kind; 18] = [
+pub const KINDS: [Kind; 19] = [
     Kind::AdmitOrg,
     Kind::RemoveOrg,
     Kind::NetworkCreate,
@@ -45,6 +46,7 @@ pub const KINDS: [Kind; 18] = [
     Kind::ChainCreate,
     Kind::ChainAdmitOrg,
     Kind::ChainRemoveOrg,
+    Kind::ChainUpdateOrgRoots,
     Kind::ChainAddNode,
     Kind::ChainPromoteNode,
     Kind::ChainRemoveNode,
@@ -68,6 +70,7 @@ impl Kind {
             Kind::ChainCreate => "chain.create",
             Kind::ChainAdmitOrg => "chain.admit_org",
             Kind::ChainRemoveOrg => "chain.remove_org",
+            Kind::ChainUpdateOrgRoots => "chain.update_org_roots",
             Kind::ChainAddNode => "chain.add_node",
             Kind::ChainPromoteNode => "chain.promote_node",
             Kind::ChainRemoveNode => "chain.remove_node",
@@ -110,7 +113,9 @@ impl Kind {
             Kind::NetworkRenew => action::NETWORK_RENEW,
             Kind::NetworkDelete => action::NETWORK_DELETE,
             Kind::ChainCreate => action::CHAIN_CREATE,
-            Kind::ChainAdmitOrg | Kind::ChainRemoveOrg => action::CHAIN_MEMBER,
+            Kind::ChainAdmitOrg | Kind::ChainRemoveOrg | Kind::ChainUpdateOrgRoots => {
+                action::CHAIN_MEMBER
+            }
             Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
                 action::CHAIN_NODE
             }
@@ -151,6 +156,7 @@ impl Kind {
         Some(match self {
             Kind::ChainAdmitOrg
             | Kind::ChainRemoveOrg
+            | Kind::ChainUpdateOrgRoots
             | Kind::ChainAddNode
             | Kind::ChainPromoteNode
             | Kind::ChainRemoveNode => r::CONFIG_UPDATE,
@@ -353,7 +359,9 @@ impl Params {
             Kind::NetworkRenew => Params::NetworkRenew(parse(kind, v)?),
             Kind::NetworkDelete => Params::NetworkDelete(parse(kind, v)?),
             Kind::ChainCreate => Params::ChainCreate(parse(kind, v)?),
-            Kind::ChainAdmitOrg | Kind::ChainRemoveOrg => Params::ChainOrg(parse(kind, v)?),
+            Kind::ChainAdmitOrg | Kind::ChainRemoveOrg | Kind::ChainUpdateOrgRoots => {
+                Params::ChainOrg(parse(kind, v)?)
+            }
             Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
                 let n: ChainNode = parse(kind, v)?;
                 if kind == Kind::ChainAddNode {

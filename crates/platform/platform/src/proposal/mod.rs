@@ -723,10 +723,26 @@ async fn sys_call(
                     format!("no org {} on this platform", a.org_id),
                 )
             })?;
+            let roots = crate::certificate::trust_root::pems(p, &o.id).await?;
             (
                 names::SYS_CONFIG.into(),
                 "update".into(),
-                json!({"add_org": {"org_id": o.id, "trust_roots": [o.ca_certificate]}}),
+                json!({"add_org": {"org_id": o.id, "trust_roots": roots}}),
+                None,
+            )
+        }
+        (Kind::ChainUpdateOrgRoots, Params::ChainOrg(a)) => {
+            let o = org::get(p, &a.org_id).await.map_err(|_| {
+                Error::invalid_as(
+                    "ORG_UNKNOWN",
+                    format!("no org {} on this platform", a.org_id),
+                )
+            })?;
+            let roots = crate::certificate::trust_root::pems(p, &o.id).await?;
+            (
+                names::SYS_CONFIG.into(),
+                "update".into(),
+                json!({"set_trust_roots": {"org_id": o.id, "trust_roots": roots}}),
                 None,
             )
         }

@@ -15,9 +15,11 @@ mod flood;
 mod grafana;
 mod monitoring;
 mod node;
+mod node_settings;
 mod platform;
 mod recycle;
 mod sim;
+mod trust_roots;
 
 use std::{
     path::Path,

@@ -59,7 +59,7 @@ pub async fn list(v: Viewer, Query(q): Query<ListQuery>) -> Result<Response, Res
     let body = html! {
         (layout::notice(l, q.done.as_deref()))
         p.lead { (l.t("certs-intro")) }
-        p { a href="/certificates/requests" { (l.t("cert-requests")) } }
+        p { a href="/certificates/requests" { (l.t("cert-requests")) } " · " a href="/certificates/trust-roots" { (l.t("trust-roots")) } }
         form.filters method="get" action="/certificates" {
             div.field {
                 label for="f-kind" { (l.t("kind")) }
@@ -413,4 +413,156 @@ pub async fn renew(v: Viewer, Path(fp): Path<String>, form: Form) -> Result<Resp
         )),
         Err(e) => Err(refused(&v, &e)),
     }
+}
+
+/// `GET /certificates/trust-roots`: the org's own CA and the external roots it imported, an
+/// import form, and a check of any certificate against them.
+pub async fn trust_roots(v: Viewer, Query(q): Query<Done>) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let roots = v.get("/api/v1/org/trust-roots").await?;
+    let items = roots["items"].as_array().cloned().unwrap_or_default();
+    let manage = v.may(a::TRUST_ROOT_MANAGE);
+    let body = html! {
+        (layout::notice(l, q.done.as_deref()))
+        p.lead { (l.t("trust-roots-intro")) }
+        section.card {
+            table {
+                thead { tr {
+                    th scope="col" { (l.t("subject")) } th scope="col" { (l.t("kind")) } th scope="col" { (l.t("expires")) }
+                    th scope="col" { (l.t("fingerprint")) } th scope="col" {}
+                } }
+                tbody { @for r in &items {
+                    @let fp = r["fingerprint"].as_str().unwrap_or_default();
+                    tr {
+                        td { (text(&r["subject"])) }
+                        td { (l.t(&format!("root-kind-{}", r["kind"].as_str().unwrap_or("external")))) }
+                        td { (time(r["not_after"].as_i64().unwrap_or_default())) }
+                        td { (short(fp)) }
+                        td { @if manage && r["kind"] == "external" {
+                            (confirm_button(&v, &format!("/certificates/trust-roots/{}/remove", enc(fp)), &l.t("remove"), &l.t("confirm-remove-root"), true))
+                        } }
+                    }
+                } }
+            }
+            p.hint { (l.t("trust-roots-chains-hint")) }
+        }
+        @if manage {
+            section.card {
+                h2 { (l.t("import-root")) }
+                form method="post" action="/certificates/trust-roots" {
+                    (csrf(&v))
+                    div.field {
+                        label for="tr-pem" { (l.t("root-pem")) }
+                        textarea #tr-pem name="certificate" rows="8" required aria-describedby="tr-pem-hint" {}
+                        p.hint #tr-pem-hint { (l.t("root-pem-hint")) }
+                    }
+                    button.primary type="submit" { (l.t("import-root")) }
+                }
+            }
+        }
+        section.card {
+            h2 { (l.t("verify-cert")) }
+            form method="post" action="/certificates/verify" {
+                (csrf(&v))
+                div.field {
+                    label for="vc-pem" { (l.t("cert-pem")) }
+                    textarea #vc-pem name="certificate" rows="8" required {}
+                }
+                button.secondary type="submit" { (l.t("verify")) }
+            }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        &l.t("trust-roots"),
+        Nav::Certificates,
+        body,
+    ))
+}
+
+/// `POST /certificates/trust-roots`.
+pub async fn import_root(v: Viewer, form: Form) -> Result<Response, Response> {
+    v.me()?;
+    let f = Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    match w
+        .send(
+            Method::POST,
+            "/api/v1/org/trust-roots",
+            &json!({"certificate": f.get("certificate")}),
+        )
+        .await
+    {
+        Ok(_) => Ok(done("/certificates/trust-roots", "root-imported")),
+        Err(e) => Err(refused(&v, &e)),
+    }
+}
+
+/// `POST /certificates/trust-roots/{fingerprint}/remove`.
+pub async fn remove_root(
+    v: Viewer,
+    Path(fp): Path<String>,
+    form: Form,
+) -> Result<Response, Response> {
+    v.me()?;
+    let f = Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    match w
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/org/trust-roots/{}", enc(&fp)),
+            &json!({}),
+        )
+        .await
+    {
+        Ok(_) => Ok(done("/certificates/trust-roots", "root-removed")),
+        Err(e) => Err(refused(&v, &e)),
+    }
+}
+
+/// `POST /certificates/verify`: the answer on a page of its own.
+pub async fn verify(v: Viewer, form: Form) -> Result<Response, Response> {
+    v.me()?;
+    let l = v.lang;
+    let f = Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    let r = match w
+        .send(
+            Method::POST,
+            "/api/v1/org/certificates/verify",
+            &json!({"certificate": f.get("certificate")}),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Err(refused(&v, &e)),
+    };
+    let body = html! {
+        section.card {
+            @if r["valid"] == true {
+                div.notice.good role="status" { (l.t("cert-verifies")) }
+            } @else {
+                div.notice.bad role="status" { (l.t("cert-does-not-verify")) " " code { (text(&r["reason"])) } }
+            }
+            dl.facts {
+                dt { (l.t("subject")) } dd { (text(&r["subject"])) }
+                dt { (l.t("fingerprint")) } dd { code.hash { (text(&r["fingerprint"])) } }
+                dt { (l.t("expires")) } dd { (text(&r["not_after"])) }
+                @if r["valid"] == true {
+                    dt { (l.t("root")) } dd { (l.t(&format!("root-kind-{}", r["root_kind"].as_str().unwrap_or("platform")))) " " code { (short(r["root"].as_str().unwrap_or_default())) } }
+                    dt { (l.t("role")) } dd { (text(&r["role"])) }
+                } @else {
+                    dt { (l.t("reason")) } dd { (text(&r["message"])) }
+                }
+            }
+            p { a href="/certificates/trust-roots" { (l.t("trust-roots")) } }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        &l.t("verify-cert"),
+        Nav::Certificates,
+        body,
+    ))
 }

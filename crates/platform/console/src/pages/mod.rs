@@ -78,6 +78,15 @@ pub fn routes() -> Router<Console> {
             "/certificates/requests/{id}/{decision}",
             post(certificates::decide),
         )
+        .route(
+            "/certificates/trust-roots",
+            get(certificates::trust_roots).post(certificates::import_root),
+        )
+        .route(
+            "/certificates/trust-roots/{fp}/remove",
+            post(certificates::remove_root),
+        )
+        .route("/certificates/verify", post(certificates::verify))
         .route("/certificates/{fp}", get(certificates::show))
         .route("/certificates/{fp}/revoke", post(certificates::revoke))
         .route("/certificates/{fp}/renew", post(certificates::renew))
@@ -87,6 +96,7 @@ pub fn routes() -> Router<Console> {
         .route("/monitoring/channels", post(monitoring::create_channel))
         .route("/monitoring/{what}/{id}/{action}", post(monitoring::act))
         .route("/nodes/{id}", get(networks::node))
+        .route("/nodes/{id}/settings", post(networks::settings))
         .route("/nodes/{id}/{action}", post(networks::control))
         .route("/propose", post(proposals::propose_simple))
         .route(

@@ -209,6 +209,55 @@ fn add_node_form(v: &Viewer, id: &str) -> maud::Markup {
     }
 }
 
+/// `POST /nodes/{id}/settings`.
+pub async fn settings(
+    v: Viewer,
+    Path(id): Path<String>,
+    form: Result<axum::Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Response> {
+    v.me()?;
+    let f = super::Fields::from(form);
+    let w = v.with_csrf(f.csrf());
+    let mut body = serde_json::json!({});
+    let log = f.get("log_level").trim();
+    if !log.is_empty() {
+        body["log_level"] = serde_json::json!(log);
+    }
+    for key in ["pool_max_txs", "verify_blocks"] {
+        let value = f.get(key).trim();
+        if value.is_empty() {
+            continue;
+        }
+        match value.parse::<u64>() {
+            Ok(n) => body[key] = serde_json::json!(n),
+            Err(_) => {
+                return Err(super::refused(
+                    &v,
+                    &crate::gateway::ApiError::console(
+                        400,
+                        "FORM_INVALID",
+                        format!("{key} is a whole number"),
+                    ),
+                ));
+            }
+        }
+    }
+    match w
+        .send(
+            axum::http::Method::PUT,
+            &format!("/api/v1/nodes/{}/settings", enc(&id)),
+            &body,
+        )
+        .await
+    {
+        Ok(_) => Ok(super::done(
+            &format!("/nodes/{}", enc(&id)),
+            "node-settings",
+        )),
+        Err(e) => Err(super::refused(&v, &e)),
+    }
+}
+
 /// `POST /networks/{id}/nodes`.
 pub async fn add_node(
     v: Viewer,
@@ -472,6 +521,14 @@ pub async fn node(
         None
     };
     let charts = super::monitoring::node_charts(&v, &id).await;
+    let settings = if ours && n["hosting"] != "org" && v.may(covenant_platform::action::NODE_MANAGE)
+    {
+        v.try_get(&format!("/api/v1/nodes/{}/settings", enc(&id)))
+            .await
+            .ok()
+    } else {
+        None
+    };
     let body = html! {
         (layout::notice(l, q.done.as_deref()))
         section.card {
@@ -513,6 +570,30 @@ pub async fn node(
                     (layout::confirm_button(&v, &format!("/nodes/{}/stop", enc(&id)), &l.t("stop"), &l.t("confirm-stop-node"), true))
                 } @else {
                     form.inline method="post" action={"/nodes/" (enc(&id)) "/start"} { (layout::csrf(&v)) button.primary type="submit" { (l.t("start")) } }
+                }
+            }
+        }
+        @if let Some(s) = &settings {
+            section.card #node-settings {
+                h2 { (l.t("node-settings")) }
+                p.hint { (l.t("node-settings-hint")) }
+                form method="post" action={"/nodes/" (enc(&id)) "/settings"} data-confirm=(l.t("confirm-node-settings")) {
+                    (layout::csrf(&v))
+                    div.field {
+                        label for="ns-log" { (l.t("log-level")) }
+                        input #ns-log name="log_level" type="text" maxlength="200" placeholder="info" value=(s["log_level"].as_str().unwrap_or_default()) aria-describedby="ns-log-hint";
+                        p.hint #ns-log-hint { (l.t("log-level-hint")) }
+                    }
+                    div.field {
+                        label for="ns-pool" { (l.t("pool-max-txs")) }
+                        input #ns-pool name="pool_max_txs" type="number" min="100" max="1000000" value=(s["pool_max_txs"].as_u64().map(|n| n.to_string()).unwrap_or_default());
+                    }
+                    div.field {
+                        label for="ns-verify" { (l.t("verify-blocks")) }
+                        input #ns-verify name="verify_blocks" type="number" min="0" max="10000000" value=(s["verify_blocks"].as_u64().map(|n| n.to_string()).unwrap_or_default()) aria-describedby="ns-verify-hint";
+                        p.hint #ns-verify-hint { (l.t("verify-blocks-hint")) }
+                    }
+                    button.primary type="submit" { (l.t("save-and-restart")) }
                 }
             }
         }

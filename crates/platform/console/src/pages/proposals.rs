@@ -421,6 +421,7 @@ const SIMPLE_KINDS: &[&str] = &[
     "network.delete",
     "chain.admit_org",
     "chain.remove_org",
+    "chain.update_org_roots",
     "chain.add_node",
     "chain.promote_node",
     "chain.remove_node",
@@ -529,6 +530,7 @@ pub fn chain_governance(
                 .map(str::to_string)
         })
         .collect();
+    let my_org = v.me().map(|m| m.org_id().to_string()).unwrap_or_default();
     let sync: Vec<(String, String)> = chain["nodes"]
         .as_array()
         .into_iter()
@@ -560,6 +562,15 @@ pub fn chain_governance(
                         input #ca-org name="p.org_id" type="text" required maxlength="64";
                     }
                     button.primary type="submit" { (l.t("propose-admit")) }
+                }
+                @if members.iter().any(|m| m == my_org.as_str()) {
+                    form.filters method="post" action="/propose" {
+                        (csrf(v)) (hidden(consortium, "chain.update_org_roots"))
+                        input type="hidden" name="p.chain_id" value=(id);
+                        input type="hidden" name="p.org_id" value=(my_org);
+                        p.hint { (l.t("update-roots-hint")) " " a href="/certificates/trust-roots" { (l.t("trust-roots")) } }
+                        button.secondary type="submit" { (l.t("propose-update-roots")) }
+                    }
                 }
                 @if !members.is_empty() {
                     form.filters method="post" action="/propose" data-confirm=(l.t("confirm-remove-org")) {

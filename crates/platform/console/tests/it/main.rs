@@ -626,6 +626,52 @@ async fn certificates_and_alerts_through_the_pages(b: Backend) {
         r.body
     );
 
+    // Trust roots: the org's own CA; a PEM that is no root, or no certificate, is refused on
+    // a page; the org's own CA checks against itself.
+    let r = web.get("/certificates/trust-roots").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Own CA") && r.body.contains("Import a root"),
+        "{}",
+        r.body
+    );
+    let r = web
+        .post(
+            "/certificates/trust-roots",
+            &[
+                ("csrf", &csrf),
+                (
+                    "certificate",
+                    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("TRUST_ROOT_INVALID"), "{}", r.body);
+    let r = web
+        .post(
+            "/certificates/verify",
+            &[("csrf", &csrf), ("certificate", "hello")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("CERTIFICATE_INVALID"), "{}", r.body);
+    let roots: serde_json::Value =
+        serde_json::from_str(&web.get("/api/v1/org/trust-roots").await.body).unwrap();
+    let own = roots["items"][0]["certificate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = web
+        .post(
+            "/certificates/verify",
+            &[("csrf", &csrf), ("certificate", &own)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("chains to one of your org"), "{}", r.body);
+
     // A request for a kept key, approved from the requests page.
     let r = web
         .post(

@@ -65,6 +65,43 @@ impl OrgCa {
         Ok(OrgCa { cert, key })
     }
 
+    /// The root again for `days`: the same key and subject, a new serial and validity. What the
+    /// old root issued verifies under the new one (same issuer name, same key).
+    pub fn renew_root(&self, org: &str, days: u32) -> Result<Certificate> {
+        if !(1..=ROOT_DAYS).contains(&days) {
+            return Err(Error::invalid_as(
+                "CERT_DAYS_INVALID",
+                format!("an org root lasts 1 to {ROOT_DAYS} days"),
+            ));
+        }
+        let subject = subject_name(org, Role::Ca, &format!("{org} Root CA"))?;
+        if subject.to_string() != self.cert.subject_string() {
+            return Err(Error::conflict(
+                "CERT_NOT_RENEWABLE",
+                "the org's root has a subject the platform did not give it; import a new root instead",
+            ));
+        }
+        let now = SystemTime::now();
+        let kid = key_identifier(self.key.public_key());
+        Ok(issue_certificate(
+            &CertificateSpec {
+                subject: subject.clone(),
+                public_key: self.key.public_key().clone(),
+                role: Role::Ca,
+                hosts: vec![],
+                not_before: now - BACKDATE,
+                not_after: now + DAY * days,
+                path_len: None,
+            },
+            &random_serial()?,
+            Issuer {
+                name: &subject,
+                key: &self.key,
+                key_id: Some(&kid),
+            },
+        )?)
+    }
+
     /// A CA from its certificate and PKCS#8 key (PEM).
     pub fn from_parts(cert_pem: &str, key_pem: &str) -> Result<OrgCa> {
         let cert = Certificate::from_pem(cert_pem, "org CA certificate")?;

@@ -333,10 +333,11 @@ pub async fn renew(
     let role = match k.view.kind {
         CertKind::Admin => covenant_pki::Role::Admin,
         CertKind::Client => covenant_pki::Role::Client,
-        CertKind::Root | CertKind::Node => {
+        CertKind::Root => return renew_root(p, caller, &k, days).await,
+        CertKind::Node => {
             return Err(Error::conflict(
                 "CERT_NOT_RENEWABLE",
-                "only admin and client certificates are renewed here; an org root or a node certificate changes what the chains trust",
+                "a node's certificate is its identity in its chains' consensus; add a node with a new certificate and remove the old one by proposal",
             ));
         }
     };
@@ -394,6 +395,74 @@ pub async fn renew(
     tx.commit().await?;
     crate::event::push(p, notices);
     get(p, caller.org(), &cert.fingerprint()).await
+}
+
+/// Renew the org's root: the same key and subject certified again for `days` (ten years by
+/// default). Everything the old root issued verifies under the new one, so nothing stops;
+/// a `chain.update_org_roots` proposal goes to every chain the org is on so the chains hold
+/// the new root before the old one expires.
+async fn renew_root(
+    p: &Platform,
+    caller: &crate::auth::Caller,
+    k: &Known,
+    days: Option<u32>,
+) -> Result<CertificateDetail> {
+    caller.require(crate::action::TRUST_ROOT_MANAGE)?;
+    let org = caller.org();
+    let ca = crate::org::ca(p, org).await?;
+    let cert = ca.renew_root(org, days.unwrap_or(crate::ca::ROOT_DAYS))?;
+    let n = sqlx::query("UPDATE orgs SET ca_cert = $1 WHERE id = $2 AND ca_cert = $3")
+        .bind(cert.to_pem())
+        .bind(org)
+        .bind(k.cert.to_pem())
+        .execute(p.db().pool())
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::conflict(
+            "CERT_CHANGED",
+            "the org's root was renewed meanwhile; read it again",
+        ));
+    }
+    let mut proposals = Vec::new();
+    for (chain, consortium, reachable) in revocation::chains_of(p, org).await? {
+        let opened = match reachable {
+            Ok(()) => crate::proposal::create(
+                p,
+                caller,
+                &consortium,
+                "chain.update_org_roots",
+                serde_json::json!({"chain_id": chain, "org_id": org}),
+                Some(format!(
+                    "Update {org}'s trust roots on chain {chain} (renewed root)"
+                )),
+            )
+            .await
+            .map(|v| v.id),
+            Err(e) => Err(e),
+        };
+        proposals.push(match opened {
+            Ok(id) => serde_json::json!({"chain_id": chain, "proposal_id": id}),
+            Err(e) => serde_json::json!({"chain_id": chain, "error": {"code": e.code(), "message": e.public_message()}}),
+        });
+    }
+    crate::event::publish(
+        p,
+        &[org.to_string()],
+        &crate::event::New {
+            kind: "cert.renewed",
+            title: format!(
+                "The org's root was renewed until {}; proposals update it on {} chain(s)",
+                format_time(cert.not_after()),
+                proposals.len()
+            ),
+            subject_kind: "certificate",
+            subject_id: &cert.fingerprint(),
+            data: serde_json::json!({"previous": k.view.fingerprint, "fingerprint": cert.fingerprint(), "root": true, "proposals": proposals}),
+        },
+    )
+    .await?;
+    get(p, org, &cert.fingerprint()).await
 }
 
 #[cfg(test)]

@@ -302,7 +302,10 @@ fn entry(serial_hex: &str, reason: RevocationReason, at_ms: i64) -> Result<Revok
 }
 
 /// Running chains the org is a member of (by the chain's own config), with their consortium.
-async fn chains_of(p: &Platform, org_id: &str) -> Result<Vec<(String, String, Result<()>)>> {
+pub(crate) async fn chains_of(
+    p: &Platform,
+    org_id: &str,
+) -> Result<Vec<(String, String, Result<()>)>> {
     let rows = sqlx::query(
         "SELECT c.id, c.consortium_id FROM chains c JOIN consortium_members m ON m.consortium_id = c.consortium_id WHERE m.org_id = $1 AND c.state = 'running' ORDER BY c.id",
     )

@@ -547,13 +547,42 @@ async fn a_certificate_is_renewed_for_the_same_key(b: Backend) {
         .await
         .refused(404, "NOT_FOUND");
     assert!(kinds(&a.root.get("/api/v1/events").await.ok()).contains(&"cert.renewed".into()));
-    // A root is not renewed here, nor a revoked certificate.
+    // The root: renewed by the root account only, with the same key, so what the old root
+    // issued verifies under the new one.
     let list = a.root.get("/api/v1/org/certificates?kind=root").await.ok();
-    let root = list["items"][0]["fingerprint"].as_str().unwrap();
-    a.root
+    let root = list["items"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (clerk, _) = t
+        .sub_account(&a, "clerk", &["identity.manage", "org.read"])
+        .await;
+    clerk
         .post(&format!("/api/v1/org/certificates/{root}/renew"), json!({}))
         .await
-        .refused(409, "CERT_NOT_RENEWABLE");
+        .refused(403, "PERMISSION_DENIED");
+    let renewed = a
+        .root
+        .post(&format!("/api/v1/org/certificates/{root}/renew"), json!({}))
+        .await
+        .ok();
+    assert_eq!(renewed["kind"], "root");
+    assert_ne!(renewed["fingerprint"], root.as_str());
+    let v = a
+        .root
+        .post(
+            "/api/v1/org/certificates/verify",
+            json!({"certificate": new["certificate"]}),
+        )
+        .await
+        .ok();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["root"], renewed["fingerprint"], "{v}");
+    a.root
+        .get(&format!("/api/v1/org/certificates/{root}"))
+        .await
+        .refused(404, "NOT_FOUND");
+    // Not a revoked certificate.
     let nf = new["fingerprint"].as_str().unwrap();
     a.root
         .post(&format!("/api/v1/org/certificates/{nf}/revoke"), json!({}))

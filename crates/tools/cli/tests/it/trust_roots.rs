@@ -2,7 +2,8 @@
 //! apart from the platform (`covenant ca init`) issues a holder's certificate. The chain does
 //! not know it; the org imports the root on the platform, which then verifies the holder's
 //! certificate as the org's; a `chain.update_org_roots` proposal tells the chain, and the
-//! holder's transaction commits.
+//! holder's transaction commits. Then the org's own root is renewed: the same key certified
+//! again, a proposal per chain carries it, and certificates the old one issued keep signing.
 
 use serde_json::json;
 
@@ -210,4 +211,61 @@ fn certificates_of_an_imported_root_sign_for_the_org() {
         2,
         "{config}"
     );
+
+    // The org's own root renewed: same key, new validity; the chain is told by proposal.
+    let old_root = roots["items"][0].clone();
+    let (status, renewed) = call(
+        "POST",
+        &format!(
+            "/api/v1/org/certificates/{}/renew",
+            old_root["fingerprint"].as_str().unwrap()
+        ),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{renewed}");
+    assert_eq!(renewed["kind"], "root", "{renewed}");
+    assert_ne!(renewed["fingerprint"], old_root["fingerprint"]);
+    let events = a.get(&rt, "/api/v1/events?limit=50");
+    let event = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "cert.renewed" && e["data"]["root"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("no root renewal event: {events}"));
+    let proposal = event["data"]["proposals"][0]["proposal_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{event}"))
+        .to_string();
+    wait_proposal(&rt, &a, &proposal, "executed", 60);
+    let now = a.get(&rt, "/api/v1/org/trust-roots");
+    assert_eq!(
+        now["items"][0]["fingerprint"], renewed["fingerprint"],
+        "{now}"
+    );
+    // The platform's client identity, certified by the old root, still signs on the chain.
+    let admin = a.get(&rt, "/api/v1/org/certificates?kind=admin")["items"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pem = a.get(&rt, &format!("/api/v1/org/certificates/{admin}"))["certificate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = a.post(
+        &rt,
+        "/api/v1/chains/ledger/contracts/sys.certs/invoke",
+        json!({"method": "register", "args": {"cert": pem}}),
+    );
+    assert_eq!(r["result"]["code"], "OK", "{r}");
+    // A root lasts at most ten years.
+    let (status, _) = call(
+        "POST",
+        &format!(
+            "/api/v1/org/certificates/{}/renew",
+            renewed["fingerprint"].as_str().unwrap()
+        ),
+        json!({"days": 5000}),
+    );
+    assert_eq!(status, 400, "a root lasts at most ten years");
 }

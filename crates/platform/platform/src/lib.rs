@@ -23,6 +23,7 @@ pub mod ca;
 pub mod certificate;
 pub mod consortium;
 pub mod contract;
+pub mod contract_source;
 pub mod db;
 pub mod error;
 pub mod event;

@@ -101,6 +101,54 @@ fn certificate_components() -> Value {
     })
 }
 
+/// Schemas of the operations routes: ledger exports, node bundles and settings, trust roots,
+/// contract source checks (apart from the rest to keep each `json!` within the macro's limits).
+fn operations_components() -> Value {
+    let s = json!({"type": "string"});
+    let n = int();
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "ContractSourceCheck": obj(json!({
+            "ok": {"type": "boolean"}, "built": {"type": "boolean"}, "linted": {"type": "boolean"},
+            "methods": strings,
+            "findings": {"type": "array", "items": {"type": "object", "properties": {
+                "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+                "tool": {"type": "string", "enum": ["rules", "rustc", "clippy", "module"]},
+                "rule": s, "message": s,
+                "line": {"type": "integer", "nullable": true}, "column": {"type": "integer", "nullable": true},
+                "location": {"type": "string", "nullable": true}
+            }}},
+            "module": {"type": "string", "nullable": true, "description": "The built module (base64) when ok"},
+            "size": {"type": "integer", "nullable": true}, "sha256": {"type": "string", "nullable": true}
+        })),
+        "NodeSettings": {"type": "object", "additionalProperties": false, "properties": {
+            "log_level": {"type": "string", "nullable": true, "maxLength": 200, "description": "error, warn, info, debug, trace, or a filter such as info,covenant_consensus=debug"},
+            "pool_max_txs": {"type": "integer", "nullable": true, "minimum": 100, "maximum": 1000000},
+            "verify_blocks": {"type": "integer", "nullable": true, "minimum": 0, "maximum": 10000000}
+        }},
+        "TrustRoot": obj(json!({
+            "fingerprint": s, "kind": {"type": "string", "enum": ["platform", "external"]},
+            "subject": s, "not_after": n, "certificate": s,
+            "added_at": {"type": "integer", "format": "int64", "nullable": true},
+            "added_by": {"type": "string", "nullable": true}
+        })),
+        "NodeBundle": obj(json!({
+            "format": s, "node": {"type": "object"}, "created_at": n,
+            "chains": {"type": "array", "items": {"type": "object", "properties": {
+                "id": s, "genesis": {"type": "string", "format": "byte"},
+                "genesis_hash": {"type": "string", "nullable": true}, "consensus": s, "suite": s,
+                "nodes": {"type": "array"}
+            }}}
+        })),
+        "LedgerExport": obj(json!({
+            "network_id": s, "chain_id": s, "node": s, "blocks": n, "bytes": n,
+            "genesis_hash": s, "tip_hash": s,
+            "config_heights": {"type": "array", "items": {"type": "integer"}},
+            "created_at": n, "created_by": s
+        })),
+    })
+}
+
 /// The monitoring component schemas.
 fn monitoring_components() -> Value {
     let s = json!({"type": "string"});
@@ -277,31 +325,6 @@ pub fn components() -> Value {
             "created_at": n,
             "live": {"description": "What the chain itself reports (height, members, consensus nodes, policies, contracts), or why it could not be read"}
         })),
-        "NodeSettings": {"type": "object", "additionalProperties": false, "properties": {
-            "log_level": {"type": "string", "nullable": true, "maxLength": 200, "description": "error, warn, info, debug, trace, or a filter such as info,covenant_consensus=debug"},
-            "pool_max_txs": {"type": "integer", "nullable": true, "minimum": 100, "maximum": 1000000},
-            "verify_blocks": {"type": "integer", "nullable": true, "minimum": 0, "maximum": 10000000}
-        }},
-        "TrustRoot": obj(json!({
-            "fingerprint": s, "kind": {"type": "string", "enum": ["platform", "external"]},
-            "subject": s, "not_after": n, "certificate": s,
-            "added_at": {"type": "integer", "format": "int64", "nullable": true},
-            "added_by": {"type": "string", "nullable": true}
-        })),
-        "NodeBundle": obj(json!({
-            "format": s, "node": {"type": "object"}, "created_at": n,
-            "chains": {"type": "array", "items": {"type": "object", "properties": {
-                "id": s, "genesis": {"type": "string", "format": "byte"},
-                "genesis_hash": {"type": "string", "nullable": true}, "consensus": s, "suite": s,
-                "nodes": {"type": "array"}
-            }}}
-        })),
-        "LedgerExport": obj(json!({
-            "network_id": s, "chain_id": s, "node": s, "blocks": n, "bytes": n,
-            "genesis_hash": s, "tip_hash": s,
-            "config_heights": {"type": "array", "items": {"type": "integer"}},
-            "created_at": n, "created_by": s
-        })),
         "Operation": obj(json!({
             "id": s, "org_id": s, "consortium_id": {"type": "string", "nullable": true},
             "kind": s, "target": s, "state": {"type": "string", "enum": ["running", "succeeded", "failed"]},
@@ -322,6 +345,9 @@ pub fn components() -> Value {
     }
     if let (Some(a), Value::Object(m)) = (all.as_object_mut(), monitoring_components()) {
         a.extend(m);
+    }
+    if let (Some(a), Value::Object(o)) = (all.as_object_mut(), operations_components()) {
+        a.extend(o);
     }
     all
 }

@@ -9,6 +9,7 @@ mod certificates;
 mod cluster;
 mod console;
 mod consortium;
+mod contract_source;
 mod crash;
 mod devnode;
 mod flood;

@@ -93,6 +93,11 @@ impl Platform {
             cmd.arg("--db").arg(db);
         }
         cmd.args(&self.extra);
+        // Contracts built from source share the example contracts' build of their dependencies.
+        cmd.env(
+            "COVENANT_CONTRACT_TARGET_DIR",
+            covenant_test_utils::target_dir().join("contracts"),
+        );
         self.child = Some(cmd.spawn().unwrap());
         wait_for("the platform to serve", 60, || ready.exists());
         self.url = std::fs::read_to_string(&ready).unwrap();

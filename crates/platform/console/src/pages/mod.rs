@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod consortia;
+pub mod editor;
 pub mod events;
 pub mod explorer;
 pub mod monitoring;
@@ -112,6 +113,14 @@ pub fn routes() -> Router<Console> {
             post(proposals::propose_contract).layer(axum::extract::DefaultBodyLimit::max(
                 proposals::MAX_MODULE_BYTES + 64 * 1024,
             )),
+        )
+        .route(
+            "/chains/{id}/contracts/source",
+            get(editor::page)
+                .post(editor::submit)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    2 * proposals::MAX_MODULE_BYTES,
+                )),
         )
         .route(
             "/chains/{id}/contracts/{name}/{action}",

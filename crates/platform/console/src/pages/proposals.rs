@@ -24,7 +24,7 @@ type Form = Result<axum::Form<Vec<(String, String)>>, FormRejection>;
 /// whole request, base64 included).
 pub const MAX_MODULE_BYTES: usize = 11 * 1024 * 1024;
 
-async fn propose(
+pub(super) async fn propose(
     v: &Viewer,
     csrf_token: Option<&str>,
     consortium: &str,
@@ -216,6 +216,7 @@ pub fn contracts_forms(v: &Viewer, chain_id: &str, contracts: &[Value]) -> Marku
         section.card {
             h2 { (l.t("propose-contract")) }
             p.hint { (l.t("propose-contract-hint")) }
+            p { a.button.secondary href={"/chains/" (enc(chain_id)) "/contracts/source"} { (l.t("write-in-rust")) } }
             form method="post" action={"/chains/" (enc(chain_id)) "/contracts"} enctype="multipart/form-data" {
                 (csrf(v))
                 div.field {
@@ -268,7 +269,7 @@ pub fn contracts_forms(v: &Viewer, chain_id: &str, contracts: &[Value]) -> Marku
     }
 }
 
-async fn consortium_of_chain(v: &Viewer, chain: &str) -> Result<String, Response> {
+pub(super) async fn consortium_of_chain(v: &Viewer, chain: &str) -> Result<String, Response> {
     let c = v.get(&format!("/api/v1/chains/{}", enc(chain))).await?;
     Ok(c["consortium_id"].as_str().unwrap_or_default().to_string())
 }

@@ -232,6 +232,22 @@ try {
   await pa.getByRole("heading", { name: "Queried" }).waitFor();
   assert.match(await pa.locator("pre").first().innerText(), /bill of lading 42/);
   await visit(pa, "/explorer/trade", "13-explorer-trade", "evidence.put");
+  // A contract written in the browser: the editor numbers and colours its lines; checking
+  // builds it on the platform (rules, compiler, clippy, module) and lists findings by line.
+  await visit(pa, "/chains/trade/contracts/source", "13b-editor", "Contract editor");
+  assert.equal(await pa.locator(".editor-gutter").count(), 1, "the editor draws its line numbers");
+  assert.ok(await pa.locator(".editor-layer .tk-keyword").count() > 10, "the editor colours Rust");
+  // A careless read: it panics when the note is missing.
+  const starter = await pa.locator("#e-source").inputValue();
+  await pa.locator("#e-source").fill(starter.replace(
+    "Ok(ctx.get_string(a.key.as_bytes()))", "Ok(Some(ctx.get_string(a.key.as_bytes()).unwrap()))"));
+  await pa.locator('form[action$="/contracts/source"] button[value=check]').click();
+  await pa.locator("#findings").waitFor({ timeout: 240000 });
+  await pa.getByText("Built and checked").waitFor();
+  assert.match(await pa.locator("#findings").innerText(), /panic-in-method/);
+  assert.ok(await pa.locator("a.goto-line").count() > 0, "findings link to their lines");
+  assert.ok(await pa.locator(".editor-gutter .flagged").count() > 0, "the editor marks their lines");
+  await shot(pa, "13c-editor-checked");
 
   // The explorer: figures, the trend, and the live tables refreshing by themselves.
   await pa.goto(base + "/explorer");

@@ -107,23 +107,8 @@ impl Node {
                 .check_key_algorithm(key.algorithm())
                 .map_err(|e| NodeError::Config(format!("chain {}: node key: {e}", section.id)))?;
             let node_id = suite.hash(cert.der()).0.to_vec();
-            let listed = |nodes: &[covenant_types::ConsensusNode]| {
-                nodes.iter().any(|n| n.certificate == cert.der())
-            };
             match kind.as_str() {
-                "solo" => {
-                    if !gconfig
-                        .consensus
-                        .as_ref()
-                        .is_some_and(|c| listed(&c.nodes) || listed(&c.sync_nodes))
-                    {
-                        return Err(NodeError::Config(format!(
-                            "this node's certificate is not a node of solo chain {}",
-                            section.id
-                        )));
-                    }
-                }
-                "tbft" | "raft" => {}
+                "solo" | "tbft" | "raft" => {}
                 other => {
                     return Err(NodeError::Config(format!(
                         "chain {} uses {other} consensus, which this node does not run",
@@ -152,6 +137,24 @@ impl Node {
                 options,
                 Executor::new(vm.clone()),
             )?;
+            // A solo chain's one node (or a sync node of it) must be in the chain's config as
+            // it stands now: a node whose certificate a config update replaced runs with the
+            // new one.
+            let listed = |nodes: &[covenant_types::ConsensusNode]| {
+                nodes.iter().any(|n| n.certificate == cert.der())
+            };
+            if kind == "solo"
+                && !chain
+                    .config()
+                    .consensus
+                    .as_ref()
+                    .is_some_and(|c| listed(&c.nodes) || listed(&c.sync_nodes))
+            {
+                return Err(NodeError::Config(format!(
+                    "this node's certificate is not a node of solo chain {}",
+                    section.id
+                )));
+            }
             info!(chain = %section.id, consensus = %kind, height = ?chain.store().height(), "chain open");
             chains.insert(section.id.clone(), chain);
         }

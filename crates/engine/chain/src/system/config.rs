@@ -73,6 +73,14 @@ struct AddNode {
     address: String,
 }
 
+/// A node's certificate replaced (renewed, or a new key): the node keeps its name and place.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceCertificate {
+    node_id: String,
+    certificate: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Promote {
@@ -115,6 +123,9 @@ pub struct Update {
     add_sync_node: Option<AddNode>,
     remove_sync_node: Option<String>,
     promote_sync_node: Option<Promote>,
+    /// A consensus or sync node's certificate replaced, in place: a renewed certificate (or
+    /// one for a new key) becomes the node's identity from the next block on.
+    replace_node_certificate: Option<ReplaceCertificate>,
     set_block: Option<SetBlock>,
     set_policy: Option<SetPolicy>,
     tx_expiry_window_ms: Option<u64>,
@@ -261,6 +272,42 @@ pub fn apply(
             node.address = a;
         }
         consensus.nodes.push(node);
+        changed = true;
+    }
+    if let Some(r) = u.replace_node_certificate {
+        let cert = cert_from_text(&r.certificate, "node certificate")?;
+        if cert.role() != Some(covenant_pki::Role::Node) {
+            return Err(SysError::args(
+                "the certificate of a consensus or sync node must have role node",
+            ));
+        }
+        let consensus = config
+            .consensus
+            .as_mut()
+            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        if consensus
+            .nodes
+            .iter()
+            .chain(&consensus.sync_nodes)
+            .any(|n| n.certificate == cert.der())
+        {
+            return Err(SysError::args(
+                "a node of the chain has this certificate already",
+            ));
+        }
+        let node = consensus
+            .nodes
+            .iter_mut()
+            .chain(consensus.sync_nodes.iter_mut())
+            .find(|n| n.node_id == r.node_id)
+            .ok_or_else(|| SysError::args(format!("{} is not a node of the chain", r.node_id)))?;
+        if cert.organization().as_deref() != Some(node.org_id.as_str()) {
+            return Err(SysError::args(format!(
+                "the certificate is not of org {}, which runs {}",
+                node.org_id, r.node_id
+            )));
+        }
+        node.certificate = cert.der().to_vec();
         changed = true;
     }
     if let Some(node) = u.remove_node {

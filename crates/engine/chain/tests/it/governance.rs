@@ -172,6 +172,49 @@ fn an_orgs_trust_roots_change_by_a_governed_update() {
 }
 
 #[test]
+fn a_nodes_certificate_is_replaced_in_place_by_a_governed_update() {
+    let orgs: Vec<TestOrg> = (1..=2)
+        .map(|i| TestOrg::new(&format!("org{i}"), Suite::Sm))
+        .collect();
+    let refs: Vec<&TestOrg> = orgs.iter().collect();
+    let tc = TestChain::new(config("main", Suite::Sm, &refs), &orgs[0].node);
+    let (a, b) = (&orgs[0], &orgs[1]);
+    let far = std::time::SystemTime::now() + std::time::Duration::from_secs(3600 * 500);
+    let renewed = a.issue(covenant_pki::Role::Node, "node", far);
+    let replace = |node: &str, cert: &covenant_pki::Certificate| json!({"replace_node_certificate": {"node_id": node, "certificate": cert.to_pem()}});
+    // Refused without a change: a client's certificate, another org's node certificate, a
+    // node the chain does not have, the certificate the node has already.
+    for bad in [
+        replace("node", &a.client.cert),
+        replace("node", &b.node.cert),
+        replace("node-9", &renewed.cert),
+        replace("node", &a.node.cert),
+    ] {
+        let r = tc.run(tc.tx(&a.admin, "sys.config", "update", &bad, &[&b.admin]));
+        assert_eq!(r.code, "INVALID_ARGS", "{bad}: {}", r.message);
+    }
+    // One org alone cannot do it either: it is a config change like any other.
+    let good = replace("node", &renewed.cert);
+    let r = tc.run(tc.tx(&a.admin, "sys.config", "update", &good, &[]));
+    assert_eq!(r.code, "POLICY_NOT_MET", "{}", r.message);
+    let before = current_config(&tc);
+    ok(&tc.run(tc.tx(&a.admin, "sys.config", "update", &good, &[&b.admin])));
+    let after = current_config(&tc);
+    let nodes = &after.consensus.as_ref().unwrap().nodes;
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(
+        (nodes[0].node_id.as_str(), nodes[0].certificate.as_slice()),
+        ("node", renewed.cert.der())
+    );
+    assert!(
+        after.version > before.version,
+        "{} then {}",
+        before.version,
+        after.version
+    );
+}
+
+#[test]
 fn contract_lifecycle_upgrade_freeze_unfreeze_revoke() {
     let orgs: Vec<TestOrg> = (1..=3)
         .map(|i| TestOrg::new(&format!("org{i}"), Suite::Sm))

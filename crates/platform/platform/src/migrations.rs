@@ -575,6 +575,13 @@ CREATE TABLE org_trust_roots (
 ALTER TABLE nodes ADD COLUMN settings TEXT
 "#,
     },
+    Migration {
+        version: 11,
+        name: "node certificate renewal",
+        sql: r#"
+ALTER TABLE nodes ADD COLUMN pending_cert_pem TEXT
+"#,
+    },
 ];
 
 fn statements(backend: Backend, sql: &str) -> Vec<String> {

@@ -1260,6 +1260,117 @@ pub async fn leave_chain(p: &Platform, chain: &str, node_id: &str) -> Result<()>
     Ok(())
 }
 
+/// The certificate a node is being renewed to, until every chain it is on lists it.
+pub async fn pending_certificate(p: &Platform, node_id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT pending_cert_pem FROM nodes WHERE id = $1")
+        .bind(node_id)
+        .fetch_optional(p.db().pool())
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<Option<String>, _>("pending_cert_pem")?,
+        None => None,
+    })
+}
+
+/// Keep `pem` as the certificate `node_id` is being renewed to.
+pub(crate) async fn set_pending_certificate(p: &Platform, node_id: &str, pem: &str) -> Result<()> {
+    sqlx::query("UPDATE nodes SET pending_cert_pem = $1 WHERE id = $2")
+        .bind(pem)
+        .bind(node_id)
+        .execute(p.db().pool())
+        .await?;
+    Ok(())
+}
+
+/// Whether `chain`'s config, as a node of it serves it now, lists `cert` for the node named
+/// `name`.
+async fn chain_lists(p: &Platform, chain: &str, name: &str, cert: &Certificate) -> Result<bool> {
+    let config = chain_client(p, chain)
+        .await?
+        .config()
+        .await
+        .map_err(node_error)?;
+    let k = &config["consensus"];
+    Ok(k["nodes"]
+        .as_array()
+        .into_iter()
+        .chain(k["sync_nodes"].as_array())
+        .flatten()
+        .filter(|n| n["node_id"] == name)
+        .filter_map(|n| n["certificate"].as_str())
+        .filter_map(|pem| Certificate::from_pem(pem, "node certificate").ok())
+        .any(|c| c.der() == cert.der()))
+}
+
+/// A chain took a node's renewed certificate (`chain.renew_node` passed). Once every chain the
+/// node is on lists the new certificate, the node switches to it: the platform restarts a node
+/// it runs with it; an org running its node on its own machine is told to fetch it. Until then
+/// the node keeps running with the old one. Answers what happened.
+pub async fn renewed_on(p: &Platform, node_id: &str) -> Result<Value> {
+    let n = node(p, node_id).await?;
+    let Some(pem) = pending_certificate(p, &n.id).await? else {
+        return Ok(json!({"switched": false, "waiting_for": []}));
+    };
+    let new = Certificate::from_pem(&pem, "renewed node certificate")?;
+    let mut waiting = Vec::new();
+    for chain in &n.chains {
+        if !chain_lists(p, chain, &n.name, &new).await? {
+            waiting.push(chain.clone());
+        }
+    }
+    if !waiting.is_empty() {
+        return Ok(json!({"switched": false, "waiting_for": waiting}));
+    }
+    switch_certificate(p, &n, &pem).await?;
+    Ok(json!({"switched": true, "fingerprint": new.fingerprint()}))
+}
+
+/// Make `pem` the node's certificate; a running node the platform runs restarts with it.
+pub(crate) async fn switch_certificate(p: &Platform, n: &NodeView, pem: &str) -> Result<()> {
+    let _guard = p.inner.deploy_lock.lock().await;
+    let changed = sqlx::query(
+        "UPDATE nodes SET cert_pem = $1, pending_cert_pem = NULL WHERE id = $2 AND pending_cert_pem = $1",
+    )
+    .bind(pem)
+    .bind(&n.id)
+    .execute(p.db().pool())
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        // Another chain's proposal switched it already.
+        return Ok(());
+    }
+    let fresh = node(p, &n.id).await?;
+    let title = if fresh.hosting == "org" {
+        format!(
+            "Every chain of node {} lists its renewed certificate: download its bundle and restart it with the new certificate",
+            n.name
+        )
+    } else {
+        format!("Node {} runs with its renewed certificate now", n.name)
+    };
+    if fresh.hosting != "org" {
+        write_node(p, &n.id).await?;
+        if fresh.state == "running" {
+            restart(p, std::slice::from_ref(&fresh)).await?;
+        }
+    }
+    let fp = Certificate::from_pem(pem, "node certificate")?.fingerprint();
+    event::publish(
+        p,
+        std::slice::from_ref(&n.org_id),
+        &event::New {
+            kind: "node.renewed",
+            title,
+            subject_kind: "node",
+            subject_id: &n.id,
+            data: json!({"node": n.name, "fingerprint": fp, "chains": n.chains}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 async fn stop(p: &Platform, nodes: &[NodeView]) -> Result<()> {
     // Nodes their orgs run on their own machines are theirs to stop.
     let nodes: Vec<&NodeView> = nodes.iter().filter(|n| n.hosting != "org").collect();

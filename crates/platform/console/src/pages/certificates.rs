@@ -120,6 +120,20 @@ pub async fn show(
         .await?;
     let kind = c["kind"].as_str().unwrap_or_default();
     let revocable = matches!(kind, "admin" | "client") && c["status"] != "revoked";
+    // Who may renew what: identities by identity.manage, the root by the root account's
+    // trust_root.manage, a node by node.manage (its chains then vote on the new one).
+    let renewable = c["status"] != "revoked"
+        && match kind {
+            "admin" | "client" => v.may(a::IDENTITY_MANAGE),
+            "root" => v.may(a::IDENTITY_MANAGE) && v.may(a::TRUST_ROOT_MANAGE),
+            "node" => v.may(a::IDENTITY_MANAGE) && v.may(a::NODE_MANAGE),
+            _ => false,
+        };
+    let (renew_hint, max_days) = match kind {
+        "root" => ("renew-root-hint", 3650),
+        "node" => ("renew-node-hint", 825),
+        _ => ("renew-cert-hint", 825),
+    };
     let r = &c["revocation"];
     let in_progress = r["state"] == "in_progress";
     let body = html! {
@@ -172,13 +186,13 @@ pub async fn show(
                 }
             }
         }
-        @if revocable && v.may(a::IDENTITY_MANAGE) {
+        @if renewable {
             section.card {
                 h2 { (l.t("renew-cert")) }
-                p.hint { (l.t("renew-cert-hint")) }
-                form method="post" action={"/certificates/" (enc(&fp)) "/renew"} {
+                p.hint { (l.t(renew_hint)) }
+                form method="post" action={"/certificates/" (enc(&fp)) "/renew"} data-confirm=[(kind != "client" && kind != "admin").then(|| l.t("confirm-renew-governed"))] {
                     (csrf(&v))
-                    div.field { label for="n-days" { (l.t("valid-days")) } input #n-days name="days" type="number" min="1" max="825" value="825"; }
+                    div.field { label for="n-days" { (l.t("valid-days")) } input #n-days name="days" type="number" min="1" max=(max_days) value=(max_days); }
                     button.primary type="submit" { (l.t("renew")) }
                 }
             }

@@ -232,20 +232,25 @@ pub(crate) async fn known_of(p: &Platform, org_id: &str) -> Result<Vec<Known>> {
             out.push(k);
         }
     }
-    for r in sqlx::query("SELECT id, name, cert_pem FROM nodes WHERE org_id = $1")
+    for r in sqlx::query("SELECT id, name, cert_pem, pending_cert_pem FROM nodes WHERE org_id = $1")
         .bind(org_id)
         .fetch_all(p.db().pool())
         .await?
     {
-        let h = Holder {
-            kind: CertKind::Node,
-            name: r.try_get("name")?,
-            custodial: true,
-            holder_id: Some(r.try_get("id")?),
-            revocation_id: None,
-        };
-        if let Some(k) = known(org_id, h, &r.try_get::<String, _>("cert_pem")?, now) {
-            out.push(k);
+        // A node being renewed has two: the one it runs with and the one its chains are
+        // voting on.
+        let pending = r.try_get::<Option<String>, _>("pending_cert_pem")?;
+        for pem in std::iter::once(r.try_get::<String, _>("cert_pem")?).chain(pending) {
+            let h = Holder {
+                kind: CertKind::Node,
+                name: r.try_get("name")?,
+                custodial: true,
+                holder_id: Some(r.try_get("id")?),
+                revocation_id: None,
+            };
+            if let Some(k) = known(org_id, h, &pem, now) {
+                out.push(k);
+            }
         }
     }
     Ok(out)
@@ -334,12 +339,7 @@ pub async fn renew(
         CertKind::Admin => covenant_pki::Role::Admin,
         CertKind::Client => covenant_pki::Role::Client,
         CertKind::Root => return renew_root(p, caller, &k, days).await,
-        CertKind::Node => {
-            return Err(Error::conflict(
-                "CERT_NOT_RENEWABLE",
-                "a node's certificate is its identity in its chains' consensus; add a node with a new certificate and remove the old one by proposal",
-            ));
-        }
+        CertKind::Node => return renew_node(p, caller, &k, days).await,
     };
     if k.view.revocation_id.is_some() {
         return Err(Error::conflict(
@@ -395,6 +395,109 @@ pub async fn renew(
     tx.commit().await?;
     crate::event::push(p, notices);
     get(p, caller.org(), &cert.fingerprint()).await
+}
+
+/// Renew a node's certificate: the org's CA certifies the node's key again under the same
+/// name for `days`. A node's certificate is its identity in its chains' consensus, so the new
+/// one is kept beside the old and a `chain.renew_node` proposal goes to every chain the node
+/// is on (`sys.config` `replace_node_certificate`); when the last one passes the node
+/// switches to it (`network::renewed_on`) while the other nodes keep the chains committing.
+/// A node on no chain switches at once.
+async fn renew_node(
+    p: &Platform,
+    caller: &crate::auth::Caller,
+    k: &Known,
+    days: Option<u32>,
+) -> Result<CertificateDetail> {
+    caller.require(crate::action::NODE_MANAGE)?;
+    let org = caller.org();
+    let node_id = k
+        .view
+        .holder_id
+        .clone()
+        .ok_or_else(|| Error::internal("a node certificate without its node"))?;
+    let node = crate::network::node(p, &node_id).await?;
+    if node.org_id != org {
+        return Err(Error::not_found(format!("your org has no node {node_id}")));
+    }
+    if crate::network::pending_certificate(p, &node.id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict(
+            "NODE_RENEWING",
+            format!(
+                "node {} is being renewed already: its chains are voting on its new certificate",
+                node.name
+            ),
+        ));
+    }
+    let days = days.unwrap_or(crate::ca::LEAF_DAYS);
+    crate::ca::check_days(days)?;
+    let ca = crate::org::ca(p, org).await?;
+    let key = k.cert.public_key()?;
+    // The same names and addresses the node is reached by.
+    let hosts: Vec<covenant_pki::Host> = k
+        .cert
+        .hosts()
+        .iter()
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let cert = ca.certify(
+        org,
+        covenant_pki::Role::Node,
+        &k.view.name,
+        &key,
+        hosts,
+        days,
+    )?;
+    let pem = cert.to_pem();
+    crate::network::set_pending_certificate(p, &node.id, &pem).await?;
+    let mut proposals = Vec::new();
+    if node.chains.is_empty() {
+        crate::network::switch_certificate(p, &node, &pem).await?;
+    }
+    for chain in &node.chains {
+        let opened = async {
+            let c = crate::network::chain_row(p, chain).await?;
+            crate::proposal::create(
+                p,
+                caller,
+                &c.consortium_id,
+                "chain.renew_node",
+                serde_json::json!({"chain_id": chain, "node_id": node.id}),
+                Some(format!(
+                    "Renew node {}'s certificate on chain {chain}",
+                    node.name
+                )),
+            )
+            .await
+            .map(|v| v.id)
+        }
+        .await;
+        proposals.push(match opened {
+            Ok(id) => serde_json::json!({"chain_id": chain, "proposal_id": id}),
+            Err(e) => serde_json::json!({"chain_id": chain, "error": {"code": e.code(), "message": e.public_message()}}),
+        });
+    }
+    crate::event::publish(
+        p,
+        &[org.to_string()],
+        &crate::event::New {
+            kind: "cert.renewed",
+            title: format!(
+                "Node {}'s certificate was renewed until {}; proposals put it on {} chain(s)",
+                node.name,
+                format_time(cert.not_after()),
+                proposals.len()
+            ),
+            subject_kind: "certificate",
+            subject_id: &cert.fingerprint(),
+            data: serde_json::json!({"previous": k.view.fingerprint, "fingerprint": cert.fingerprint(), "node": node.id, "proposals": proposals}),
+        },
+    )
+    .await?;
+    get(p, org, &cert.fingerprint()).await
 }
 
 /// Renew the org's root: the same key and subject certified again for `days` (ten years by

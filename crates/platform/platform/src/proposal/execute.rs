@@ -193,6 +193,9 @@ async fn carry_out(p: &Platform, v: &ProposalView) -> Result<Value> {
             if let (Kind::ChainPromoteNode, Params::ChainNode(n)) = (kind, &chain_level) {
                 network::promoted(p, &chain_id, &n.node_id).await?;
             }
+            if let (Kind::ChainRenewNode, Params::ChainNode(n)) = (kind, &chain_level) {
+                out["renewal"] = network::renewed_on(p, &n.node_id).await?;
+            }
             if let (Kind::ChainRemoveNode, Params::ChainNode(n)) = (kind, &chain_level) {
                 network::leave_chain(p, &chain_id, &n.node_id).await?;
             }

@@ -26,6 +26,7 @@ pub enum Kind {
     ChainUpdateOrgRoots,
     ChainAddNode,
     ChainPromoteNode,
+    ChainRenewNode,
     ChainRemoveNode,
     ContractInstall,
     ContractUpgrade,
@@ -37,7 +38,7 @@ pub enum Kind {
 }
 
 /// Every kind, in documentation order.
-pub const KINDS: [Kind; 19] = [
+pub const KINDS: [Kind; 20] = [
     Kind::AdmitOrg,
     Kind::RemoveOrg,
     Kind::NetworkCreate,
@@ -49,6 +50,7 @@ pub const KINDS: [Kind; 19] = [
     Kind::ChainUpdateOrgRoots,
     Kind::ChainAddNode,
     Kind::ChainPromoteNode,
+    Kind::ChainRenewNode,
     Kind::ChainRemoveNode,
     Kind::ContractInstall,
     Kind::ContractUpgrade,
@@ -73,6 +75,7 @@ impl Kind {
             Kind::ChainUpdateOrgRoots => "chain.update_org_roots",
             Kind::ChainAddNode => "chain.add_node",
             Kind::ChainPromoteNode => "chain.promote_node",
+            Kind::ChainRenewNode => "chain.renew_node",
             Kind::ChainRemoveNode => "chain.remove_node",
             Kind::ContractInstall => "contract.install",
             Kind::ContractUpgrade => "contract.upgrade",
@@ -116,9 +119,10 @@ impl Kind {
             Kind::ChainAdmitOrg | Kind::ChainRemoveOrg | Kind::ChainUpdateOrgRoots => {
                 action::CHAIN_MEMBER
             }
-            Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
-                action::CHAIN_NODE
-            }
+            Kind::ChainAddNode
+            | Kind::ChainPromoteNode
+            | Kind::ChainRenewNode
+            | Kind::ChainRemoveNode => action::CHAIN_NODE,
             Kind::ContractInstall
             | Kind::ContractUpgrade
             | Kind::ContractFreeze
@@ -159,6 +163,7 @@ impl Kind {
             | Kind::ChainUpdateOrgRoots
             | Kind::ChainAddNode
             | Kind::ChainPromoteNode
+            | Kind::ChainRenewNode
             | Kind::ChainRemoveNode => r::CONFIG_UPDATE,
             Kind::ContractInstall => r::CONTRACT_INSTALL,
             Kind::ContractUpgrade => r::CONTRACT_UPGRADE,
@@ -362,7 +367,10 @@ impl Params {
             Kind::ChainAdmitOrg | Kind::ChainRemoveOrg | Kind::ChainUpdateOrgRoots => {
                 Params::ChainOrg(parse(kind, v)?)
             }
-            Kind::ChainAddNode | Kind::ChainPromoteNode | Kind::ChainRemoveNode => {
+            Kind::ChainAddNode
+            | Kind::ChainPromoteNode
+            | Kind::ChainRenewNode
+            | Kind::ChainRemoveNode => {
                 let n: ChainNode = parse(kind, v)?;
                 if kind == Kind::ChainAddNode {
                     n.role()?;

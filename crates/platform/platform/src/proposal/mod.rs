@@ -775,6 +775,26 @@ async fn sys_call(
                 None,
             )
         }
+        (Kind::ChainRenewNode, Params::ChainNode(n)) => {
+            let node = network::node(p, &n.node_id).await?;
+            let pending = network::pending_certificate(p, &node.id)
+                .await?
+                .ok_or_else(|| {
+                    Error::conflict(
+                        "NODE_NOT_RENEWING",
+                        format!(
+                            "node {} has no renewed certificate to take; renew its certificate first",
+                            node.name
+                        ),
+                    )
+                })?;
+            (
+                names::SYS_CONFIG.into(),
+                "update".into(),
+                json!({"replace_node_certificate": {"node_id": node.name, "certificate": pending}}),
+                None,
+            )
+        }
         (Kind::ChainRemoveNode, Params::ChainNode(n)) => {
             let node = network::node(p, &n.node_id).await?;
             (

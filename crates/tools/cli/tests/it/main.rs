@@ -16,6 +16,7 @@ mod flood;
 mod grafana;
 mod monitoring;
 mod node;
+mod node_renewal;
 mod node_settings;
 mod platform;
 mod recycle;

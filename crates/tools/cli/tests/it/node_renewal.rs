@@ -1,6 +1,7 @@
 //! A node's certificate renewed while its chain keeps committing: four TBFT (or Raft) nodes the
 //! platform runs; one node's certificate is renewed (its key certified again), a `chain.renew_node`
-//! proposal puts the new certificate in the chain's config, and the platform restarts the node
+//! proposal (approved with the org admin's renewed certificate, which chains take without any
+//! change) puts the new certificate in the chain's config, and the platform restarts the node
 //! with it. The chain commits throughout, and with another node stopped afterwards (three of
 //! four needed) it still commits, so the renewed node votes with its new identity.
 
@@ -67,6 +68,19 @@ fn renew_a_node(consensus: &str) {
         r["result"]["height"].as_u64().unwrap_or_default()
     };
     commit();
+    // The admin's certificate renewed first: chains verify admins by the org's root, so the
+    // renewed one signs at once — it is the one that approves the node's renewal below.
+    let (status, admin_renewed) = http(
+        &rt,
+        &base,
+        Some(&a.token),
+        "POST",
+        &format!("/api/v1/org/certificates/{admin}/renew"),
+        Some(json!({"days": 400})),
+    );
+    assert_eq!(status, 200, "{admin_renewed}");
+    let admin_fp = admin_renewed["fingerprint"].as_str().unwrap().to_string();
+    assert_ne!(admin_fp, admin);
 
     let node_certs = |a: &crate::platform::Org| -> Vec<Value> {
         a.get(&rt, "/api/v1/org/certificates?kind=node")["items"]
@@ -122,6 +136,11 @@ fn renew_a_node(consensus: &str) {
     let executed = wait_proposal(&rt, &a, &proposal, "executed", 120);
     assert_eq!(
         executed["outcome"]["renewal"]["switched"], true,
+        "{executed}"
+    );
+    assert_eq!(
+        executed["votes"][0]["certificate_fingerprint"],
+        admin_fp.as_str(),
         "{executed}"
     );
 

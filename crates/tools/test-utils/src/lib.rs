@@ -7,6 +7,7 @@
 //! - [`files`]: every file under a directory with its bytes (to prove a failure changed
 //!   nothing).
 //! - [`fixtures`]: the conformance fixtures (pinned encodings) and fixed keys to build them.
+//! - [`identity`]: org roots and certificates by role.
 //! - [`mail`]: a real SMTP sink (`aiosmtpd`) that keeps what it accepts.
 //! - [`webhook`]: a real HTTP receiver that keeps what it is sent.
 //!
@@ -18,6 +19,7 @@
 pub mod contracts;
 pub mod files;
 pub mod fixtures;
+pub mod identity;
 pub mod mail;
 pub mod openssl;
 pub mod poll;

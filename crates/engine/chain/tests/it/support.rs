@@ -8,11 +8,9 @@ use std::{
 use base64::Engine as _;
 use covenant_chain::{Chain, ChainOptions, Executor, TxOutcome, txpool::PoolLimits};
 use covenant_crypto::{KeyAlgorithm, PrivateKey, Suite};
-use covenant_pki::{
-    Certificate, CertificateSpec, Issuer, Role, issue_certificate, key_identifier, random_serial,
-    subject_name,
-};
+use covenant_pki::{Certificate, Role};
 use covenant_storage::VerifyMode;
+use covenant_test_utils::identity;
 use covenant_types::{
     ChainConfig, ConsensusConfig, ConsensusNode, Org, TxResult,
     block::DecodedBlock,
@@ -28,12 +26,7 @@ use serde_json::Value;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// A signer: certificate and key.
-#[derive(Clone)]
-pub struct Id {
-    pub cert: Certificate,
-    pub key: PrivateKey,
-}
+pub use covenant_test_utils::identity::Id;
 
 /// An org with its CA and three identities.
 pub struct TestOrg {
@@ -51,72 +44,25 @@ fn alg(suite: Suite) -> KeyAlgorithm {
 
 impl TestOrg {
     pub fn new(name: &str, suite: Suite) -> Self {
-        let root_key = PrivateKey::generate(alg(suite)).unwrap();
-        let subject = subject_name(name, Role::Ca, &format!("{name} Root CA")).unwrap();
-        let kid = key_identifier(root_key.public_key());
         let now = SystemTime::now();
-        let root = issue_certificate(
-            &CertificateSpec {
-                subject: subject.clone(),
-                public_key: root_key.public_key().clone(),
-                role: Role::Ca,
-                hosts: vec![],
-                not_before: now - HOUR,
-                not_after: now + 1000 * HOUR,
-                path_len: None,
-            },
-            &random_serial().unwrap(),
-            Issuer {
-                name: &subject,
-                key: &root_key,
-                key_id: Some(&kid),
-            },
-        )
-        .unwrap();
-        let mut org = TestOrg {
+        let root = identity::root(name, alg(suite), now + 1000 * HOUR);
+        let issue = |role, who| identity::issue(&root, name, role, who, now + 100 * HOUR);
+        TestOrg {
             name: name.into(),
-            root: root.clone(),
-            root_key,
-            admin: Id {
-                cert: root.clone(),
-                key: PrivateKey::generate(alg(suite)).unwrap(),
-            },
-            client: Id {
-                cert: root.clone(),
-                key: PrivateKey::generate(alg(suite)).unwrap(),
-            },
-            node: Id {
-                cert: root,
-                key: PrivateKey::generate(alg(suite)).unwrap(),
-            },
-        };
-        org.admin = org.issue(Role::Admin, "admin", now + 100 * HOUR);
-        org.client = org.issue(Role::Client, "client", now + 100 * HOUR);
-        org.node = org.issue(Role::Node, "node", now + 100 * HOUR);
-        org
+            admin: issue(Role::Admin, "admin"),
+            client: issue(Role::Client, "client"),
+            node: issue(Role::Node, "node"),
+            root: root.cert,
+            root_key: root.key,
+        }
     }
 
     pub fn issue(&self, role: Role, name: &str, not_after: SystemTime) -> Id {
-        let key = PrivateKey::generate(self.root_key.algorithm()).unwrap();
-        let cert = issue_certificate(
-            &CertificateSpec {
-                subject: subject_name(&self.name, role, name).unwrap(),
-                public_key: key.public_key().clone(),
-                role,
-                hosts: vec![],
-                not_before: SystemTime::now() - HOUR,
-                not_after,
-                path_len: None,
-            },
-            &random_serial().unwrap(),
-            Issuer {
-                name: self.root.subject(),
-                key: &self.root_key,
-                key_id: self.root.subject_key_id().as_deref(),
-            },
-        )
-        .unwrap();
-        Id { cert, key }
+        let root = Id {
+            cert: self.root.clone(),
+            key: self.root_key.clone(),
+        };
+        identity::issue(&root, &self.name, role, name, not_after)
     }
 }
 

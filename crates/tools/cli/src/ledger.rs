@@ -66,6 +66,13 @@ enum ChainSub {
     Info,
     /// The chain config: orgs and trust roots, consensus nodes, policies, limits.
     Config,
+    /// Save the chain's genesis block (checked to be one): what `covenant proof verify`
+    /// checks proofs against, and what a new node of the chain starts from.
+    Genesis {
+        /// Where to write it.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 pub fn tx(cmd: TxCommand, format: Format) -> Result<u8> {
@@ -215,6 +222,33 @@ pub fn chain(cmd: ChainCommand, format: Format) -> Result<u8> {
             let c = s.call(s.client.config())?;
             emit(format, &c, || {
                 serde_json::to_string_pretty(&c).unwrap_or_default()
+            })?;
+        }
+        ChainSub::Genesis { out } => {
+            let b = s.call(s.client.block("0", true))?;
+            let raw = b.raw.as_deref().and_then(b64_decode).ok_or_else(|| {
+                Failure::new(
+                    "NODE_ANSWER_INVALID",
+                    "the node sent the genesis block without its bytes",
+                )
+            })?;
+            let genesis = covenant_types::genesis::decode(&raw).map_err(|e| {
+                Failure::new(
+                    "NODE_ANSWER_INVALID",
+                    format!("the node's block 0 is not a genesis block: {e}"),
+                )
+            })?;
+            std::fs::write(&out, &raw)
+                .map_err(|e| Failure::new("FILE_UNWRITABLE", format!("{}: {e}", out.display())))?;
+            let v = json!({"file": out, "hash": genesis.hash.to_hex(), "chain_id": genesis.header.chain_id, "bytes": raw.len()});
+            emit(format, &v, || {
+                format!(
+                    "wrote {} ({} bytes): the genesis block of chain {}, hash {}\n  compare the hash with the one the consortium publishes before trusting proofs checked against it",
+                    out.display(),
+                    raw.len(),
+                    genesis.header.chain_id,
+                    genesis.hash
+                )
             })?;
         }
     }

@@ -12,6 +12,7 @@ mod node_bundle;
 mod node_export;
 mod output;
 mod platform;
+mod proof;
 mod proposal;
 mod session;
 mod sim;
@@ -42,7 +43,7 @@ smart contracts, with the national (SM2/SM3/SM4) or international (ECDSA P-256, 
 SHA-256, AES-GCM) algorithm suites.",
     after_help = "Every command takes --output json for scripts. Errors print one line with a \
 stable code, e.g. `error[CA_EXISTS]: ...`.\n\nExit status: 0 success, 1 failure, 2 usage error, \
-3 rejected (a certificate that does not verify).\n\nStart with:\n  covenant up            (a local 4-org consortium; covenant down stops it)\n  \
+3 rejected (a certificate or a proof that does not verify).\n\nStart with:\n  covenant up            (a local 4-org consortium; covenant down stops it)\n  \
 covenant node init --dir dev && covenant node start --dir dev\n  covenant ca init --org Org1 \
 --suite sm --dir ./org1-ca"
 )]
@@ -73,8 +74,10 @@ enum Command {
     Tx(ledger::TxCommand),
     /// Read blocks.
     Block(ledger::BlockCommand),
-    /// Chain info and config.
+    /// Chain info, config and genesis block.
     Chain(ledger::ChainCommand),
+    /// Export a transaction's self-contained proof; verify one offline against the genesis.
+    Proof(proof::ProofCommand),
     /// Governed changes signed by several orgs' admins.
     Proposal(proposal::ProposalCommand),
     // About text from `platform::PlatformCommand`.
@@ -167,6 +170,7 @@ fn main() -> ExitCode {
         Command::Tx(cmd) => ledger::tx(cmd, format),
         Command::Block(cmd) => ledger::block(cmd, format),
         Command::Chain(cmd) => ledger::chain(cmd, format),
+        Command::Proof(cmd) => proof::run(cmd, format),
         Command::Proposal(cmd) => proposal::run(cmd, format),
         Command::Platform(cmd) => platform::run(cmd, format),
         Command::Sim(cmd) => sim::run_cmd(cmd, format),

@@ -129,6 +129,30 @@ impl Cluster {
         assert_eq!(out["code"], "OK", "{out}");
     }
 
+    /// A `sys.config update` signed by a majority of the four orgs' admins (org1 sends it,
+    /// org2 and org3 endorse); returns the height it was committed at (on the profile's node).
+    pub fn config_update(&self, update: Value) -> u64 {
+        let out = self
+            .cli(&[
+                "contract",
+                "invoke",
+                "sys.config",
+                "update",
+                "--args",
+                &update.to_string(),
+                "--endorse-as",
+                "org2-admin",
+                "--endorse-as",
+                "org3-admin",
+                "-o",
+                "json",
+            ])
+            .ok()
+            .json();
+        assert_eq!(out["code"], "OK", "{update}: {out}");
+        out["height"].as_u64().unwrap()
+    }
+
     pub fn status(&self) -> Value {
         covenant(
             self.root.path(),

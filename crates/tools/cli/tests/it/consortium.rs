@@ -177,7 +177,7 @@ fn membership_under_load(consensus: &str, suite: &str) {
     });
     if consensus == "tbft" {
         // First a sync node: it follows the chain without voting...
-        config_update(&c, json!({ "add_sync_node": node }));
+        c.config_update(json!({ "add_sync_node": node }));
         let top = c.height(0).unwrap();
         wait_for("the sync node to follow", 90, || {
             height5().is_some_and(|h| h >= top)
@@ -186,9 +186,9 @@ fn membership_under_load(consensus: &str, suite: &str) {
         assert_eq!(engine5["validator"], false, "{engine5}");
         assert_eq!(c.engine(0)["validators"], 4);
         // ...then promoted to a consensus node.
-        config_update(&c, json!({"promote_sync_node": {"node_id": "org1-node2"}}));
+        c.config_update(json!({"promote_sync_node": {"node_id": "org1-node2"}}));
     } else {
-        config_update(&c, json!({ "add_node": node }));
+        c.config_update(json!({ "add_node": node }));
     }
     let config = c.cli(&["chain", "config", "-o", "json"]).ok().json();
     assert_eq!(
@@ -276,7 +276,7 @@ fn membership_under_load(consensus: &str, suite: &str) {
     );
 
     // The revoked node leaves the consensus nodes; the chain goes on with four.
-    config_update(&c, json!({"remove_node": "org4-node"}));
+    c.config_update(json!({"remove_node": "org4-node"}));
     let h = c.height(0).unwrap();
     c.wait_height(&[0, 1, 2], h + 3, 90);
     if consensus == "raft" {
@@ -340,15 +340,12 @@ fn membership_under_load(consensus: &str, suite: &str) {
     let refused = put_as_org5("before").unwrap_err();
     assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
     let root = std::fs::read_to_string(org5.join("root.crt")).unwrap();
-    let at = config_update(
-        &c,
-        json!({"add_org": {"org_id": "org5", "trust_roots": [root]}}),
-    );
+    let at = c.config_update(json!({"add_org": {"org_id": "org5", "trust_roots": [root]}}));
     // The change holds from the next block, on each node once it committed that block.
     c.wait_height(&[1], at, 30);
     let r = put_as_org5("member").unwrap();
     assert_eq!(r.result.unwrap().code, "OK");
-    let at = config_update(&c, json!({ "remove_org": "org5" }));
+    let at = c.config_update(json!({ "remove_org": "org5" }));
     c.wait_height(&[1], at, 30);
     let refused = put_as_org5("after").unwrap_err();
     assert_eq!(refused.code(), "SENDER_UNTRUSTED", "{refused}");
@@ -362,30 +359,6 @@ fn membership_under_load(consensus: &str, suite: &str) {
         c.rt.block_on(client5.block(&top.to_string(), false))
             .unwrap();
     assert_eq!(Some(b5.hash), c.block_hash(0, top));
-}
-
-/// A `sys.config update` signed by a majority of the four orgs' admins; returns the height it
-/// was committed at (on the profile's node).
-fn config_update(c: &Cluster, update: serde_json::Value) -> u64 {
-    let out = c
-        .cli(&[
-            "contract",
-            "invoke",
-            "sys.config",
-            "update",
-            "--args",
-            &update.to_string(),
-            "--endorse-as",
-            "org2-admin",
-            "--endorse-as",
-            "org3-admin",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    assert_eq!(out["code"], "OK", "{update}: {out}");
-    out["height"].as_u64().unwrap()
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod node;
 mod node_renewal;
 mod node_settings;
 mod platform;
+mod proofs;
 mod recycle;
 mod sim;
 mod trust_roots;

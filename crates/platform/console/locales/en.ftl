@@ -282,6 +282,7 @@ proof-invalid = proof does not hold
 proof-hint = The transaction's bytes hash to its id, and the path of hashes leads from them to the block's transaction root.
 leaf = Leaf
 verify-yourself = Check it on your own machine:
+verify-offline = Or export a proof anyone can check with nothing but the chain's genesis block — no node, no network (compare the genesis hash with the one your consortium publishes):
 arguments = Arguments
 return-value = Return value
 empty-tx-events = The transaction emitted no events.

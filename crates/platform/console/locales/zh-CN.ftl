@@ -276,6 +276,7 @@ proof-invalid = 证明不成立
 proof-hint = 交易字节的哈希即其 ID，哈希路径从交易通向区块的交易根。
 leaf = 叶子
 verify-yourself = 在您自己的机器上验证：
+verify-offline = 或导出一份任何人只凭本链创世区块即可验证的证明——无需节点、无需网络（请将创世区块哈希与联盟公布的哈希比对）：
 arguments = 参数
 return-value = 返回值
 empty-tx-events = 此交易没有发出事件。

@@ -34,14 +34,27 @@ pub struct Session {
 }
 
 impl Session {
+    /// Open the profile; with no profile, `--endpoint` and `--chain` together are enough for
+    /// reads (nothing can be signed then).
     pub fn open(args: &ProfileArgs) -> Result<Self> {
-        let path = args.profile.clone().ok_or_else(|| {
-            Failure::new(
-                "PROFILE_REQUIRED",
-                "no profile: pass --profile FILE or set COVENANT_PROFILE (covenant node init writes DIR/profile.json)",
-            )
-        })?;
-        let mut profile = Profile::load(&path)?;
+        let mut profile = match (&args.profile, &args.endpoint, &args.chain) {
+            (Some(path), _, _) => Profile::load(path)?,
+            (None, Some(endpoint), Some(chain)) => Profile {
+                endpoint: endpoint.clone(),
+                chain_id: chain.clone(),
+                identity: String::new(),
+                identities: Default::default(),
+                endpoints: vec![],
+                base: Default::default(),
+            },
+            _ => {
+                return Err(Failure::new(
+                    "PROFILE_REQUIRED",
+                    "no profile: pass --profile FILE or set COVENANT_PROFILE (covenant node init writes DIR/profile.json); to read only, --endpoint URL --chain ID will do",
+                )
+                .into());
+            }
+        };
         if let Some(chain) = &args.chain {
             profile.chain_id = chain.clone();
         }
@@ -64,12 +77,25 @@ impl Session {
 
     /// The signing identity.
     pub fn signer(&self) -> Result<Signer> {
+        self.has_identities()?;
         Ok(self.profile.signer(self.identity.as_deref())?)
     }
 
     /// Another identity of the profile, by name.
     pub fn signer_named(&self, name: &str) -> Result<Signer> {
+        self.has_identities()?;
         Ok(self.profile.signer(Some(name))?)
+    }
+
+    fn has_identities(&self) -> Result<()> {
+        if self.profile.identities.is_empty() {
+            return Err(Failure::new(
+                "PROFILE_REQUIRED",
+                "signing needs a profile with identities: pass --profile FILE or set COVENANT_PROFILE",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Run a client call to completion.

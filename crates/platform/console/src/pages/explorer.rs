@@ -339,6 +339,12 @@ pub async fn tx(
                 ol.hashes { @for h in t["proof"]["path"].as_array().into_iter().flatten() { li { code.hash { (text(h)) } } } }
                 p { (l.t("verify-yourself")) }
                 pre.cmd tabindex="0" { "covenant tx get " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url>" }
+                p { (l.t("verify-offline")) }
+                pre.cmd.offline tabindex="0" {
+                    "covenant proof export " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url> --out tx.proof\n"
+                    "covenant chain genesis --chain " (chain) " --endpoint <node-api-url> --out " (chain) ".genesis\n"
+                    "covenant proof verify tx.proof --genesis " (chain) ".genesis"
+                }
             }
         }
         section.card {

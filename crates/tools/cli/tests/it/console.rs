@@ -164,6 +164,19 @@ fn the_console_explores_a_running_chain() {
             tx.body
                 .contains(&format!("covenant tx get {tx_id} --chain main"))
         );
+        // The offline check the page shows runs as shown, with a node's address filled in.
+        let shown = between(
+            &tx.body,
+            "<pre class=\"cmd offline\" tabindex=\"0\">",
+            "</pre>",
+        );
+        let dir = c.root.path();
+        for line in shown.lines() {
+            let line = line.replace("&lt;node-api-url&gt;", &c.apis[0]);
+            let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+            crate::covenant(dir, &args).ok();
+        }
+        assert!(dir.join("tx.proof").exists() && dir.join("main.genesis").exists());
         let height = between(&tx.body, "href=\"/explorer/main/blocks/", "\"");
         let block = web.get(&format!("/explorer/main/blocks/{height}")).await;
         assert_eq!(block.status, 200, "{}", block.body);

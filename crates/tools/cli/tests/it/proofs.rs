@@ -59,6 +59,42 @@ fn an_evidence_record_is_proven_offline_from_the_genesis_alone() {
     let kept = std::fs::read(c.dir.join("genesis").join("main.block")).unwrap();
     assert_eq!(genesis, kept);
 
+    // Reading needs no profile; signing does.
+    let api = c.apis[1].clone();
+    let read = covenant(
+        dir,
+        &[
+            "tx",
+            "get",
+            &first,
+            "--endpoint",
+            &api,
+            "--chain",
+            "main",
+            "-o",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(read["proof_valid"], true, "{read}");
+    covenant(
+        dir,
+        &[
+            "contract",
+            "invoke",
+            "evidence",
+            "put",
+            "--args",
+            "{}",
+            "--endpoint",
+            &api,
+            "--chain",
+            "main",
+        ],
+    )
+    .fails_with("PROFILE_REQUIRED");
+
     // No node from here on.
     c.down();
     let verify = |file: &str, genesis: &str| {

@@ -208,6 +208,17 @@ impl Client {
         self.answer(r).await
     }
 
+    /// A committed transaction's self-contained proof (the `covenant-proof/1` file as JSON),
+    /// which anyone checks offline against the chain's genesis block.
+    pub async fn tx_proof(&self, id: &str) -> Result<Value, ClientError> {
+        let r = self
+            .http
+            .get(self.url(&format!("/txs/{id}/proof")))
+            .send()
+            .await;
+        self.answer(r).await
+    }
+
     /// Contracts and their status.
     pub async fn contracts(&self) -> Result<Value, ClientError> {
         let r = self.http.get(self.url("/contracts")).send().await;

@@ -125,6 +125,13 @@ pub fn document(chains: &[String]) -> Value {
                 "parameters": [chain_param(), {"name": "id", "in": "path", "required": true, "schema": hex}],
                 "responses": responses(vec![("200", json_body("The transaction", schema("Tx")))], &[400, 404, 500])
             }},
+            "/v1/chains/{chain}/txs/{id}/proof": {"get": {
+                "operationId": "getTxProof",
+                "summary": "A committed transaction's self-contained proof, checkable offline",
+                "description": "The transaction and its result as carried, their Merkle paths, the block's header and commit certificate, and every config change since genesis. `covenant proof verify FILE --genesis GENESIS` checks it with no node.",
+                "parameters": [chain_param(), {"name": "id", "in": "path", "required": true, "schema": hex}],
+                "responses": responses(vec![("200", json_body("The proof file", schema("TxProof")))], &[400, 404, 500])
+            }},
             "/v1/chains/{chain}/query": {"post": {
                 "operationId": "query",
                 "summary": "Read-only contract call",
@@ -208,6 +215,16 @@ pub fn document(chains: &[String]) -> Value {
                 "config_version": int, "tx_count": int,
                 "txs": {"type": "array", "items": schema("TxSummary")}, "dag": {"type": "array", "items": {"type": "array", "items": int}},
                 "committed_by": {"type": "array", "items": {"type": "string"}}, "raw": {"type": "string", "format": "byte"}}},
+            "TxProof": {"type": "object", "additionalProperties": false, "required": ["format", "chain_id", "genesis_hash", "tx", "block", "config_changes"], "properties": {
+                "format": {"type": "string", "enum": ["covenant-proof/1"]}, "chain_id": {"type": "string"}, "genesis_hash": hex,
+                "tx": {"type": "object", "additionalProperties": false, "required": ["id", "index", "transaction", "result", "tx_path", "result_path"], "properties": {
+                    "id": hex, "index": int, "transaction": {"type": "string", "format": "byte"}, "result": {"type": "string", "format": "byte"},
+                    "tx_path": {"type": "array", "items": hex}, "result_path": {"type": "array", "items": hex}}},
+                "block": {"type": "object", "additionalProperties": false, "required": ["header", "certificate"], "properties": {
+                    "header": {"type": "string", "format": "byte"}, "certificate": {"type": "string", "format": "byte"}}},
+                "config_changes": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["header", "certificate", "rwsets"], "properties": {
+                    "header": {"type": "string", "format": "byte"}, "certificate": {"type": "string", "format": "byte"},
+                    "rwsets": {"type": "array", "items": {"type": "string", "format": "byte"}}}}}}},
             "Tx": {"type": "object", "required": ["tx_id", "chain_id", "height", "index", "block_hash", "contract", "method", "timestamp_ms", "sender", "endorsements", "result", "proof", "tx_root", "raw"], "properties": {
                 "tx_id": hex, "chain_id": {"type": "string"}, "height": int, "index": int, "block_hash": hex,
                 "contract": {"type": "string"}, "method": {"type": "string"}, "args": any, "timestamp_ms": int, "sender": {"type": "string"},

@@ -342,6 +342,48 @@ impl Api {
         .await?
     }
 
+    /// The self-contained proof of a committed transaction (see `covenant-proof`): its
+    /// block's certified header and every config change before it, read from this node's
+    /// store. Anyone checks it against the genesis block alone.
+    pub async fn tx_proof(&self, id: &str, tx: Hash) -> Result<covenant_proof::ProofFile, Failure> {
+        let c = self.chain(id)?;
+        blocking(move || {
+            let record = c
+                .transaction(&tx)?
+                .ok_or_else(|| Failure::not_found(format!("no committed transaction {tx}")))?;
+            let store = c.store();
+            let read = |h: u64| -> Result<DecodedBlock, Failure> {
+                store.block(h).map_err(ChainError::from)?.ok_or_else(|| {
+                    Failure::internal(format!("block {h} is missing from this node"))
+                })
+            };
+            let block = read(record.committed.height)?;
+            let genesis = read(0)?;
+            let mut found = std::collections::BTreeMap::new();
+            let heights = covenant_proof::config_heights(block.header.config_version, |h| {
+                let b = read(h).map_err(|e| covenant_proof::ProofError::Export(e.message))?;
+                let next = b.header.config_version;
+                found.insert(h, b);
+                Ok(next)
+            })
+            .map_err(|e| Failure::internal(e.to_string()))?;
+            let config_blocks: Vec<DecodedBlock> = heights
+                .iter()
+                .rev()
+                .filter_map(|h| found.remove(h))
+                .collect();
+            covenant_proof::export(
+                c.suite(),
+                &genesis.hash,
+                &block,
+                record.committed.index as usize,
+                &config_blocks,
+            )
+            .map_err(|e| Failure::internal(e.to_string()))
+        })
+        .await?
+    }
+
     /// A read-only call; `caller` is a DER certificate whose identity the contract sees.
     pub async fn query(
         &self,

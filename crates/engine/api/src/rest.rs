@@ -11,6 +11,7 @@
 //! | POST | `/v1/chains/{chain}/txs` | submit a transaction (optionally wait for commit) |
 //! | POST | `/v1/chains/{chain}/txs/batch` | submit many transactions |
 //! | GET | `/v1/chains/{chain}/txs/{id}` | a committed transaction with result and proof |
+//! | GET | `/v1/chains/{chain}/txs/{id}/proof` | its self-contained proof, checkable offline |
 //! | POST | `/v1/chains/{chain}/query` | read-only contract call |
 //! | GET | `/v1/chains/{chain}/blocks/{height or hash}` | a block |
 //! | GET | `/v1/chains/{chain}/contracts` and `/{name}` | contracts and their status |
@@ -203,6 +204,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/chains/{chain}/txs", post(submit))
         .route("/v1/chains/{chain}/txs/batch", post(submit_batch))
         .route("/v1/chains/{chain}/txs/{id}", get(get_tx))
+        .route("/v1/chains/{chain}/txs/{id}/proof", get(get_tx_proof))
         .route("/v1/chains/{chain}/query", post(query))
         .route("/v1/chains/{chain}/blocks/{at}", get(get_block))
         .route("/v1/chains/{chain}/contracts", get(list_contracts))
@@ -386,6 +388,14 @@ async fn get_tx(
         &found.record,
         &found.tx_root,
     ))?))
+}
+
+async fn get_tx_proof(
+    State(api): State<Api>,
+    JsonPath((id, tx)): JsonPath<(String, String)>,
+) -> ApiResult<Json<covenant_proof::ProofFile>> {
+    let hash = parse_hash(&tx, "the transaction id")?;
+    Ok(Json(api.tx_proof(&id, hash).await?))
 }
 
 async fn query(

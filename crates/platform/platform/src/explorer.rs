@@ -188,6 +188,39 @@ pub async fn tx(p: &Platform, org_id: &str, chain: &str, id: &str) -> Result<Val
     Ok(out)
 }
 
+/// A committed transaction's self-contained proof, built by a node of the chain; anyone checks
+/// it offline against the chain's genesis (`covenant proof verify`), so the platform vouches
+/// for nothing here.
+pub async fn tx_proof(p: &Platform, org_id: &str, chain: &str, id: &str) -> Result<Value> {
+    if !is_hex_hash(id) {
+        return Err(Error::invalid("a transaction id is 64 hexadecimal digits"));
+    }
+    let client = client_for(p, org_id, chain).await?;
+    client
+        .tx_proof(id)
+        .await
+        .map_err(|e| from_node(e, "transaction"))
+}
+
+/// The chain's genesis block as its nodes keep it: what proofs are checked against.
+pub async fn genesis(p: &Platform, org_id: &str, chain: &str) -> Result<Vec<u8>> {
+    let client = client_for(p, org_id, chain).await?;
+    let block = client
+        .block("0", true)
+        .await
+        .map_err(|e| from_node(e, "block"))?;
+    block
+        .raw
+        .as_deref()
+        .and_then(covenant_api_types::json::b64_decode)
+        .ok_or_else(|| {
+            Error::unavailable(
+                "NODE_ANSWER_INVALID",
+                "the node sent the genesis block without its bytes",
+            )
+        })
+}
+
 fn proof_holds(view: &TxView, suite: &str) -> bool {
     use prost::Message;
     let Ok(suite) = suite.parse::<covenant_crypto::Suite>() else {

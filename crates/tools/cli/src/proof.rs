@@ -5,10 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use covenant_api_types::json::b64_decode;
-use covenant_crypto::{Hash, Suite};
-use covenant_proof::{ProofFile, config_heights};
-use covenant_types::block::DecodedBlock;
+use covenant_crypto::Hash;
+use covenant_proof::ProofFile;
 use serde_json::json;
 
 use crate::{
@@ -68,74 +66,43 @@ pub fn run(cmd: ProofCommand, format: Format) -> Result<u8> {
     }
 }
 
-/// A block from the node, decoded from its raw bytes.
-fn raw_block(s: &Session, suite: Suite, at: u64) -> Result<DecodedBlock> {
-    let view = s.call(s.client.block(&at.to_string(), true))?;
-    let raw = view.raw.as_deref().and_then(b64_decode).ok_or_else(|| {
-        Failure::new(
-            "NODE_ANSWER_INVALID",
-            format!("the node sent block {at} without its bytes"),
-        )
-    })?;
-    DecodedBlock::decode(suite, &raw, usize::MAX).map_err(|e| {
-        Failure::new(
-            "NODE_ANSWER_INVALID",
-            format!("block {at} from the node does not decode: {e}"),
-        )
-        .into()
-    })
-}
-
 fn export(a: ExportArgs, format: Format) -> Result<u8> {
     if a.tx_id.parse::<Hash>().is_err() {
         return Err(Failure::new("INVALID_ARGUMENT", "the transaction id is 64 hex digits").into());
     }
     let s = Session::open(&a.profile)?;
-    let view = s.call(s.client.tx(&a.tx_id))?;
-    let info = s.call(s.client.info())?;
-    let suite: Suite = info.suite.parse()?;
-    let block = raw_block(&s, suite, view.height)?;
-    let genesis: Hash = info.genesis_hash.parse().map_err(|_| {
+    let answer = s.call(s.client.tx_proof(&a.tx_id))?;
+    // The node builds it; what is written is checked to be a proof of the asked transaction
+    // (its truth is for `verify` to establish, against the genesis).
+    let proof: ProofFile = serde_json::from_value(answer).map_err(|e| {
         Failure::new(
             "NODE_ANSWER_INVALID",
-            "the node's genesis hash is not a hash",
+            format!("the node's proof is not a proof file: {e}"),
         )
     })?;
-    let mut blocks = std::collections::BTreeMap::new();
-    let heights = config_heights(block.header.config_version, |h| {
-        let b = raw_block(&s, suite, h)
-            .map_err(|e| covenant_proof::ProofError::Export(e.to_string()))?;
-        let next = b.header.config_version;
-        blocks.insert(h, b);
-        Ok(next)
-    })
-    .map_err(|e| Failure::new(e.code(), e.to_string()))?;
-    let config_blocks: Vec<DecodedBlock> = heights
-        .iter()
-        .rev()
-        .filter_map(|h| blocks.remove(h))
-        .collect();
-    let proof =
-        covenant_proof::export(suite, &genesis, &block, view.index as usize, &config_blocks)
-            .map_err(|e| Failure::new(e.code(), e.to_string()))?;
+    if proof.format != covenant_proof::FORMAT || proof.tx.id != a.tx_id.to_ascii_lowercase() {
+        return Err(Failure::new(
+            "NODE_ANSWER_INVALID",
+            "the node answered with a proof of another format or transaction",
+        )
+        .into());
+    }
     let text = proof.to_json();
     std::fs::write(&a.out, &text).with_context(|| format!("cannot write {}", a.out.display()))?;
     let out = json!({
         "file": a.out,
         "tx_id": proof.tx.id,
-        "height": view.height,
-        "index": view.index,
+        "index": proof.tx.index,
         "config_changes": proof.config_changes.len(),
         "bytes": text.len(),
     });
     emit(format, &out, || {
         format!(
-            "wrote {} ({} bytes): tx {} at height {} index {}, {} config change(s) since genesis\n  check it anywhere: covenant proof verify {} --genesis GENESIS",
+            "wrote {} ({} bytes): tx {} (index {} of its block), {} config change(s) since genesis\n  check it anywhere: covenant proof verify {} --genesis GENESIS",
             a.out.display(),
             text.len(),
             proof.tx.id,
-            view.height,
-            view.index,
+            proof.tx.index,
             proof.config_changes.len(),
             a.out.display()
         )

@@ -340,6 +340,11 @@ pub async fn tx(
                 p { (l.t("verify-yourself")) }
                 pre.cmd tabindex="0" { "covenant tx get " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url>" }
                 p { (l.t("verify-offline")) }
+                p.actions {
+                    a.button.secondary href={"/api/v1/chains/" (enc(&chain)) "/txs/" (enc(t["tx_id"].as_str().unwrap_or_default())) "/proof"} download={(t["tx_id"].as_str().unwrap_or_default().get(..16).unwrap_or_default()) ".proof"} { (l.t("download-proof")) }
+                    " "
+                    a.button.secondary href={"/api/v1/chains/" (enc(&chain)) "/genesis"} download={(chain) ".genesis"} { (l.t("download-genesis")) }
+                }
                 pre.cmd.offline tabindex="0" {
                     "covenant proof export " (text(&t["tx_id"])) " --chain " (chain) " --endpoint <node-api-url> --out tx.proof\n"
                     "covenant chain genesis --chain " (chain) " --endpoint <node-api-url> --out " (chain) ".genesis\n"

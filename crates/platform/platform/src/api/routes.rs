@@ -361,6 +361,13 @@ fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/chains/{id}/txs/{tx_id}", "getTx", "Explorer", "A committed transaction: payload, sender, result, events and its Merkle proof", act(a::CHAIN_READ), get(get_tx))
             .ok(200, schema::r("Tx"))
             .errors(&[400, 404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/txs/{tx_id}/proof", "getTxProof", "Explorer", "A committed transaction's self-contained proof (covenant-proof/1): checked offline against the chain's genesis with `covenant proof verify FILE --genesis GENESIS`, trusting neither the node nor the platform", act(a::CHAIN_READ), get(get_tx_proof))
+            .ok(200, json!({"type": "object", "description": "The proof file", "required": ["format", "chain_id", "genesis_hash", "tx", "block", "config_changes"], "properties": {"format": {"type": "string"}, "chain_id": {"type": "string"}, "genesis_hash": {"type": "string"}, "tx": {"type": "object"}, "block": {"type": "object"}, "config_changes": {"type": "array", "items": {"type": "object"}}}}))
+            .errors(&[400, 404, 503]),
+        Route::new(Method::GET, "/api/v1/chains/{id}/genesis", "downloadGenesis", "Explorer", "The chain's genesis block as its nodes keep it: what offline proofs are checked against (compare its hash with the one the consortium publishes)", act(a::CHAIN_READ), get(download_genesis))
+            .ok(200, json!({"type": "string", "format": "binary"}))
+            .content("application/octet-stream")
+            .errors(&[404, 503]),
         Route::new(Method::GET, "/api/v1/chains/{id}/contracts/{name}", "getChainContract", "Explorer", "A contract as the chain reports it: version, status, methods", act(a::CHAIN_READ), get(get_chain_contract))
             .ok(200, json!({"type": "object"}))
             .errors(&[404, 503]),
@@ -1529,6 +1536,45 @@ async fn get_tx(
         StatusCode::OK,
         explorer::tx(&p, c.org(), &id, &tx_id).await?,
     )
+}
+
+async fn get_tx_proof(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath((id, tx_id)): JsonPath<(String, String)>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    let proof = explorer::tx_proof(&p, c.org(), &id, &tx_id).await?;
+    let mut resp = reply(StatusCode::OK, proof)?;
+    if let Ok(v) = format!(
+        "attachment; filename=\"{}.proof\"",
+        &tx_id[..16.min(tx_id.len())]
+    )
+    .parse()
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+async fn download_genesis(
+    axum::extract::State(p): St,
+    ctx: Ctx,
+    JsonPath(id): JsonPath<String>,
+) -> Result<Response> {
+    let c = ctx.caller()?;
+    let bytes = explorer::genesis(&p, c.org(), &id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.genesis\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn get_chain_contract(

@@ -56,6 +56,23 @@ impl Web {
     async fn get(&mut self, path: &str) -> Page {
         self.go(reqwest::Method::GET, path, None).await
     }
+
+    /// A download a page links to, with this session's cookies: status and bytes.
+    async fn download(&self, path: &str) -> (u16, Vec<u8>) {
+        let c: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", c.join("; "))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {
@@ -177,6 +194,39 @@ fn the_console_explores_a_running_chain() {
             crate::covenant(dir, &args).ok();
         }
         assert!(dir.join("tx.proof").exists() && dir.join("main.genesis").exists());
+        // The page's download links give the same files, which verify offline.
+        let proof_link = format!("/api/v1/chains/main/txs/{tx_id}/proof");
+        assert!(
+            tx.body.contains(&format!("href=\"{proof_link}\"")),
+            "{}",
+            tx.body
+        );
+        let (status, proof) = web.download(&proof_link).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&proof));
+        let (status, genesis) = web.download("/api/v1/chains/main/genesis").await;
+        assert_eq!(status, 200);
+        assert_eq!(genesis, std::fs::read(dir.join("main.genesis")).unwrap());
+        std::fs::write(dir.join("web.proof"), &proof).unwrap();
+        std::fs::write(dir.join("web.genesis"), &genesis).unwrap();
+        let v = crate::covenant(
+            dir,
+            &[
+                "proof",
+                "verify",
+                "web.proof",
+                "--genesis",
+                "web.genesis",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+        assert_eq!(
+            (v["valid"].as_bool(), v["tx_id"].as_str()),
+            (Some(true), Some(tx_id.as_str())),
+            "{v}"
+        );
         let height = between(&tx.body, "href=\"/explorer/main/blocks/", "\"");
         let block = web.get(&format!("/explorer/main/blocks/{height}")).await;
         assert_eq!(block.status, 200, "{}", block.body);

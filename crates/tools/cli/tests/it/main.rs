@@ -6,6 +6,7 @@ mod bench;
 mod bundle;
 mod ca;
 mod certificates;
+mod clock;
 mod cluster;
 mod console;
 mod consortium;

@@ -39,6 +39,9 @@ pub struct NetConfig {
     pub backoff_max: Duration,
     /// Time allowed for TCP connect, TLS handshake and identity exchange.
     pub handshake_timeout: Duration,
+    /// Inbound connections still in their handshake at once; more are closed at accept, so
+    /// connections that open and stall cannot take every descriptor of the node.
+    pub max_pending_handshakes: usize,
     /// Frames queued per connection before sends fail with `QUEUE_FULL`.
     pub send_queue: usize,
     /// Frames queued per chain for the node before arrivals are dropped.
@@ -54,6 +57,7 @@ impl Default for NetConfig {
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            max_pending_handshakes: 128,
             send_queue: 4096,
             receive_queue: 16_384,
         }
@@ -136,6 +140,8 @@ pub struct PeerInfo {
 pub struct NetStats {
     pub connections: AtomicU64,
     pub handshake_failures: AtomicU64,
+    /// Inbound connections closed at accept because too many were in their handshake.
+    pub refused_inbound: AtomicU64,
     /// Chain admissions refused (a peer asked for a chain this node hosts and was refused).
     pub rejections: AtomicU64,
     /// Connections closed for an oversized or undecodable frame or a protocol error.
@@ -448,13 +454,27 @@ impl Network {
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     let mut stop = shared.shutdown.subscribe();
+    let pending = Arc::new(tokio::sync::Semaphore::new(
+        shared.config.max_pending_handshakes.max(1),
+    ));
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((tcp, remote)) => {
+                    // A handshake slot, held until the handshake ends (it is bounded by the
+                    // handshake timeout); without one the connection is closed at once.
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        drop(tcp);
+                        shared.stats.refused_inbound.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("covenant_net_inbound_refused_total").increment(1);
+                        debug!(%remote, "inbound connection closed: too many handshakes in progress");
+                        continue;
+                    };
                     let s = shared.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection::establish(s.clone(), tcp, remote, Side::Acceptor, None).await {
+                        let outcome = connection::establish(s.clone(), tcp, remote, Side::Acceptor, None).await;
+                        drop(permit);
+                        if let Err(e) = outcome {
                             s.stats.handshake_failures.fetch_add(1, Ordering::Relaxed);
                             metrics::counter!("covenant_net_handshake_failures_total", "code" => e.code()).increment(1);
                             debug!(%remote, error = %e, "inbound connection failed");

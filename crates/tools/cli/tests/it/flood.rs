@@ -131,3 +131,63 @@ fn a_flooded_api_does_not_stop_the_chain() {
         http_get(&format!("{}/healthz", node.api)).is_some_and(|(s, _)| s == 200)
     });
 }
+
+/// Descriptors the process `pid` holds.
+fn descriptors(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Peers that connect and stall — opening the TCP connection and never starting TLS — hold
+/// at most the node's handshake slots; the rest are closed at accept. The chain commits
+/// throughout, with the flooded node among its four validators, and its descriptors stay
+/// bounded.
+#[test]
+fn stalled_peer_connections_hold_a_bounded_number_of_descriptors() {
+    let ours = raise_own_limit();
+    let flood = ours.saturating_sub(300).min(1_500) as usize;
+    assert!(
+        flood > 600,
+        "this test needs more than 900 descriptors (has {ours})"
+    );
+    let c = crate::cluster::Cluster::up("tbft", "sm", 4);
+    c.deploy_kv();
+    let pid = c.pid(0).expect("node pid");
+    let toml = std::fs::read_to_string(c.node_dir(0).join("node.toml")).unwrap();
+    let peer = toml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("peer_listen = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("a peer address in node.toml");
+    let addr: SocketAddr = peer.parse().unwrap();
+    let before = descriptors(pid);
+
+    let mut held = Vec::new();
+    let mut refused = 0;
+    while held.len() < flood && refused < 3 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(held.len() > 600, "only {} connections made", held.len());
+    // The node took at most its handshake slots (128) of them.
+    let during = descriptors(pid);
+    assert!(
+        during <= before + 128 + 32,
+        "{during} descriptors with {} stalled peers open (was {before})",
+        held.len()
+    );
+    // With node 3 stopped, node 0 must vote for anything to commit: it does.
+    c.kill9(3);
+    for i in 0..5 {
+        assert_eq!(
+            c.put_waiting(0, &format!("stall-{i}"), 30_000),
+            "committed",
+            "transaction {i} did not commit during the flood"
+        );
+    }
+    drop(held);
+    wait_for("the node's descriptors to settle", 30, || {
+        descriptors(pid) <= before + 16
+    });
+}

@@ -424,13 +424,22 @@ async fn renew_node(
         .await?
         .is_some()
     {
-        return Err(Error::conflict(
-            "NODE_RENEWING",
-            format!(
-                "node {} is being renewed already: its chains are voting on its new certificate",
-                node.name
-            ),
-        ));
+        if live_renewals(p, &node.id).await? {
+            return Err(Error::conflict(
+                "NODE_RENEWING",
+                format!(
+                    "node {} is being renewed already: its chains are voting on its new certificate",
+                    node.name
+                ),
+            ));
+        }
+        // The last renewal's proposals are over. If every chain took its certificate the
+        // node switches to it now (the switch could not be made when the last one passed);
+        // otherwise (one was rejected, expired or failed) this renewal replaces it.
+        let r = crate::network::renewed_on(p, &node.id).await?;
+        if let Some(fp) = r["fingerprint"].as_str().filter(|_| r["switched"] == true) {
+            return get(p, org, fp).await;
+        }
     }
     let days = days.unwrap_or(crate::ca::LEAF_DAYS);
     crate::ca::check_days(days)?;
@@ -498,6 +507,23 @@ async fn renew_node(
     )
     .await?;
     get(p, org, &cert.fingerprint()).await
+}
+
+/// Whether a `chain.renew_node` proposal for `node_id` is still open, approved or executing.
+async fn live_renewals(p: &Platform, node_id: &str) -> Result<bool> {
+    let rows = sqlx::query(
+        "SELECT params FROM proposals WHERE kind = 'chain.renew_node' AND state IN ('open', 'approved', 'executing')",
+    )
+    .fetch_all(p.db().pool())
+    .await?;
+    for r in rows {
+        let params: String = r.try_get("params")?;
+        let v: serde_json::Value = serde_json::from_str(&params).unwrap_or_default();
+        if v["node_id"] == node_id {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Renew the org's root: the same key and subject certified again for `days` (ten years by

@@ -194,7 +194,15 @@ async fn carry_out(p: &Platform, v: &ProposalView) -> Result<Value> {
                 network::promoted(p, &chain_id, &n.node_id).await?;
             }
             if let (Kind::ChainRenewNode, Params::ChainNode(n)) = (kind, &chain_level) {
-                out["renewal"] = network::renewed_on(p, &n.node_id).await?;
+                // The chain took the certificate whatever happens next: the proposal is
+                // carried out, and a switch that could not be made now is made at the next
+                // renewal request (see certificate::renew_node).
+                out["renewal"] = match network::renewed_on(p, &n.node_id).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        json!({"switched": false, "error": {"code": e.code(), "message": e.public_message()}})
+                    }
+                };
             }
             if let (Kind::ChainRemoveNode, Params::ChainNode(n)) = (kind, &chain_level) {
                 network::leave_chain(p, &chain_id, &n.node_id).await?;

@@ -134,6 +134,27 @@ pub struct Update {
     max_endorsements: Option<u32>,
 }
 
+/// A consensus or sync node's certificate: it must have role node.
+fn node_certificate(text: &str) -> Result<covenant_pki::Certificate, SysError> {
+    let cert = cert_from_text(text, "node certificate")?;
+    if cert.role() != Some(covenant_pki::Role::Node) {
+        return Err(SysError::args(
+            "the certificate of a consensus or sync node must have role node",
+        ));
+    }
+    Ok(cert)
+}
+
+/// The config's consensus section, to change its nodes.
+fn consensus_of(
+    config: &mut ChainConfig,
+) -> Result<&mut covenant_types::ConsensusConfig, SysError> {
+    config
+        .consensus
+        .as_mut()
+        .ok_or_else(|| SysError::args("the chain has no consensus section"))
+}
+
 /// Apply `u` to `config`, producing the next config (checked) for the block at `height` whose
 /// time is `at`.
 pub fn apply(
@@ -211,16 +232,8 @@ pub fn apply(
     }
     for (add, sync) in [(u.add_node, false), (u.add_sync_node, true)] {
         let Some(add) = add else { continue };
-        let cert = cert_from_text(&add.certificate, "node certificate")?;
-        if cert.role() != Some(covenant_pki::Role::Node) {
-            return Err(SysError::args(
-                "the certificate of a consensus or sync node must have role node",
-            ));
-        }
-        let consensus = config
-            .consensus
-            .as_mut()
-            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let cert = node_certificate(&add.certificate)?;
+        let consensus = consensus_of(&mut config)?;
         if consensus
             .nodes
             .iter()
@@ -246,10 +259,7 @@ pub fn apply(
         changed = true;
     }
     if let Some(node) = u.remove_sync_node {
-        let consensus = config
-            .consensus
-            .as_mut()
-            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let consensus = consensus_of(&mut config)?;
         let before = consensus.sync_nodes.len();
         consensus.sync_nodes.retain(|n| n.node_id != node);
         if consensus.sync_nodes.len() == before {
@@ -258,10 +268,7 @@ pub fn apply(
         changed = true;
     }
     if let Some(p) = u.promote_sync_node {
-        let consensus = config
-            .consensus
-            .as_mut()
-            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let consensus = consensus_of(&mut config)?;
         let i = consensus
             .sync_nodes
             .iter()
@@ -275,16 +282,8 @@ pub fn apply(
         changed = true;
     }
     if let Some(r) = u.replace_node_certificate {
-        let cert = cert_from_text(&r.certificate, "node certificate")?;
-        if cert.role() != Some(covenant_pki::Role::Node) {
-            return Err(SysError::args(
-                "the certificate of a consensus or sync node must have role node",
-            ));
-        }
-        let consensus = config
-            .consensus
-            .as_mut()
-            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let cert = node_certificate(&r.certificate)?;
+        let consensus = consensus_of(&mut config)?;
         if consensus
             .nodes
             .iter()
@@ -311,10 +310,7 @@ pub fn apply(
         changed = true;
     }
     if let Some(node) = u.remove_node {
-        let consensus = config
-            .consensus
-            .as_mut()
-            .ok_or_else(|| SysError::args("the chain has no consensus section"))?;
+        let consensus = consensus_of(&mut config)?;
         let before = consensus.nodes.len();
         consensus.nodes.retain(|n| n.node_id != node);
         if consensus.nodes.len() == before {

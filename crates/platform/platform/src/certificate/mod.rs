@@ -462,33 +462,25 @@ async fn renew_node(
     )?;
     let pem = cert.to_pem();
     crate::network::set_pending_certificate(p, &node.id, &pem).await?;
-    let mut proposals = Vec::new();
     if node.chains.is_empty() {
         crate::network::switch_certificate(p, &node, &pem).await?;
     }
+    let mut targets = Vec::new();
     for chain in &node.chains {
-        let opened = async {
-            let c = crate::network::chain_row(p, chain).await?;
-            crate::proposal::create(
-                p,
-                caller,
-                &c.consortium_id,
-                "chain.renew_node",
-                serde_json::json!({"chain_id": chain, "node_id": node.id}),
-                Some(format!(
-                    "Renew node {}'s certificate on chain {chain}",
-                    node.name
-                )),
-            )
+        let consortium = crate::network::chain_row(p, chain)
             .await
-            .map(|v| v.id)
-        }
-        .await;
-        proposals.push(match opened {
-            Ok(id) => serde_json::json!({"chain_id": chain, "proposal_id": id}),
-            Err(e) => serde_json::json!({"chain_id": chain, "error": {"code": e.code(), "message": e.public_message()}}),
-        });
+            .map(|c| c.consortium_id);
+        targets.push((chain.clone(), consortium));
     }
+    let proposals = propose_per_chain(
+        p,
+        caller,
+        targets,
+        "chain.renew_node",
+        |chain| serde_json::json!({"chain_id": chain, "node_id": node.id}),
+        |chain| format!("Renew node {}'s certificate on chain {chain}", node.name),
+    )
+    .await;
     crate::event::publish(
         p,
         &[org.to_string()],
@@ -507,6 +499,40 @@ async fn renew_node(
     )
     .await?;
     get(p, org, &cert.fingerprint()).await
+}
+
+/// Open a proposal of `kind` on each chain of `targets` (a chain and its consortium, or why the
+/// chain cannot be reached); what happened on each, for a renewal's event: its proposal's id or
+/// the error.
+async fn propose_per_chain(
+    p: &Platform,
+    caller: &crate::auth::Caller,
+    targets: Vec<(String, Result<String>)>,
+    kind: &str,
+    params: impl Fn(&str) -> serde_json::Value,
+    title: impl Fn(&str) -> String,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (chain, consortium) in targets {
+        let opened = match consortium {
+            Ok(consortium) => crate::proposal::create(
+                p,
+                caller,
+                &consortium,
+                kind,
+                params(&chain),
+                Some(title(&chain)),
+            )
+            .await
+            .map(|v| v.id),
+            Err(e) => Err(e),
+        };
+        out.push(match opened {
+            Ok(id) => serde_json::json!({"chain_id": chain, "proposal_id": id}),
+            Err(e) => serde_json::json!({"chain_id": chain, "error": {"code": e.code(), "message": e.public_message()}}),
+        });
+    }
+    out
 }
 
 /// Whether a `chain.renew_node` proposal for `node_id` is still open, approved or executing.
@@ -553,28 +579,20 @@ async fn renew_root(
             "the org's root was renewed meanwhile; read it again",
         ));
     }
-    let mut proposals = Vec::new();
-    for (chain, consortium, reachable) in revocation::chains_of(p, org).await? {
-        let opened = match reachable {
-            Ok(()) => crate::proposal::create(
-                p,
-                caller,
-                &consortium,
-                "chain.update_org_roots",
-                serde_json::json!({"chain_id": chain, "org_id": org}),
-                Some(format!(
-                    "Update {org}'s trust roots on chain {chain} (renewed root)"
-                )),
-            )
-            .await
-            .map(|v| v.id),
-            Err(e) => Err(e),
-        };
-        proposals.push(match opened {
-            Ok(id) => serde_json::json!({"chain_id": chain, "proposal_id": id}),
-            Err(e) => serde_json::json!({"chain_id": chain, "error": {"code": e.code(), "message": e.public_message()}}),
-        });
-    }
+    let targets = revocation::chains_of(p, org)
+        .await?
+        .into_iter()
+        .map(|(chain, consortium, reachable)| (chain, reachable.map(|()| consortium)))
+        .collect();
+    let proposals = propose_per_chain(
+        p,
+        caller,
+        targets,
+        "chain.update_org_roots",
+        |chain| serde_json::json!({"chain_id": chain, "org_id": org}),
+        |chain| format!("Update {org}'s trust roots on chain {chain} (renewed root)"),
+    )
+    .await;
     crate::event::publish(
         p,
         &[org.to_string()],

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::platform::{Platform, http, register, wait_proposal};
+use crate::platform::{Platform, deploy_chain, http, register, wait_proposal};
 
 #[test]
 fn a_tbft_nodes_certificate_is_renewed_while_its_chain_keeps_committing() {
@@ -26,22 +26,7 @@ fn renew_a_node(consensus: &str) {
     let platform = Platform::start(dir, None, covenant_test_utils::free_ports(30));
     let base = platform.url.clone();
     let a = register(&rt, &base, "bank-a", false);
-    let cons = a.post(&rt, "/api/v1/consortia", json!({"name": "renewal"}));
-    let cid = cons["id"].as_str().unwrap().to_string();
-    let p = a.post(
-        &rt,
-        &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "network.create", "params": {"name": "net1", "nodes": [{"org_id": "bank-a", "count": 4}]}}),
-    );
-    let done = wait_proposal(&rt, &a, p["id"].as_str().unwrap(), "executed", 60);
-    let net = done["outcome"]["network_id"].as_str().unwrap().to_string();
-    let p = a.post(
-        &rt,
-        &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "chain.create", "params": {"chain_id": "ledger", "network_id": net, "orgs": ["bank-a"], "consensus": consensus}}),
-    );
-    wait_proposal(&rt, &a, p["id"].as_str().unwrap(), "executed", 180);
-    let chain = a.get(&rt, "/api/v1/chains/ledger");
+    let chain = deploy_chain(&rt, &a, "ledger", consensus, 4);
     let nodes = chain["nodes"].as_array().unwrap().clone();
     assert_eq!(nodes.len(), 4, "{chain}");
     let (node_id, node_name) = (
@@ -210,8 +195,8 @@ fn renew_a_node(consensus: &str) {
     for _ in 0..3 {
         commit();
     }
-    let height = a.get(&rt, &format!("/api/v1/nodes/{node_id}"));
-    assert_eq!(height["state"], "running", "{height}");
+    let renewed_node = a.get(&rt, &format!("/api/v1/nodes/{node_id}"));
+    assert_eq!(renewed_node["state"], "running", "{renewed_node}");
 }
 
 fn events_of(rt: &tokio::runtime::Runtime, a: &crate::platform::Org, kind: &str) -> Vec<Value> {

@@ -258,23 +258,39 @@ pub(crate) fn register(rt: &tokio::runtime::Runtime, base: &str, id: &str, offli
 /// A consortium of `a` alone, a network of one node and a solo chain `chain` on it; returns
 /// the node's API URL.
 pub(crate) fn deploy_solo_chain(rt: &tokio::runtime::Runtime, a: &Org, chain: &str) -> String {
-    let cons = a.post(rt, "/api/v1/consortia", json!({"name": "solo"}));
+    let c = deploy_chain(rt, a, chain, "solo", 1);
+    c["nodes"][0]["api_url"].as_str().unwrap().to_string()
+}
+
+/// A consortium of `a` alone, a network of `nodes` nodes of `a` and a chain `chain` ordered by
+/// `consensus` on all of them; returns the chain as the platform shows it.
+pub(crate) fn deploy_chain(
+    rt: &tokio::runtime::Runtime,
+    a: &Org,
+    chain: &str,
+    consensus: &str,
+    nodes: u32,
+) -> Value {
+    let cons = a.post(
+        rt,
+        "/api/v1/consortia",
+        json!({"name": format!("{chain}-consortium")}),
+    );
     let cid = cons["id"].as_str().unwrap().to_string();
     let p = a.post(
         rt,
         &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "network.create", "params": {"name": "net1", "nodes": [{"org_id": a.id}]}}),
+        json!({"kind": "network.create", "params": {"name": "net1", "nodes": [{"org_id": a.id, "count": nodes}]}}),
     );
     let done = wait_proposal(rt, a, p["id"].as_str().unwrap(), "executed", 60);
     let net = done["outcome"]["network_id"].as_str().unwrap().to_string();
     let p = a.post(
         rt,
         &format!("/api/v1/consortia/{cid}/proposals"),
-        json!({"kind": "chain.create", "params": {"chain_id": chain, "network_id": net, "orgs": [a.id], "consensus": "solo"}}),
+        json!({"kind": "chain.create", "params": {"chain_id": chain, "network_id": net, "orgs": [a.id], "consensus": consensus}}),
     );
     wait_proposal(rt, a, p["id"].as_str().unwrap(), "executed", 180);
-    let c = a.get(rt, &format!("/api/v1/chains/{chain}"));
-    c["nodes"][0]["api_url"].as_str().unwrap().to_string()
+    a.get(rt, &format!("/api/v1/chains/{chain}"))
 }
 
 pub(crate) fn wait_proposal(

@@ -46,6 +46,9 @@ pub enum FailureKind {
     UpgradeRequired,
     /// The node failed (storage, a task); the message says why.
     Internal,
+    /// The node cannot answer just now (its storage is recovering); retry, here later or
+    /// at another node.
+    Unavailable,
 }
 
 /// A failed operation.
@@ -103,6 +106,7 @@ impl From<TxError> for Failure {
             TxError::UnknownContract(_) => FailureKind::NotFound,
             TxError::TooLarge { .. } => FailureKind::TooLarge,
             TxError::Internal(_) => FailureKind::Internal,
+            TxError::Unavailable(_) => FailureKind::Unavailable,
             _ => FailureKind::BadRequest,
         };
         Failure {
@@ -116,7 +120,16 @@ impl From<TxError> for Failure {
 
 impl From<ChainError> for Failure {
     fn from(e: ChainError) -> Self {
-        Failure::new(FailureKind::Internal, e.code(), e.to_string())
+        if e.code() == "STORAGE_UNAVAILABLE" {
+            Failure {
+                kind: FailureKind::Unavailable,
+                code: e.code().into(),
+                message: e.to_string(),
+                retry_after_ms: Some(1000),
+            }
+        } else {
+            Failure::new(FailureKind::Internal, e.code(), e.to_string())
+        }
     }
 }
 

@@ -63,6 +63,7 @@ pub fn status_of(kind: FailureKind) -> StatusCode {
         FailureKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         FailureKind::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

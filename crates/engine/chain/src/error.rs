@@ -46,6 +46,10 @@ pub enum TxError {
     PoolFull { pending: usize, retry_after_ms: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The node cannot read its ledger just now (a failed write it has not recovered from,
+    /// such as a full disk); another node, or this one later, can answer.
+    #[error("this node's storage is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl TxError {
@@ -76,6 +80,7 @@ impl TxError {
             }
             TxError::PoolFull { .. } => "TXPOOL_FULL",
             TxError::Internal(_) => "INTERNAL",
+            TxError::Unavailable(_) => "STORAGE_UNAVAILABLE",
         }
     }
 
@@ -97,6 +102,7 @@ impl TxError {
             TxError::Malformed(_) => "the transaction is malformed".into(),
             TxError::BadTimestamp(_) => "the transaction's timestamp is out of range".into(),
             TxError::Internal(_) => "internal error".into(),
+            TxError::Unavailable(_) => "this node's storage is unavailable".into(),
             TxError::TooLarge { .. }
             | TxError::TooManyEndorsements { .. }
             | TxError::WrongChain { .. }
@@ -114,6 +120,7 @@ impl TxError {
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
             TxError::PoolFull { retry_after_ms, .. } => Some(*retry_after_ms),
+            TxError::Unavailable(_) => Some(1000),
             _ => None,
         }
     }

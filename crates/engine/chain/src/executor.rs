@@ -24,6 +24,7 @@ use prost::Message;
 use rayon::prelude::*;
 
 use crate::{
+    TxError,
     error::result_code,
     host::{CodeCache, Effects, TxEnv, TxHost},
     identity::{Identity, Membership, time_of_ms},
@@ -57,6 +58,14 @@ impl TxOutcome {
 pub struct BlockOutput {
     pub outcomes: Vec<TxOutcome>,
     pub dag: Dag,
+}
+
+impl BlockOutput {
+    /// Whether this node failed to read its state while executing (see
+    /// [`Effects::fault`](crate::host::Effects::fault)): such an output is not the block's.
+    pub fn fault(&self) -> bool {
+        self.outcomes.iter().any(|o| o.effects.fault)
+    }
 }
 
 /// A read-only call.
@@ -156,6 +165,12 @@ impl Executor {
         let tx_id = tx.id.0;
         let at = time_of_ms(env.time_ms);
         let mut signers: Vec<Arc<Identity>> = Vec::with_capacity(1 + tx.tx.endorsements.len());
+        // A sender this node could not look up (its state read failed) is a fault, not an
+        // invalid sender.
+        let effects = |e: &TxError| Effects {
+            fault: matches!(e, TxError::Internal(_)),
+            ..Effects::default()
+        };
         match membership.resolve(tx.tx.sender.as_ref(), base, at) {
             Ok(s) => signers.push(s),
             Err(e) => {
@@ -164,7 +179,7 @@ impl Executor {
                     result_code::SENDER_INVALID,
                     e.result_message(),
                     0,
-                    Effects::default(),
+                    effects(&e),
                 );
             }
         }
@@ -177,7 +192,7 @@ impl Executor {
                         result_code::SENDER_INVALID,
                         format!("endorsement {i}: {}", err.result_message()),
                         0,
-                        Effects::default(),
+                        effects(&err),
                     );
                 }
             }

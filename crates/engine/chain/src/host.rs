@@ -73,6 +73,8 @@ pub struct TxHost {
     journal: Vec<Undo>,
     events: Vec<Event>,
     savepoints: Vec<(usize, usize)>,
+    /// A state read failed (see [`Effects::fault`]).
+    fault: bool,
 }
 
 impl std::fmt::Debug for TxHost {
@@ -91,6 +93,9 @@ pub struct Effects {
     pub events: Vec<Event>,
     /// Writes in key order: value or `None` for a delete.
     pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// This node could not read its state (a storage fault): the outcome says nothing about
+    /// the transaction and must not be used.
+    pub fault: bool,
 }
 
 impl TxHost {
@@ -105,6 +110,7 @@ impl TxHost {
             journal: Vec::new(),
             events: Vec::new(),
             savepoints: Vec::new(),
+            fault: false,
         }
     }
 
@@ -122,6 +128,7 @@ impl TxHost {
         // result carries a fixed text.
         let got = self.view.get(key).map_err(|e| {
             tracing::error!(error = %e, "state read failed during execution");
+            self.fault = true;
             STATE_READ_FAILED.to_string()
         })?;
         self.reads
@@ -151,6 +158,7 @@ impl TxHost {
             .range(start, end, limit.saturating_add(deletes))
             .map_err(|e| {
                 tracing::error!(error = %e, "state range read failed during execution");
+                self.fault = true;
                 STATE_READ_FAILED.to_string()
             })?
             .into_iter()
@@ -227,6 +235,7 @@ impl TxHost {
             rwset,
             events: self.events,
             writes: self.writes.into_iter().collect(),
+            fault: self.fault,
         }
     }
 
@@ -254,6 +263,7 @@ impl TxHost {
                     .get(&registry::code_key(&hash))
                     .map_err(|e| {
                         tracing::error!(error = %e, "contract code read failed during execution");
+                        self.fault = true;
                         STATE_READ_FAILED.to_string()
                     })?
                     .ok_or_else(|| format!("code of contract {name} is missing"))?

@@ -29,6 +29,10 @@ pub enum StorageError {
     WrongChain { expected: String, found: String },
     #[error("ledger export: {0}")]
     BadExport(String),
+    /// A write failed (a full disk, an I/O error) and the store has not recovered yet: it
+    /// answers again once a later commit finds the fault cleared.
+    #[error("the store is recovering from a failed write: {0}")]
+    Unavailable(String),
 }
 
 impl StorageError {
@@ -43,7 +47,17 @@ impl StorageError {
             StorageError::BadBlock(_) => "BAD_BLOCK",
             StorageError::WrongChain { .. } => "WRONG_CHAIN",
             StorageError::BadExport(_) => "LEDGER_EXPORT_INVALID",
+            StorageError::Unavailable(_) => "STORAGE_UNAVAILABLE",
         }
+    }
+
+    /// Whether the error is a failure of the disk or the database under the store rather
+    /// than of the data given to it: after one, the store recovers before it writes again.
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Io { .. } | StorageError::Db(_) | StorageError::Unavailable(_)
+        )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -54,24 +68,69 @@ impl StorageError {
     }
 }
 
-macro_rules! from_db {
-    ($($t:ty),*) => {
-        $(impl From<$t> for StorageError {
-            fn from(e: $t) -> Self {
-                StorageError::Db(e.to_string())
-            }
-        })*
-    };
+fn from_redb_storage(e: redb::StorageError) -> StorageError {
+    match e {
+        redb::StorageError::PreviousIo => {
+            StorageError::Unavailable("an earlier write to the state database failed".into())
+        }
+        redb::StorageError::Io(source) => StorageError::Io {
+            path: PathBuf::from("state.redb"),
+            source,
+        },
+        e => StorageError::Db(e.to_string()),
+    }
 }
 
-from_db!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+impl From<redb::StorageError> for StorageError {
+    fn from(e: redb::StorageError) -> Self {
+        from_redb_storage(e)
+    }
+}
+
+impl From<redb::Error> for StorageError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::PreviousIo => from_redb_storage(redb::StorageError::PreviousIo),
+            e => StorageError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<redb::DatabaseError> for StorageError {
+    fn from(e: redb::DatabaseError) -> Self {
+        match e {
+            redb::DatabaseError::Storage(e) => from_redb_storage(e),
+            e => StorageError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<redb::TransactionError> for StorageError {
+    fn from(e: redb::TransactionError) -> Self {
+        match e {
+            redb::TransactionError::Storage(e) => from_redb_storage(e),
+            e => StorageError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<redb::TableError> for StorageError {
+    fn from(e: redb::TableError) -> Self {
+        match e {
+            redb::TableError::Storage(e) => from_redb_storage(e),
+            e => StorageError::Db(e.to_string()),
+        }
+    }
+}
+
+impl From<redb::CommitError> for StorageError {
+    fn from(e: redb::CommitError) -> Self {
+        match e {
+            redb::CommitError::Storage(e) => from_redb_storage(e),
+            e => StorageError::Db(e.to_string()),
+        }
+    }
+}
 
 /// Result alias of this crate.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -3,12 +3,16 @@
 use std::{
     fs::{self, File, OpenOptions},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 use covenant_crypto::Suite;
 use covenant_types::{RwSet, TxResult, block::DecodedBlock, tx::DecodedTx};
 use prost::Message;
-use redb::{Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition};
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition,
+    WriteTransaction,
+};
 use tracing::{info, warn};
 
 use crate::{
@@ -91,14 +95,82 @@ pub struct Recovery {
     pub truncated_bytes: u64,
 }
 
+/// The state database. After a failed write redb refuses every later operation until it is
+/// closed and opened again (which repairs it), so the store can swap it for a fresh handle;
+/// while it cannot (the disk is still full), reads answer `STORAGE_UNAVAILABLE`.
+#[derive(Debug)]
+struct StateDb {
+    path: PathBuf,
+    db: parking_lot::RwLock<Option<Database>>,
+}
+
+impl StateDb {
+    fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path)?;
+        {
+            // Create every table so read transactions never miss one.
+            let w = db.begin_write()?;
+            w.open_table(META)?;
+            w.open_table(BLOCK_INDEX)?;
+            w.open_table(BLOCK_HASHES)?;
+            w.open_table(STATE)?;
+            w.open_table(TXS)?;
+            w.open_multimap_table(KEY_HISTORY)?;
+            w.open_multimap_table(EVENTS)?;
+            w.commit()?;
+        }
+        Ok(StateDb {
+            path: path.to_path_buf(),
+            db: parking_lot::RwLock::new(Some(db)),
+        })
+    }
+
+    fn closed() -> StorageError {
+        StorageError::Unavailable("the state database is closed until it can be reopened".into())
+    }
+
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        match &*self.db.read() {
+            Some(db) => Ok(db.begin_read()?),
+            None => Err(Self::closed()),
+        }
+    }
+
+    fn begin_write(&self) -> Result<WriteTransaction> {
+        match &*self.db.read() {
+            Some(db) => Ok(db.begin_write()?),
+            None => Err(Self::closed()),
+        }
+    }
+
+    /// Close the handle and open the file again (redb repairs it on open). Fails while the
+    /// file is still held (a reader's transaction outlives the old handle) or cannot be
+    /// repaired yet; the store tries again at its next commit.
+    fn reopen(&self) -> Result<()> {
+        let mut slot = self.db.write();
+        drop(slot.take());
+        *slot = Some(Database::create(&self.path)?);
+        Ok(())
+    }
+}
+
 /// One chain's storage. Thread-safe; writes are serialized.
+///
+/// A write that fails (a full disk, an I/O error) leaves the store *faulted*: nothing more is
+/// appended until the fault is cleared, by reopening the state database and running the same
+/// recovery as after a crash (a block that reached its segment but not the index is applied;
+/// a torn append is cut off). The store tries that at once and again before each later commit,
+/// so it resumes by itself once the disk has room.
 #[derive(Debug)]
 pub struct Store {
     suite: Suite,
     dir: PathBuf,
-    db: Database,
+    db: StateDb,
     segments: parking_lot::Mutex<Segments>,
     tip: parking_lot::RwLock<Tip>,
+    faulted: AtomicBool,
+    /// Serializes commits and recoveries.
+    writer: parking_lot::Mutex<()>,
     _lock: File,
     recovery: Recovery,
 }
@@ -181,20 +253,7 @@ impl Store {
                 path: dir.to_path_buf(),
             });
         }
-        let db_path = dir.join(DB_FILE);
-        let db = Database::create(&db_path)?;
-        {
-            // Create every table so read transactions never miss one.
-            let w = db.begin_write()?;
-            w.open_table(META)?;
-            w.open_table(BLOCK_INDEX)?;
-            w.open_table(BLOCK_HASHES)?;
-            w.open_table(STATE)?;
-            w.open_table(TXS)?;
-            w.open_multimap_table(KEY_HISTORY)?;
-            w.open_multimap_table(EVENTS)?;
-            w.commit()?;
-        }
+        let db = StateDb::open(&dir.join(DB_FILE))?;
         let segments = Segments::open(&dir.join(BLOCKS_DIR))?;
         let tip = read_tip(&db)?;
         let mut store = Store {
@@ -203,6 +262,8 @@ impl Store {
             db,
             segments: parking_lot::Mutex::new(segments),
             tip: parking_lot::RwLock::new(tip),
+            faulted: AtomicBool::new(false),
+            writer: parking_lot::Mutex::new(()),
             _lock: lock,
             recovery: Recovery::default(),
         };
@@ -353,11 +414,79 @@ impl Store {
     /// Commit a block: append it to the segments (synced), then apply its writes and indexes
     /// in one redb transaction. After a crash between the two, [`open`](Self::open) applies
     /// the appended block.
+    ///
+    /// If a write fails the store is faulted (see [`Store`]) and the error returned; a later
+    /// commit of the same block, once the store has recovered, succeeds — also when the failed
+    /// attempt had got the block as far as its segment.
     pub fn commit(&self, block: &DecodedBlock) -> Result<()> {
+        let _writer = self.writer.lock();
+        if self.faulted.load(Ordering::Acquire) {
+            self.heal()?;
+            let tip = self.tip();
+            if tip.height == Some(block.height()) && tip.hash == block.hash.as_bytes() {
+                // The failed attempt's append was complete; recovery applied it.
+                return Ok(());
+            }
+        }
         self.check_next(block)?;
         let bytes = block.encode();
-        let loc = self.segments.lock().append(block.height(), &bytes)?;
-        self.apply(block, loc)
+        let result = self
+            .segments
+            .lock()
+            .append(block.height(), &bytes)
+            .and_then(|loc| self.apply(block, loc));
+        if let Err(e) = &result
+            && e.is_fault()
+        {
+            warn!(
+                height = block.height(),
+                error = %e,
+                code = e.code(),
+                "a block could not be written; the store stops writing until it recovers"
+            );
+            self.faulted.store(true, Ordering::Release);
+            // Recover now if the fault has already passed, so reads need not wait for the
+            // next commit; otherwise the next commit tries again.
+            if let Err(again) = self.heal() {
+                warn!(error = %again, code = again.code(), "the store has not recovered yet");
+            }
+        }
+        result
+    }
+
+    /// Whether a failed write has left the store unrecovered.
+    pub fn is_faulted(&self) -> bool {
+        self.faulted.load(Ordering::Acquire)
+    }
+
+    /// If a failed write left the store faulted, try to recover now (callers about to read
+    /// the state for a block do this first). `Ok` when the store is sound.
+    pub fn recover_fault(&self) -> Result<()> {
+        if !self.is_faulted() {
+            return Ok(());
+        }
+        let _writer = self.writer.lock();
+        if self.is_faulted() {
+            self.heal()?;
+        }
+        Ok(())
+    }
+
+    /// Clear a fault: reopen the state database and the segments, then recover as after a
+    /// crash. Called with the writer lock held.
+    fn heal(&self) -> Result<()> {
+        self.db.reopen()?;
+        *self.segments.lock() = Segments::open(&self.dir.join(BLOCKS_DIR))?;
+        *self.tip.write() = read_tip(&self.db)?;
+        let rec = self.recover()?;
+        self.faulted.store(false, Ordering::Release);
+        info!(
+            height = ?self.height(),
+            applied = rec.replayed,
+            cut_bytes = rec.truncated_bytes,
+            "the store recovered from a failed write"
+        );
+        Ok(())
     }
 
     fn apply(&self, block: &DecodedBlock, loc: Location) -> Result<()> {
@@ -598,7 +727,7 @@ impl Store {
     }
 }
 
-fn read_tip(db: &Database) -> Result<Tip> {
+fn read_tip(db: &StateDb) -> Result<Tip> {
     let r = db.begin_read()?;
     let t = r.open_table(META)?;
     let height = match t.get(META_HEIGHT)? {

@@ -33,6 +33,9 @@ impl Chain {
         if let Some(reason) = self.halt_reason() {
             return Err(ChainError::Halted(reason));
         }
+        // A failed write (a full disk) is recovered from before anything is read for this
+        // block; until it is, nothing is committed.
+        self.inner.store.recover_fault()?;
         let h = block.height();
         let tip = self.inner.store.tip();
         if tip.height.is_some_and(|t| t >= h) {

@@ -314,7 +314,10 @@ impl Chain {
             .store
             .snapshot()
             .map(|s| Arc::new(s) as Arc<dyn StateRead>)
-            .map_err(|e| TxError::Internal(e.to_string()))
+            .map_err(|e| match e {
+                covenant_storage::StorageError::Unavailable(why) => TxError::Unavailable(why),
+                e => TxError::Internal(e.to_string()),
+            })
     }
 
     /// Wake whoever waits for work (the Solo producer).

@@ -13,6 +13,9 @@ impl From<ChainError> for PortError {
     fn from(e: ChainError) -> Self {
         match e {
             ChainError::Halted(reason) => PortError::Halted(reason),
+            ChainError::Storage(e) if e.is_fault() => {
+                PortError::Unavailable(format!("{e} ({})", e.code()))
+            }
             e => PortError::Rejected(format!("{e} ({})", e.code())),
         }
     }

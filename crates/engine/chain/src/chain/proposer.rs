@@ -26,6 +26,7 @@ impl Chain {
         if let Some(reason) = self.halt_reason() {
             return Err(ChainError::Halted(reason));
         }
+        self.inner.store.recover_fault()?;
         let (max_txs, max_bytes, _) = self.limits();
         let mut batch = self.inner.pool.peek(max_txs, max_bytes);
         if batch.is_empty() && !allow_empty {
@@ -35,13 +36,22 @@ impl Chain {
         let height = tip.height.map_or(0, |h| h + 1);
         // A transaction committed meanwhile (a race with admission) must not go in again.
         let mut stale = Vec::new();
+        let mut unread = None;
         batch.retain(|t| match self.inner.store.tx_location(t.tx.id.as_bytes()) {
             Ok(None) => true,
-            _ => {
+            Ok(Some(_)) => {
                 stale.push(t.tx.id);
                 false
             }
+            Err(e) => {
+                // The ledger cannot be read: keep the transaction for a later block.
+                unread.get_or_insert(e);
+                false
+            }
         });
+        if let Some(e) = unread {
+            return Err(e.into());
+        }
         self.inner.pool.remove(&stale);
         if batch.is_empty() && !allow_empty {
             return Ok(None);
@@ -65,6 +75,12 @@ impl Chain {
             .inner
             .executor
             .execute_batch(&membership, base, env, &txs);
+        if out.fault() {
+            return Err(covenant_storage::StorageError::Unavailable(
+                "the state could not be read while building a block".into(),
+            )
+            .into());
+        }
         let parts = BlockParts {
             chain_id: self.inner.chain_id.clone(),
             height,

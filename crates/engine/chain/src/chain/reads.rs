@@ -94,7 +94,7 @@ impl Chain {
             .transpose()?;
         let view = self.snapshot()?;
         let height = self.inner.store.height().map_or(0, |h| h + 1);
-        Ok(self.inner.executor.query(
+        let outcome = self.inner.executor.query(
             &membership,
             view,
             BlockEnv {
@@ -107,7 +107,13 @@ impl Chain {
                 method,
                 args,
             },
-        ))
+        );
+        if outcome.effects.fault {
+            return Err(TxError::Unavailable(
+                "the state could not be read (the log says why)".into(),
+            ));
+        }
+        Ok(outcome)
     }
 
     /// The contracts installed on the chain (system contracts aside), by name.

@@ -51,6 +51,7 @@ impl Chain {
         with_certificate: bool,
         with_clock: bool,
     ) -> Result<BlockOutput, ChainError> {
+        self.inner.store.recover_fault()?;
         let h = block.height();
         let bad = |d: String| Self::invalid(h, d);
         let tip = self.inner.store.tip();
@@ -176,6 +177,13 @@ impl Chain {
             .inner
             .executor
             .execute_with_dag(&membership, base, env, &txs, &dag);
+        if out.fault() {
+            // This node's own failure says nothing about the block.
+            return Err(covenant_storage::StorageError::Unavailable(
+                "the state could not be read while checking a block".into(),
+            )
+            .into());
+        }
         for (i, (o, (r, w))) in out
             .outcomes
             .iter()

@@ -169,6 +169,7 @@ fn a_chain_that_cannot_reload_its_membership_halts() {
                 rwset: rwset.clone(),
                 events: vec![],
                 writes: vec![(keys::config(), Some(garbage))],
+                fault: false,
             },
         }],
         dag: covenant_types::Dag {

@@ -21,6 +21,10 @@ pub struct FileJournal {
     path: PathBuf,
     file: File,
     entries: Vec<Entry>,
+    /// A failed append may have left part of a record at the end of the file; the next
+    /// append first rewrites the file from `entries` (records after a torn one would be
+    /// unreadable at the next open).
+    torn: bool,
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -212,6 +216,7 @@ impl FileJournal {
             path: path.to_path_buf(),
             file: OpenOptions::new().create(true).append(true).open(path)?,
             entries: Vec::new(),
+            torn: false,
         };
         j.entries = entries;
         // Rewrite without any torn tail.
@@ -221,12 +226,16 @@ impl FileJournal {
 
     fn rewrite(&mut self) -> std::io::Result<()> {
         let tmp = self.path.with_extension("tmp");
-        {
-            let mut f = File::create(&tmp)?;
+        let written = File::create(&tmp).and_then(|mut f| {
             for e in &self.entries {
                 f.write_all(&record(e))?;
             }
-            f.sync_all()?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            // Leave no half copy taking space on a disk that may be full.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
         std::fs::rename(&tmp, &self.path)?;
         if let Some(dir) = self.path.parent()
@@ -249,8 +258,20 @@ impl Journal for FileJournal {
     }
 
     fn append(&mut self, entry: Entry) -> std::io::Result<()> {
-        self.file.write_all(&record(&entry))?;
-        self.file.sync_data()?;
+        if self.torn {
+            self.rewrite()?;
+            self.torn = false;
+        }
+        let written = self
+            .file
+            .write_all(&record(&entry))
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            // A full disk or an I/O error: the entry is not journaled (so the vote is not
+            // signed), and whatever part of it reached the file is dropped before the next.
+            self.torn = true;
+        }
+        written?;
         self.entries.push(entry);
         Ok(())
     }
@@ -258,8 +279,8 @@ impl Journal for FileJournal {
     fn prune_below(&mut self, height: u64) {
         let before = self.entries.len();
         self.entries.retain(|e| e.height() >= height);
-        if self.entries.len() != before {
-            let _ = self.rewrite();
+        if (self.entries.len() != before || self.torn) && self.rewrite().is_ok() {
+            self.torn = false;
         }
     }
 }

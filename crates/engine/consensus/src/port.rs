@@ -39,6 +39,10 @@ pub enum PortError {
     /// The chain can no longer work correctly (it halted; the node must stop).
     #[error("the chain halted: {0}")]
     Halted(String),
+    /// This node's storage failed (a full disk): nothing was judged; the same call can
+    /// succeed once the store has recovered.
+    #[error("this node's storage failed: {0}")]
+    Unavailable(String),
 }
 
 /// This node's identity on a chain, for drivers that sign.

@@ -77,6 +77,7 @@ fn voters<C: ChainPort>(chain: &C) -> BTreeSet<RaftId> {
 type PeerCache = Arc<Mutex<(Option<u64>, HashMap<RaftId, Vec<u8>>)>>;
 
 /// Carries Raft RPCs to the node whose certificate has the Raft id.
+#[derive(Clone)]
 struct Transport<C, N> {
     net: N,
     chain: C,
@@ -126,8 +127,23 @@ struct Applier<C: ChainPort, N> {
     outputs: Arc<Mutex<HashMap<Hash, C::Output>>>,
 }
 
+impl<C: ChainPort, N: RaftNet> Clone for Applier<C, N> {
+    fn clone(&self) -> Self {
+        Applier {
+            chain: self.chain.clone(),
+            net: self.net.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
 impl<C: ChainPort, N: RaftNet> RaftApplier for Applier<C, N> {
-    fn apply(&self, index: u64, term: u64, data: Vec<u8>) -> impl Future<Output = ()> + Send {
+    fn apply(
+        &self,
+        index: u64,
+        term: u64,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<(), String>> + Send {
         let chain = self.chain.clone();
         let outputs = self.outputs.clone();
         async move {
@@ -136,7 +152,7 @@ impl<C: ChainPort, N: RaftNet> RaftApplier for Applier<C, N> {
                     Ok(b) => b,
                     Err(e) => {
                         warn!(chain = chain.chain_id(), index, error = %e, "undecodable raft entry skipped");
-                        return;
+                        return Ok(());
                     }
                 };
                 let height = block.height();
@@ -156,15 +172,20 @@ impl<C: ChainPort, N: RaftNet> RaftApplier for Applier<C, N> {
                     Err(PortError::Halted(reason)) => {
                         error!(chain = chain.chain_id(), index, height, %reason, "the chain halted")
                     }
+                    // Not the entry's fault: it must not be skipped (the other nodes apply
+                    // it). Raft stops here and the driver starts it again.
+                    Err(PortError::Unavailable(reason)) => {
+                        error!(chain = chain.chain_id(), index, height, %reason, "cannot apply a raft entry: this node's storage failed");
+                        return Err(reason);
+                    }
                     Err(e) => {
                         warn!(chain = chain.chain_id(), index, height, error = %e, "raft entry skipped")
                     }
                 }
+                Ok(())
             })
             .await;
-            if let Err(e) = joined {
-                error!(error = %e, "applying a raft entry failed");
-            }
+            joined.unwrap_or_else(|e| Err(format!("applying a raft entry failed: {e}")))
         }
     }
 
@@ -252,30 +273,9 @@ pub async fn run<C: ChainPort, N: RaftNet>(
         outputs: outputs.clone(),
     };
     let id = raft_id(&node.id);
-    let raft = match RaftNode::start(
-        RaftOptions::new(id, &dir),
-        genesis_voters,
-        transport,
-        applier,
-    )
-    .await
-    {
-        Ok(n) => n,
-        Err(e) => {
-            chain.halt(format!(
-                "raft did not start from {} ({}): {e}",
-                dir.display(),
-                e.code()
-            ));
-            return;
-        }
-    };
-    info!(
-        chain = chain.chain_id(),
-        raft_id = format!("{id:016x}"),
-        "raft started"
-    );
-    let server = raft.clone();
+    // The engine now running, for the request server; `None` while it restarts.
+    let current: Arc<Mutex<Option<Node<C, N>>>> = Arc::new(Mutex::new(None));
+    let server = current.clone();
     let mut server_stop = stop.clone();
     tokio::spawn(async move {
         loop {
@@ -283,7 +283,12 @@ pub async fn run<C: ChainPort, N: RaftNet>(
                 m = inbound.recv() => match m { Some(m) => m, None => return },
                 _ = server_stop.changed() => return,
             };
-            let raft = server.clone();
+            let Some(raft) = server.lock().clone() else {
+                let _ = request
+                    .reply
+                    .send(Err("raft is restarting on this node".into()));
+                continue;
+            };
             tokio::spawn(async move {
                 let answer = raft
                     .handle(&request.payload)
@@ -293,10 +298,81 @@ pub async fn run<C: ChainPort, N: RaftNet>(
             });
         }
     });
-    lead(chain, net, node, raft.clone(), outputs, stop).await;
-    if let Err(e) = raft.shutdown().await {
-        warn!(error = %e, "raft shutdown");
+    let mut started_once = false;
+    loop {
+        let raft = match RaftNode::start(
+            RaftOptions::new(id, &dir),
+            genesis_voters.clone(),
+            transport.clone(),
+            applier.clone(),
+        )
+        .await
+        {
+            Ok(n) => n,
+            Err(e) if !started_once => {
+                chain.halt(format!(
+                    "raft did not start from {} ({}): {e}",
+                    dir.display(),
+                    e.code()
+                ));
+                return;
+            }
+            Err(e) => {
+                warn!(chain = chain.chain_id(), error = %e, code = e.code(), "raft did not restart yet; trying again");
+                if wait_or_stop(&stop, RESTART_BACKOFF).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        info!(
+            chain = chain.chain_id(),
+            raft_id = format!("{id:016x}"),
+            restarted = started_once,
+            "raft started"
+        );
+        started_once = true;
+        *current.lock() = Some(raft.clone());
+        lead(
+            chain.clone(),
+            net.clone(),
+            node.clone(),
+            raft.clone(),
+            outputs.clone(),
+            stop.clone(),
+        )
+        .await;
+        *current.lock() = None;
+        let stopping = *stop.borrow();
+        if let Err(e) = raft.shutdown().await {
+            warn!(error = %e, "raft shutdown");
+        }
+        if stopping {
+            return;
+        }
+        // The engine stopped by itself: its storage failed (a full disk), as its log says.
+        // Started again it resumes from what it has on disk, as after a crash.
+        warn!(
+            chain = chain.chain_id(),
+            "raft stopped on a storage failure; starting it again"
+        );
+        if wait_or_stop(&stop, RESTART_BACKOFF).await {
+            return;
+        }
     }
+}
+
+/// How long the driver waits before starting a stopped Raft engine again.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Wait `d`, or less if `stop` is set meanwhile: whether it was.
+async fn wait_or_stop(stop: &watch::Receiver<bool>, d: Duration) -> bool {
+    let mut stop = stop.clone();
+    if *stop.borrow() {
+        return true;
+    }
+    let _ = tokio::time::timeout(d, stop.wait_for(|s| *s)).await;
+    *stop.borrow()
 }
 
 type Node<C, N> = RaftNode<Transport<C, N>, Applier<C, N>>;
@@ -313,7 +389,7 @@ async fn lead<C: ChainPort, N: RaftNet>(
 ) {
     let mut reconcile_after = Instant::now();
     let mut last_report: Option<Instant> = None;
-    while !*stop.borrow() {
+    while !*stop.borrow() && node.is_running() {
         if last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             last_report = Some(Instant::now());
             let hex = |id: RaftId| format!("{id:016x}");

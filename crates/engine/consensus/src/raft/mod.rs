@@ -116,7 +116,17 @@ pub trait RaftApplier: Send + Sync + 'static {
     ///
     /// The entry's effect should be durable when the call returns: the node records the entry
     /// as applied right after, and does not offer it again once that record is on disk.
-    fn apply(&self, index: u64, term: u64, data: Vec<u8>) -> impl Future<Output = ()> + Send;
+    ///
+    /// `Err` says the entry could not be applied *on this node, now* (its storage failed: a
+    /// full disk): the node stops, as after a crash, without recording the entry as applied;
+    /// started again it offers the entry again. An entry that is wrong in itself is not an
+    /// error: it is skipped (deterministically, as every node skips it).
+    fn apply(
+        &self,
+        index: u64,
+        term: u64,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 
     /// Opaque description of the applied state for a snapshot (e.g. chain height + block hash).
     ///

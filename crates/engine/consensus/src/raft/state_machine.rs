@@ -140,7 +140,8 @@ impl<A: RaftApplier> RaftStateMachine<TypeConfig> for StateMachine<A> {
                     self.shared
                         .applier
                         .apply(log_id.index, log_id.leader_id.term, payload.0)
-                        .await;
+                        .await
+                        .map_err(sm_write_err)?;
                 }
                 EntryPayload::Membership(m) => {
                     applied.membership = StoredMembership::new(Some(log_id), m);

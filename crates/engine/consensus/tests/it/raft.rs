@@ -64,7 +64,12 @@ struct Recorder {
 }
 
 impl RaftApplier for Recorder {
-    fn apply(&self, index: u64, _term: u64, data: Vec<u8>) -> impl Future<Output = ()> + Send {
+    fn apply(
+        &self,
+        index: u64,
+        _term: u64,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<(), String>> + Send {
         let mut st = self.state.lock().unwrap();
         if let Some((_, existing)) = st.applied.iter().find(|(i, _)| *i == index) {
             if *existing != data {
@@ -79,7 +84,7 @@ impl RaftApplier for Recorder {
             }
             st.applied.push((index, data));
         }
-        std::future::ready(())
+        std::future::ready(Ok(()))
     }
 
     fn snapshot(&self) -> impl Future<Output = Vec<u8>> + Send {

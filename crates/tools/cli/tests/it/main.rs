@@ -14,6 +14,7 @@ mod contract_source;
 mod crash;
 mod devnode;
 mod flood;
+mod full_disk;
 mod grafana;
 mod monitoring;
 mod node;

@@ -26,6 +26,7 @@ fn errors(statuses: &[u16]) -> Vec<(String, Value)> {
                 415 => "The body's content type is not one this route takes",
                 426 => "This route is a WebSocket: open it with an upgrade",
                 429 => "Busy (the transaction pool is full): retry after `retry_after_ms` (also in Retry-After)",
+                503 => "The node's storage is recovering from a failed write (a full disk; code STORAGE_UNAVAILABLE): retry after `retry_after_ms`, here or at another node",
                 _ => "The node failed (storage or an internal task); the error says why",
             };
             (s.to_string(), json_body(why, schema("Error")))
@@ -38,7 +39,12 @@ fn responses(ok: Vec<(&str, Value)>, error_statuses: &[u16]) -> Value {
     for (s, v) in ok {
         m.insert(s.to_string(), v);
     }
-    for (s, v) in errors(error_statuses) {
+    // Whatever can fail inside the node can also find its storage recovering.
+    let mut statuses = error_statuses.to_vec();
+    if statuses.contains(&500) {
+        statuses.push(503);
+    }
+    for (s, v) in errors(&statuses) {
         m.insert(s, v);
     }
     Value::Object(m)

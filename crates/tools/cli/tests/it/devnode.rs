@@ -125,6 +125,11 @@ impl DevNode {
         Err("the node did not answer /healthz".into())
     }
 
+    /// The node process's id, while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.id() as i32)
+    }
+
     /// Send SIGKILL.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

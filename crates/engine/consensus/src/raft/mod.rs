@@ -38,6 +38,19 @@ pub use driver::{RaftNet, RaftRequest, raft_id};
 pub use error::RaftError;
 pub use node::RaftNode;
 
+/// Decode and check a peer's Raft request exactly as [`RaftNode::handle`] does before it acts
+/// on one, and a peer's reply as the transport does: what a peer's bytes can reach without a
+/// running node (the fuzzer drives it).
+pub fn check_peer_bytes(bytes: &[u8]) -> (Result<(), RaftError>, Result<(), RaftError>) {
+    let request = wire::decode::<wire::Request>(bytes)
+        .and_then(|r| wire::check_request(&r))
+        .map_err(RaftError::Decode);
+    let reply = wire::decode::<wire::Reply>(bytes)
+        .map(drop)
+        .map_err(RaftError::Decode);
+    (request, reply)
+}
+
 /// The identity of a Raft node. Callers derive it from the node certificate's hash, so it is the
 /// same across restarts.
 pub type RaftId = u64;

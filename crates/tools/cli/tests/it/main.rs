@@ -6,6 +6,7 @@ mod bench;
 mod bundle;
 mod ca;
 mod certificates;
+mod chaos;
 mod clock;
 mod cluster;
 mod console;

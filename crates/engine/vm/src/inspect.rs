@@ -286,7 +286,7 @@ impl Vm {
                                     format!(
                                         "memory {i} starts at {} pages ({} bytes), over the VM's limit of {} bytes",
                                         m.initial,
-                                        m.initial * PAGE,
+                                        m.initial.saturating_mul(PAGE),
                                         limits.max_memory_bytes
                                     ),
                                     Some(format!("memory {i}")),

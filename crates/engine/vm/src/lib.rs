@@ -474,13 +474,25 @@ impl Vm {
 /// Compile a module. The engine's reason for refusing one is its own text: it goes to the log,
 /// and the error (which a transaction result may carry) says it in Covenant's words.
 fn compile(engine: &Engine, code: &[u8]) -> Result<Module, ExecError> {
-    Module::new(engine, code).map_err(|e| {
-        tracing::debug!(error = %e, "module refused");
+    let invalid = || {
         ExecError::Invalid(
             "the module is not valid WebAssembly for this runtime (malformed, or it uses floating \
              point or another feature contracts may not use)"
                 .into(),
         )
+    };
+    // The whole module is validated before the engine sees it: the engine translates each
+    // function body while validating it, and a body with operators after its end reached an
+    // assertion in its translator (found by the `contract_module` fuzz target).
+    wasmparser::Validator::new()
+        .validate_all(code)
+        .map_err(|e| {
+            tracing::debug!(error = %e, "module refused by validation");
+            invalid()
+        })?;
+    Module::new(engine, code).map_err(|e| {
+        tracing::debug!(error = %e, "module refused");
+        invalid()
     })
 }
 

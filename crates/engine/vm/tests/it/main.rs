@@ -651,3 +651,46 @@ fn inspection_lists_every_finding_with_where_it_is() {
         assert!(!vm.inspect(&wasm).ok(), "{text}");
     }
 }
+
+/// Found by the `contract_module` fuzz target: a module declaring a 64-bit memory of 2^64 - 1
+/// initial pages overflowed the byte count the finding quotes. It is refused with a finding.
+#[test]
+fn a_memory_of_absurd_size_is_a_finding_not_an_overflow() {
+    let vm = Vm::new().unwrap();
+    let module = wat::parse_str(
+        r#"(module (memory (export "memory") i64 18446744073709551615) (func (export "call")))"#,
+    )
+    .unwrap();
+    let report = vm.inspect(&module);
+    let memory = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "memory" && f.message.contains("over the VM's limit"))
+        .expect("a memory finding");
+    assert!(
+        memory.message.contains(&u64::MAX.to_string()),
+        "{}",
+        memory.message
+    );
+    assert!(vm.validate(&module).is_err());
+}
+
+/// Found by the `contract_module` fuzz target: a function body with operators after its final
+/// `end` reached an assertion in the engine's translator. It is refused as invalid.
+#[test]
+fn operators_after_a_functions_end_are_refused() {
+    let vm = Vm::new().unwrap();
+    let module: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03,
+        0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x11, 0x02, 0x06, 0x36, 0x65, 0x6d,
+        0x6f, 0x72, 0x79, 0x02, 0x00, 0x04, 0x45, 0x61, 0x6c, 0x6c, 0x00, 0x00, 0x0a, 0x18, 0x01,
+        0x16, 0x00, 0x00, 0x0b, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x11, 0x02, 0x06,
+        0x36, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x1a, 0x0b,
+    ];
+    let err = vm.validate(module).unwrap_err();
+    assert_eq!(err.code(), "CONTRACT_INVALID");
+    assert_eq!(
+        vm.inspect(module).findings[0].severity,
+        covenant_vm::Severity::Error
+    );
+}

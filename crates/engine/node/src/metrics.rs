@@ -1,7 +1,8 @@
 //! Prometheus metrics: per chain, the height, txpool size, committed (and failed) transactions, tx/s over
 //! the last 10 s, admissions, block commit time and tx commit latency; for the process, the CPU
 //! time it used (`covenant_process_cpu_seconds_total`, read by `covenant bench run`), its
-//! resident memory, when it started, and how full the file system of its data directory is.
+//! resident memory, when it started, and how full the file system of its data directory is;
+//! per chain, whether writing its blocks fails (`covenant_storage_write_failing`, a full disk).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -105,6 +106,9 @@ impl Metrics {
             let stats = c.stats();
             gauge!("covenant_height", "chain" => id.clone()).set(stats.height.unwrap_or(0) as f64);
             gauge!("covenant_txpool_size", "chain" => id.clone()).set(stats.pool_size as f64);
+            // 1 from a failed block write (a full disk) until a block is written again.
+            gauge!("covenant_storage_write_failing", "chain" => id.clone())
+                .set(if c.store().write_failing() { 1.0 } else { 0.0 });
             let s = samples.entry(id.clone()).or_default();
             s.push_back((now, stats.txs_committed));
             while s.len() > 2

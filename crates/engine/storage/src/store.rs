@@ -169,6 +169,8 @@ pub struct Store {
     segments: parking_lot::Mutex<Segments>,
     tip: parking_lot::RwLock<Tip>,
     faulted: AtomicBool,
+    /// The last attempt to write a block failed (until one is written again).
+    write_failing: AtomicBool,
     /// Serializes commits and recoveries.
     writer: parking_lot::Mutex<()>,
     _lock: File,
@@ -263,6 +265,7 @@ impl Store {
             segments: parking_lot::Mutex::new(segments),
             tip: parking_lot::RwLock::new(tip),
             faulted: AtomicBool::new(false),
+            write_failing: AtomicBool::new(false),
             writer: parking_lot::Mutex::new(()),
             _lock: lock,
             recovery: Recovery::default(),
@@ -435,9 +438,13 @@ impl Store {
             .lock()
             .append(block.height(), &bytes)
             .and_then(|loc| self.apply(block, loc));
+        if result.is_ok() {
+            self.write_failing.store(false, Ordering::Release);
+        }
         if let Err(e) = &result
             && e.is_fault()
         {
+            self.write_failing.store(true, Ordering::Release);
             warn!(
                 height = block.height(),
                 error = %e,
@@ -452,6 +459,12 @@ impl Store {
             }
         }
         result
+    }
+
+    /// Whether the last attempt to write a block failed for the disk or the database (a full
+    /// disk): true from such a failure until a block is written again.
+    pub fn write_failing(&self) -> bool {
+        self.write_failing.load(Ordering::Acquire)
     }
 
     /// Whether a failed write has left the store unrecovered.

@@ -132,12 +132,29 @@ fn full_disk(consensus: &str) {
         logs(&c.dir)
     );
 
+    // Its metrics say its block writes fail, for the alerts.
+    let faulted = |want: &str| {
+        crate::devnode::http_get(&format!("{}/metrics", c.apis[3])).is_some_and(|(_, body)| {
+            body.contains(&format!(
+                "covenant_storage_write_failing{{chain=\"main\"}} {want}"
+            ))
+        })
+    };
+    assert!(
+        faulted("1"),
+        "node 3's metrics do not show its block writes failing"
+    );
+
     // Space returns: it resumes without a restart and catches up.
     let pid = c.pid(3);
     std::fs::remove_file(&filler).unwrap();
     let top = c.height(0).unwrap();
     c.wait_height(&[3], top, 90);
     assert_eq!(c.pid(3), pid, "the node was restarted");
+    assert!(
+        faulted("0"),
+        "node 3's metrics still show its block writes failing"
+    );
     let log = std::fs::read_to_string(c.node_dir(3).join("node.log")).unwrap();
     assert!(
         log.contains("the store recovered from a failed write"),

@@ -212,25 +212,29 @@ fn run(consensus: &str, seed: u64, faults: u32) -> Report {
             Fault::Kill | Fault::LeaderKill => {
                 c.kill9(node);
                 std::thread::sleep(hold);
-                c.resume();
             }
             Fault::Pause => {
                 signal(&c, node, rustix::process::Signal::STOP);
                 std::thread::sleep(hold);
-                signal(&c, node, rustix::process::Signal::CONT);
             }
             Fault::Wipe => {
                 c.kill9(node);
                 let chain = c.node_dir(node).join("data").join("chains").join("main");
                 std::fs::remove_dir_all(&chain).unwrap();
                 std::thread::sleep(hold);
+            }
+        }
+        // Heal; the recovery is timed from here until the node holds every block the chain
+        // had when it healed (a restart included).
+        let healed = Instant::now();
+        let target = top(&c);
+        match fault {
+            Fault::Pause => signal(&c, node, rustix::process::Signal::CONT),
+            _ => {
                 c.resume();
             }
         }
         *report.faults.entry(fault.name()).or_default() += 1;
-        // Healed: the node catches up to where the chain was, and the chain commits again.
-        let healed = Instant::now();
-        let target = top(&c);
         c.wait_height(&[node], target, 120);
         report.longest_recovery_ms = report.longest_recovery_ms.max(healed.elapsed().as_millis());
         let before = writers.count();

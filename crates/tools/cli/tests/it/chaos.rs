@@ -287,9 +287,12 @@ fn tbft_survives_a_seeded_run_of_faults() {
     run("tbft", 20261201, 6);
 }
 
+/// Seed 1's eighth fault wipes the leader-to-be's follower while it is behind: before openraft's
+/// `loosen-follower-log-revert`, every leader's engine panicked on its log going back and the
+/// chain stopped for good.
 #[test]
 fn raft_survives_a_seeded_run_of_faults() {
-    run("raft", 20261201, 6);
+    run("raft", 1, 8);
 }
 
 /// The long run: `COVENANT_CHAOS_CONSENSUS` (tbft), `COVENANT_CHAOS_FAULTS` (100),

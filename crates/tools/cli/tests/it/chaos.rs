@@ -287,9 +287,9 @@ fn tbft_survives_a_seeded_run_of_faults() {
     run("tbft", 20261201, 6);
 }
 
-/// Seed 1's eighth fault wipes the leader-to-be's follower while it is behind: before openraft's
-/// `loosen-follower-log-revert`, every leader's engine panicked on its log going back and the
-/// chain stopped for good.
+/// Seed 1's eighth fault restarts node 0 with its data wiped: before openraft's
+/// `loosen-follower-log-revert`, every leader's engine then panicked on that follower's log going
+/// back, and the chain stopped for good.
 #[test]
 fn raft_survives_a_seeded_run_of_faults() {
     run("raft", 1, 8);

@@ -572,6 +572,28 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                         block: value.block.clone(),
                     });
                 }
+                Action::Misbehaviour {
+                    height,
+                    round,
+                    node,
+                    what,
+                } => {
+                    warn!(
+                        chain = self.chain.chain_id(),
+                        height,
+                        round,
+                        node = %node.to_hex(),
+                        what,
+                        "a validator signed two conflicting messages (equivocation)"
+                    );
+                    metrics::counter!(
+                        "covenant_tbft_misbehaviour_total",
+                        "chain" => self.chain.chain_id().to_string(),
+                        "node" => node.to_hex(),
+                        "kind" => format!("equivocating {what}"),
+                    )
+                    .increment(1);
+                }
                 Action::Fetch { height, .. } => {
                     debug!(
                         chain = self.chain.chain_id(),

@@ -236,6 +236,14 @@ pub enum Action<V> {
         value: V,
         precommits: Vec<SignedVote>,
     },
+    /// `node` signed two conflicting messages (`what`: `vote` or `proposal`) for one height,
+    /// round and kind: proof that it is faulty. Reported once per conflicting message.
+    Misbehaviour {
+        height: u64,
+        round: u32,
+        node: NodeId,
+        what: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -704,6 +712,12 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
         }
         if !mine.is_empty() {
             self.equivocations += 1;
+            self.out.push(Action::Misbehaviour {
+                height: self.height,
+                round: v.vote.round,
+                node: v.voter,
+                what: "vote",
+            });
         }
         // Two conflicting votes prove the equivocation. Beyond that only votes for nil or for a
         // value that was proposed can matter (a polka or commit needs a proposed value), and
@@ -783,6 +797,12 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
                 if let Some(existing) = self.proposals.get(&round) {
                     if existing.proposal.value != p.proposal.value {
                         self.equivocations += 1;
+                        self.out.push(Action::Misbehaviour {
+                            height: self.height,
+                            round,
+                            node: p.proposer,
+                            what: "proposal",
+                        });
                     }
                     return;
                 }

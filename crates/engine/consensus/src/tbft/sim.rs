@@ -8,7 +8,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap, HashMap},
+    collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap},
     time::Duration,
 };
 
@@ -207,6 +207,8 @@ pub struct SimReport {
     pub violations: Vec<String>,
     /// Conflicting messages honest nodes received from Byzantine ones.
     pub equivocations_seen: u64,
+    /// The nodes honest nodes reported as misbehaving (by index).
+    pub reported: BTreeSet<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +291,8 @@ struct Sim {
     signed: HashMap<(usize, u64, u32, VoteKind), Option<Hash>>,
     violations: Vec<String>,
     messages: u64,
+    /// Nodes that honest nodes reported as misbehaving.
+    reported: BTreeSet<usize>,
 }
 
 fn node_id(i: usize) -> NodeId {
@@ -484,6 +488,13 @@ impl Sim {
                             valid,
                         },
                     );
+                }
+                Action::Misbehaviour { node, .. } => {
+                    if self.honest(i)
+                        && let Some(j) = (0..self.nodes.len()).find(|j| node_id(*j) == node)
+                    {
+                        self.reported.insert(j);
+                    }
                 }
                 Action::Fetch { height, .. } => {
                     for j in 0..self.nodes.len() {
@@ -793,6 +804,7 @@ pub fn run(cfg: SimConfig) -> SimReport {
         chosen: BTreeMap::new(),
         signed: HashMap::new(),
         violations: Vec::new(),
+        reported: BTreeSet::new(),
         messages: 0,
     };
     sim.run();
@@ -861,6 +873,7 @@ pub fn run(cfg: SimConfig) -> SimReport {
         messages: sim.messages,
         violations: sim.violations,
         equivocations_seen,
+        reported: sim.reported,
     }
 }
 

@@ -118,6 +118,10 @@ fn equivocation_is_noticed() {
         let r = run(cfg.clone());
         check(&cfg, &r).unwrap();
         assert!(r.equivocations_seen > 0, "seed {seed}");
+        // The honest nodes name the equivocator, and only it.
+        let byzantine: std::collections::BTreeSet<usize> =
+            cfg.byzantine.iter().map(|(i, _)| *i).collect();
+        assert_eq!(r.reported, byzantine, "seed {seed}");
     }
 }
 

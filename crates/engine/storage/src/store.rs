@@ -13,7 +13,7 @@ use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition,
     WriteTransaction,
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     Result, StorageError,
@@ -682,6 +682,16 @@ impl Store {
 
     /// A consistent read-only view of the state as of the last commit.
     pub fn snapshot(&self) -> Result<Snapshot> {
+        // A faulted store also tries to recover when it is read, so that a node with no
+        // block to write (an idle solo chain) does not wait for one; never while a commit or
+        // another recovery runs.
+        if self.is_faulted()
+            && let Some(_writer) = self.writer.try_lock()
+            && self.is_faulted()
+            && let Err(e) = self.heal()
+        {
+            debug!(error = %e, "the store has not recovered yet");
+        }
         Ok(Snapshot {
             txn: self.db.begin_read()?,
         })

@@ -19,19 +19,12 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use covenant_sdk::{Client, Profile};
-use covenant_types::tx::TxBuilder;
 use serde_json::{Value, json};
 
-use crate::cluster::{Cluster, logs};
+use crate::cluster::{Cluster, Load, logs};
 
 /// SplitMix64: the whole run follows from its seed.
 struct Rng(u64);
@@ -66,84 +59,6 @@ impl Fault {
             Fault::Wipe => "restart with the chain's data wiped",
             Fault::LeaderKill => "kill -9 the Raft leader and restart it",
         }
-    }
-}
-
-/// Writers that put keys through any node that answers and record what was acknowledged as
-/// committed: (tx id, height).
-struct Writers {
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<(String, u64)>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Writers {
-    fn start(c: &Cluster, seed: u64, threads: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let profile = Profile::load(&c.profile).unwrap();
-        let clients: Vec<String> = profile
-            .identities
-            .keys()
-            .filter(|k| k.ends_with("-client"))
-            .cloned()
-            .collect();
-        let handles = (0..threads)
-            .map(|t| {
-                let (stop, acked) = (stop.clone(), acked.clone());
-                let signer = profile.signer(Some(&clients[t % clients.len()])).unwrap();
-                let apis = c.apis.clone();
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        n += 1;
-                        let api = &apis[(n as usize + t) % apis.len()];
-                        let client = Client::new(api, "main").unwrap();
-                        let tx = signer
-                            .sign(TxBuilder::new("main", "kv", "put").args_json(&json!({
-                                "key": format!("chaos-{seed}-{t}-{n}"),
-                                "value": format!("{n}"),
-                            })))
-                            .unwrap();
-                        let r = rt.block_on(async {
-                            tokio::time::timeout(Duration::from_secs(10), client.submit(&tx, true))
-                                .await
-                        });
-                        match r {
-                            Ok(Ok(resp)) if resp.status == "committed" => {
-                                if let Some(h) = resp.height {
-                                    acked.lock().unwrap().push((resp.tx_id, h));
-                                }
-                            }
-                            // A node that is down, paused or resyncing: the next try goes to
-                            // another node. Nothing is recorded for what was not acknowledged.
-                            _ => std::thread::sleep(Duration::from_millis(50)),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Writers {
-            stop,
-            acked,
-            threads: handles,
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.acked.lock().unwrap().len()
-    }
-
-    fn stop(self) -> Vec<(String, u64)> {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        Arc::try_unwrap(self.acked).unwrap().into_inner().unwrap()
     }
 }
 
@@ -186,7 +101,7 @@ fn run(consensus: &str, seed: u64, faults: u32) -> Report {
     let c = Cluster::up(consensus, "sm", 4);
     c.deploy_kv();
     let mut rng = Rng(seed);
-    let writers = Writers::start(&c, seed, 3);
+    let load = Load::start(&c, c.apis.clone(), 3);
     let kinds: &[Fault] = if consensus == "raft" {
         &[Fault::Kill, Fault::Pause, Fault::Wipe, Fault::LeaderKill]
     } else {
@@ -237,12 +152,12 @@ fn run(consensus: &str, seed: u64, faults: u32) -> Report {
         *report.faults.entry(fault.name()).or_default() += 1;
         c.wait_height(&[node], target, 120);
         report.longest_recovery_ms = report.longest_recovery_ms.max(healed.elapsed().as_millis());
-        let before = writers.count();
+        let before = load.committed();
         crate::wait_for("the chain to commit after the fault healed", 120, || {
-            writers.count() > before
+            load.committed() > before
         });
     }
-    let acked = writers.stop();
+    let (_, _, acked) = load.stop_with_acks();
     report.acknowledged = acked.len();
     c.assert_same_ledger(&[0, 1, 2, 3]);
     for i in 0..4 {

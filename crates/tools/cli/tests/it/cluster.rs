@@ -4,7 +4,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread::JoinHandle,
@@ -364,11 +364,13 @@ pub fn logs(dir: &Path) -> String {
 }
 
 /// Clients of every org putting keys into the kv contract, spread over the given nodes,
-/// each waiting for its commit. Counts what committed.
+/// each waiting for its commit. Counts what committed and records each acknowledgement
+/// (transaction id, height).
 pub struct Load {
     stop: Arc<AtomicBool>,
     pub committed: Arc<AtomicU64>,
     pub failed: Arc<AtomicU64>,
+    acked: Arc<Mutex<Vec<(String, u64)>>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -377,6 +379,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
+        let acked = Arc::new(Mutex::new(Vec::new()));
         let profile = Profile::load(&cluster.profile).unwrap();
         let orgs: Vec<String> = profile
             .identities
@@ -386,7 +389,12 @@ impl Load {
             .collect();
         let handles = (0..threads)
             .map(|t| {
-                let (stop, committed, failed) = (stop.clone(), committed.clone(), failed.clone());
+                let (stop, committed, failed, acked) = (
+                    stop.clone(),
+                    committed.clone(),
+                    failed.clone(),
+                    acked.clone(),
+                );
                 let signer = profile.signer(Some(&orgs[t % orgs.len()])).unwrap();
                 let endpoints = endpoints.clone();
                 std::thread::spawn(move || {
@@ -411,6 +419,9 @@ impl Load {
                         match r {
                             Ok(Ok(resp)) if resp.height.is_some() => {
                                 committed.fetch_add(1, Ordering::Relaxed);
+                                if let Some(h) = resp.height {
+                                    acked.lock().unwrap().push((resp.tx_id, h));
+                                }
                             }
                             _ => {
                                 failed.fetch_add(1, Ordering::Relaxed);
@@ -425,6 +436,7 @@ impl Load {
             stop,
             committed,
             failed,
+            acked,
             threads: handles,
         }
     }
@@ -434,13 +446,21 @@ impl Load {
     }
 
     pub fn stop(self) -> (u64, u64) {
+        let (committed, failed, _) = self.stop_with_acks();
+        (committed, failed)
+    }
+
+    /// Stop; what committed, what failed, and every acknowledgement (tx id, height).
+    pub fn stop_with_acks(self) -> (u64, u64, Vec<(String, u64)>) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             t.join().unwrap();
         }
+        let acked = std::mem::take(&mut *self.acked.lock().unwrap());
         (
             self.committed.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
+            acked,
         )
     }
 }

@@ -96,41 +96,21 @@ impl From<redb::Error> for StorageError {
     }
 }
 
-impl From<redb::DatabaseError> for StorageError {
-    fn from(e: redb::DatabaseError) -> Self {
-        match e {
-            redb::DatabaseError::Storage(e) => from_redb_storage(e),
-            e => StorageError::Db(e.to_string()),
-        }
-    }
+/// redb's error types that wrap a storage error in a `Storage` variant.
+macro_rules! from_db {
+    ($($t:ident),*) => {
+        $(impl From<redb::$t> for StorageError {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(e) => from_redb_storage(e),
+                    e => StorageError::Db(e.to_string()),
+                }
+            }
+        })*
+    };
 }
 
-impl From<redb::TransactionError> for StorageError {
-    fn from(e: redb::TransactionError) -> Self {
-        match e {
-            redb::TransactionError::Storage(e) => from_redb_storage(e),
-            e => StorageError::Db(e.to_string()),
-        }
-    }
-}
-
-impl From<redb::TableError> for StorageError {
-    fn from(e: redb::TableError) -> Self {
-        match e {
-            redb::TableError::Storage(e) => from_redb_storage(e),
-            e => StorageError::Db(e.to_string()),
-        }
-    }
-}
-
-impl From<redb::CommitError> for StorageError {
-    fn from(e: redb::CommitError) -> Self {
-        match e {
-            redb::CommitError::Storage(e) => from_redb_storage(e),
-            e => StorageError::Db(e.to_string()),
-        }
-    }
-}
+from_db!(DatabaseError, TransactionError, TableError, CommitError);
 
 /// Result alias of this crate.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -3,18 +3,12 @@
 //! block, its chain config read.
 #![no_main]
 
-use covenant_crypto::Suite;
 use covenant_types::{block::DecodedBlock, genesis};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, bytes)) = data.split_first() else {
+    let Some((suite, bytes)) = covenant_fuzz::split_suite(data) else {
         return;
-    };
-    let suite = if pick & 1 == 0 {
-        Suite::Sm
-    } else {
-        Suite::Intl
     };
     if let Ok(block) = DecodedBlock::decode(suite, bytes, 1 << 22) {
         let _ = block.check_body(suite);

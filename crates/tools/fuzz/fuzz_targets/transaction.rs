@@ -2,18 +2,12 @@
 //! picks), its id and signatures' shape checked as admission does.
 #![no_main]
 
-use covenant_crypto::Suite;
 use covenant_types::tx::DecodedTx;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, bytes)) = data.split_first() else {
+    let Some((suite, bytes)) = covenant_fuzz::split_suite(data) else {
         return;
-    };
-    let suite = if pick & 1 == 0 {
-        Suite::Sm
-    } else {
-        Suite::Intl
     };
     if let Ok(tx) = DecodedTx::decode(suite, bytes, 1 << 20) {
         // What admission reads next.

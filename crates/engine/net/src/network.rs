@@ -32,6 +32,9 @@ pub struct NetConfig {
     pub listen: Option<String>,
     /// The address peers should dial, announced in the handshake (default: `listen`).
     pub advertise: Option<String>,
+    /// The local address connections to peers leave from (default: the one the system picks
+    /// for the route). On a host with several addresses, the one peers' firewalls allow.
+    pub source: Option<std::net::IpAddr>,
     /// The largest frame accepted; a bigger one closes the connection.
     pub max_frame_bytes: usize,
     /// Reconnect delays: the first, doubling up to the last.
@@ -53,6 +56,7 @@ impl Default for NetConfig {
         NetConfig {
             listen: None,
             advertise: None,
+            source: None,
             max_frame_bytes: wire::DEFAULT_MAX_FRAME_BYTES,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
@@ -491,6 +495,35 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// A TCP connection to `address`, from `source` when one is set.
+async fn dial(address: &str, source: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(address).await;
+    };
+    let mut last = None;
+    for target in tokio::net::lookup_host(address).await? {
+        if target.is_ipv4() != source.is_ipv4() {
+            continue;
+        }
+        let socket = if source.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        match socket.connect(target).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{address} has no address of the source address's family ({source})"),
+        )
+    }))
+}
+
 async fn dial_loop(shared: Arc<Shared>, peer: PeerId, address: String) {
     let mut backoff = shared.config.backoff_min;
     let mut stop = shared.shutdown.subscribe();
@@ -512,7 +545,7 @@ async fn dial_loop(shared: Arc<Shared>, peer: PeerId, address: String) {
         let attempt = async {
             let tcp = tokio::time::timeout(
                 shared.config.handshake_timeout,
-                TcpStream::connect(&address),
+                dial(&address, shared.config.source),
             )
             .await
             .map_err(|_| NetError::Timeout(shared.config.handshake_timeout.as_millis() as u64))?

@@ -10,6 +10,7 @@
 //! key = "node/key.pem"
 //! peer_listen = "127.0.0.1:7051"    # node-to-node TLS; needed for raft/tbft chains
 //! peer_advertise = "10.0.0.5:7051"  # optional: the address peers dial, if not peer_listen
+//! peer_source = "10.0.0.5"          # optional: the local address connections to peers leave from
 //!
 //! [api]                             # optional: client connection bounds (defaults shown)
 //! max_connections = 1024            # per listener, never above its share of descriptors
@@ -49,6 +50,10 @@ pub struct NodeSection {
     /// The address other nodes should dial, if not `peer_listen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_advertise: Option<String>,
+    /// The local address connections to other nodes leave from (default: the system's
+    /// choice for the route), for hosts with several addresses whose peers allow one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_source: Option<std::net::IpAddr>,
     /// The log filter when RUST_LOG is not set (`info` by default; `debug`,
     /// `info,covenant_consensus=debug`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -274,6 +274,7 @@ impl Node {
         let net_config = NetConfig {
             listen: self.config.node.peer_listen.clone(),
             advertise: self.config.node.peer_advertise.clone(),
+            source: self.config.node.peer_source,
             ..Default::default()
         };
         let admission = Arc::new(ChainAdmission::new(self.chains.clone()));

@@ -23,6 +23,10 @@ pub struct NodeEntry {
     pub api_port: u16,
     pub grpc_port: u16,
     pub peer_port: u16,
+    /// The loopback address the node's peer port listens on and its connections to peers
+    /// leave from, when the node has one of its own (`127.0.0.1` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_host: Option<std::net::Ipv4Addr>,
 }
 
 impl NodeEntry {
@@ -38,7 +42,8 @@ impl NodeEntry {
 
     /// Where peers reach the node.
     pub fn peer(&self) -> String {
-        format!("127.0.0.1:{}", self.peer_port)
+        let host = self.peer_host.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        format!("{host}:{}", self.peer_port)
     }
 }
 
@@ -78,6 +83,9 @@ pub struct Plan {
     pub base_port: u16,
     /// At most this many transactions per block (`None`: the chain default).
     pub block_txs: Option<u32>,
+    /// Give node k a loopback address of its own, `127.0.1.(k+1)`, for its peer port and its
+    /// connections to peers, so that packet filters can tell the nodes apart.
+    pub own_addresses: bool,
 }
 
 /// A node's process as the driver sees it.

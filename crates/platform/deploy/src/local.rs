@@ -148,10 +148,13 @@ impl LocalDriver {
                 api_port: base,
                 grpc_port: base + 1,
                 peer_port: base + 2,
+                peer_host: plan
+                    .own_addresses
+                    .then(|| std::net::Ipv4Addr::new(127, 0, 1, k as u8 + 1)),
             };
             process::check_port(entry.api_port, &format!("{} API", entry.name))?;
             process::check_port(entry.grpc_port, &format!("{} gRPC", entry.name))?;
-            process::check_port(entry.peer_port, &format!("{} peers", entry.name))?;
+            process::check_address(&entry.peer(), &format!("{} peers", entry.name))?;
             nodes.push(entry);
         }
         let dir = &self.dir;
@@ -256,6 +259,7 @@ impl LocalDriver {
                     cert: up(&f.cert),
                     key: up(&f.key),
                     peer_listen: Some(entry.peer()),
+                    peer_source: entry.peer_host.map(|h| h.to_string()),
                     log: None,
                 },
                 chains: genesis_files

@@ -17,6 +17,9 @@ pub struct NodeSection {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub peer_listen: Option<String>,
+    /// The local address connections to peers leave from (the system's choice if `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_source: Option<String>,
     /// The log filter when RUST_LOG is not set (`info`, `debug`, `covenant_tbft=debug`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,

@@ -16,6 +16,21 @@ use covenant_pki::files::{self, PUBLIC_MODE};
 
 use crate::{DeployError, consortium::Stopped, driver::Progress};
 
+/// Fail with [`DeployError::PortInUse`] unless `address` (`host:port`) is free to listen on.
+pub fn check_address(address: &str, what: &str) -> Result<(), DeployError> {
+    let port = address
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0);
+    TcpListener::bind(address)
+        .map(drop)
+        .map_err(|e| DeployError::PortInUse {
+            port,
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
+}
+
 /// Refuse a port something else holds.
 pub fn check_port(port: u16, what: &str) -> Result<(), DeployError> {
     TcpListener::bind(("127.0.0.1", port))

@@ -1078,6 +1078,7 @@ pub(crate) async fn write_node(p: &Platform, node_id: &str) -> Result<()> {
             cert: "cert.pem".into(),
             key: "key.pem".into(),
             peer_listen: Some(n.peer_address.clone()),
+            peer_source: None,
             log: settings.log_level.clone(),
         },
         chains,

@@ -302,6 +302,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
             key: rel(&dir, &node_files.key),
             peer_listen: None,
             peer_advertise: None,
+            peer_source: None,
             log: None,
         },
         chains: vec![ChainSection {

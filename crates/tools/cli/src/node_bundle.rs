@@ -147,6 +147,7 @@ pub fn apply(path: &Path, key: &Path, dir: &Path, listen_any: bool) -> Result<Pa
             key,
             peer_listen: Some(format!("{listen}:{peer}")),
             peer_advertise: listen_any.then(|| format!("{host}:{peer}")),
+            peer_source: None,
             log: None,
         },
         chains,

@@ -79,6 +79,11 @@ pub struct UpArgs {
     /// the chain's default). `--block-txs 1` makes a long chain quickly for benchmarks.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     block_txs: Option<u32>,
+    /// Give each node a loopback address of its own (127.0.1.1, 127.0.1.2, ...) for its peer
+    /// port and its connections to the other nodes, so that packet filters can cut or slow
+    /// the link between two nodes (new consortium only; the fault-injection tests use it).
+    #[arg(long)]
+    own_addresses: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +156,7 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             chains: a.chains.clone(),
             base_port: a.base_port,
             block_txs: a.block_txs,
+            own_addresses: a.own_addresses,
         },
         contracts,
         timeout: Duration::from_secs(a.timeout.max(10)),

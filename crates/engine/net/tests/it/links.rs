@@ -455,3 +455,50 @@ async fn hostile_peers_lose_their_connection_and_the_node_carries_on() {
     assert_eq!((got.kind, got.payload.as_slice()), (9, &b"fine"[..]));
     server.shutdown();
 }
+
+/// With a source address set, connections to peers leave from it: the peer sees it as the
+/// remote address (what a firewall between hosts with several addresses sees).
+#[tokio::test]
+async fn a_dialer_with_a_source_address_connects_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_id = identity(dir.path(), "orga", Suite::Intl, Some(KeyAlgorithm::Ed25519));
+    let b_id = identity(dir.path(), "orgb", Suite::Intl, Some(KeyAlgorithm::Ed25519));
+    let (a_cert, b_cert) = (
+        a_id.certificate().der().to_vec(),
+        b_id.certificate().der().to_vec(),
+    );
+    let allow = Arc::new(Allow::default());
+    allow.allow("main", &a_cert);
+    allow.allow("main", &b_cert);
+    let source: std::net::IpAddr = "127.0.0.77".parse().unwrap();
+    let a = covenant_net::Network::start(
+        a_id,
+        covenant_net::NetConfig {
+            source: Some(source),
+            ..crate::support::config(false)
+        },
+        allow.clone(),
+    )
+    .await
+    .unwrap();
+    a.join("main");
+    let b = start(b_id, allow, true).await;
+    b.join("main");
+    a.set_peers(
+        "main",
+        &[PeerTarget {
+            certificate: b_cert,
+            address: b.local_addr().unwrap().to_string(),
+        }],
+    );
+    until("connected", || connected(&b, a.id(), "main")).await;
+    let seen = b
+        .peers(Some("main"))
+        .into_iter()
+        .find(|p| p.id == a.id())
+        .unwrap();
+    assert_eq!(seen.remote.ip(), source);
+    assert!(!seen.outbound);
+    a.shutdown();
+    b.shutdown();
+}

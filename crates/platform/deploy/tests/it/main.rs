@@ -18,6 +18,7 @@ fn the_node_toml_a_driver_writes_is_what_the_node_reads() {
             cert: "../../orgs/org1/ca/node.pem".into(),
             key: "../../orgs/org1/ca/node.key".into(),
             peer_listen: Some("127.0.0.1:7102".into()),
+            peer_source: None,
             log: None,
         },
         chains: vec![

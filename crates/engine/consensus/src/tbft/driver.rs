@@ -176,6 +176,10 @@ pub struct TbftDriver<C: ChainPort, J: Journal> {
     last_resend_ms: Option<u64>,
     /// Peers the runtime reports, for the status.
     peers: Vec<String>,
+    /// Proposed blocks being checked, with their proposers (to name one whose block fails).
+    checking: HashMap<Hash, Hash>,
+    #[cfg(feature = "misbehave")]
+    misbehave: super::misbehave::Misbehave,
 }
 
 impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
@@ -186,6 +190,8 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             key: node.key.clone(),
         };
         let machine = Machine::new(chain.chain_id(), signer, journal, timeouts);
+        #[cfg(feature = "misbehave")]
+        let misbehave = super::misbehave::Misbehave::from_env(chain.chain_id());
         TbftDriver {
             suite: chain.suite(),
             chain,
@@ -200,6 +206,9 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             keys_version: None,
             last_resend_ms: None,
             peers: Vec::new(),
+            checking: HashMap::new(),
+            #[cfg(feature = "misbehave")]
+            misbehave,
         }
     }
 
@@ -296,6 +305,8 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         let mut out = Vec::new();
         match result {
             Ok(Some((block, output))) if block.height() == height => {
+                #[cfg(feature = "misbehave")]
+                let block = self.misbehave.proposed_block(block, &self.node, self.suite);
                 let value = BlockValue::new(block, self.suite);
                 self.outputs.insert(value.id(), output);
                 let actions = self.machine.handle(Input::Built {
@@ -323,6 +334,7 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         result: Result<C::Output, PortError>,
     ) -> Vec<Effect<C::Output>> {
         let mut out = Vec::new();
+        let proposer = self.checking.remove(&id);
         let valid = match result {
             Ok(output) => {
                 self.outputs.insert(id, output);
@@ -330,6 +342,19 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             }
             Err(e) => {
                 warn!(chain = self.chain.chain_id(), block = %id, error = %e, "a proposed block is invalid");
+                // A block the proposer signed that fails the checks is its doing (a storage
+                // fault of this node judges nothing).
+                if let (Some(node), PortError::Rejected(_)) = (proposer, &e) {
+                    let height = self.working.unwrap_or_default();
+                    let round = self.machine.round();
+                    self.report_misbehaviour(
+                        height,
+                        round,
+                        node,
+                        "invalid block",
+                        "a validator proposed a block that fails the checks",
+                    );
+                }
                 false
             }
         };
@@ -498,10 +523,12 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             || block.height() != body.height
             || block.header.proposer != proposer.as_bytes().as_slice()
         {
-            warn!(
-                chain = self.chain.chain_id(),
-                height = body.height,
-                "a proposal's block does not match it"
+            self.report_misbehaviour(
+                body.height,
+                body.round,
+                proposer,
+                "mismatched proposal",
+                "a validator signed a proposal whose block does not match it",
             );
             return None;
         }
@@ -512,6 +539,33 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             proposer,
             signature: p.signature,
         })
+    }
+
+    /// Name a validator that broke the protocol: a warning and
+    /// `covenant_tbft_misbehaviour_total{chain,node,kind}`.
+    fn report_misbehaviour(
+        &self,
+        height: u64,
+        round: u32,
+        node: Hash,
+        kind: &'static str,
+        what: &str,
+    ) {
+        warn!(
+            chain = self.chain.chain_id(),
+            height,
+            round,
+            node = %node.to_hex(),
+            kind,
+            "{what}"
+        );
+        metrics::counter!(
+            "covenant_tbft_misbehaviour_total",
+            "chain" => self.chain.chain_id().to_string(),
+            "node" => node.to_hex(),
+            "kind" => kind,
+        )
+        .increment(1);
     }
 
     /// A consensus message as the wire carries it.
@@ -536,7 +590,13 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         let mut queue = std::collections::VecDeque::from(actions);
         while let Some(a) = queue.pop_front() {
             match a {
-                Action::Broadcast(m) => out.push(Effect::Broadcast(self.encode(&m))),
+                Action::Broadcast(m) => {
+                    #[cfg(feature = "misbehave")]
+                    if let Some(other) = self.misbehave.conflicting(&m, &self.node, self.suite) {
+                        out.push(Effect::Broadcast(other));
+                    }
+                    out.push(Effect::Broadcast(self.encode(&m)))
+                }
                 Action::Schedule {
                     height,
                     round,
@@ -567,6 +627,9 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                         queue.extend(self.machine.handle(Input::Checked { id, valid: true }));
                         continue;
                     }
+                    if let Ok(proposer) = Hash::from_slice(&value.block.header.proposer) {
+                        self.checking.insert(id, proposer);
+                    }
                     out.push(Effect::Check {
                         id,
                         block: value.block.clone(),
@@ -577,23 +640,17 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                     round,
                     node,
                     what,
-                } => {
-                    warn!(
-                        chain = self.chain.chain_id(),
-                        height,
-                        round,
-                        node = %node.to_hex(),
-                        what,
-                        "a validator signed two conflicting messages (equivocation)"
-                    );
-                    metrics::counter!(
-                        "covenant_tbft_misbehaviour_total",
-                        "chain" => self.chain.chain_id().to_string(),
-                        "node" => node.to_hex(),
-                        "kind" => format!("equivocating {what}"),
-                    )
-                    .increment(1);
-                }
+                } => self.report_misbehaviour(
+                    height,
+                    round,
+                    node,
+                    if what == "vote" {
+                        "equivocating vote"
+                    } else {
+                        "equivocating proposal"
+                    },
+                    "a validator signed two conflicting messages (equivocation)",
+                ),
                 Action::Fetch { height, .. } => {
                     debug!(
                         chain = self.chain.chain_id(),

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bundle;
+mod byzantine;
 mod ca;
 mod certificates;
 mod chaos;

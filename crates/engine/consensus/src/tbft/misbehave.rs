@@ -1,0 +1,148 @@
+//! A validator that breaks the protocol on command — for tests only.
+//!
+//! Compiled only with the `misbehave` feature, which is off by default and enabled by the
+//! command-line crate's tests alone (`cargo build --release` never has it); an optimised
+//! build that has it anyway ignores the command and says so. A debug build with it reads
+//! `COVENANT_MISBEHAVE` at start, a comma-separated list of:
+//!
+//! - `equivocate-votes`: before each vote it sends, a second one for the same height, round
+//!   and kind for another value (nil for a block, a block no one proposed for nil), signed.
+//! - `equivocate-proposals`: before each proposal, a second one for the same round with
+//!   another valid block (the same transactions, a later timestamp), signed.
+//! - `invalid-blocks`: its proposals carry a block whose header claims a state root that
+//!   execution does not give, properly signed, so only re-execution finds it out.
+//!
+//! Honest validators must keep safety and liveness and name the node: see the
+//! `covenant_tbft_misbehaviour_total` metric and the driver's warnings.
+
+use covenant_crypto::Suite;
+use covenant_types::{
+    BlockHeader,
+    block::{DecodedBlock, block_hash},
+    pb::{ConsensusMessage, TbftProposal, TbftVote, consensus_message::Body},
+};
+use prost::Message as _;
+use tracing::{error, warn};
+
+use super::{
+    driver::BlockValue,
+    message::{Message, ProposalBody, VoteBody},
+};
+use crate::port::NodeKeys;
+
+/// What this node is told to do wrong.
+#[derive(Debug, Clone, Default)]
+pub struct Misbehave {
+    equivocate_votes: bool,
+    equivocate_proposals: bool,
+    invalid_blocks: bool,
+}
+
+impl Misbehave {
+    /// From `COVENANT_MISBEHAVE` (nothing when unset).
+    pub fn from_env(chain: &str) -> Self {
+        let mut m = Misbehave::default();
+        let Ok(list) = std::env::var("COVENANT_MISBEHAVE") else {
+            return m;
+        };
+        if !cfg!(debug_assertions) {
+            error!(
+                chain,
+                "COVENANT_MISBEHAVE is ignored: an optimised build never misbehaves"
+            );
+            return m;
+        }
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "equivocate-votes" => m.equivocate_votes = true,
+                "equivocate-proposals" => m.equivocate_proposals = true,
+                "invalid-blocks" => m.invalid_blocks = true,
+                other => error!(
+                    chain,
+                    misbehaviour = other,
+                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks)"
+                ),
+            }
+        }
+        if m.equivocate_votes || m.equivocate_proposals || m.invalid_blocks {
+            warn!(chain, misbehaviour = %list, "this validator misbehaves on command (a test build)");
+        }
+        m
+    }
+
+    /// The block this node proposes in place of `block`, if it is told to propose invalid
+    /// ones: the header claims another state root, signed by the node.
+    pub fn proposed_block(
+        &self,
+        block: DecodedBlock,
+        node: &NodeKeys,
+        suite: Suite,
+    ) -> DecodedBlock {
+        if !self.invalid_blocks {
+            return block;
+        }
+        let mut header = block.header.clone();
+        match header.state_root.first_mut() {
+            Some(b) => *b ^= 0xff,
+            None => header.state_root = vec![0xff; 32],
+        }
+        resign(block, header, node, suite)
+    }
+
+    /// A message conflicting with `m` to send before it, if this node is told to equivocate.
+    pub fn conflicting(
+        &self,
+        m: &Message<BlockValue>,
+        node: &NodeKeys,
+        suite: Suite,
+    ) -> Option<Vec<u8>> {
+        let body = match m {
+            Message::Vote(v) if self.equivocate_votes => {
+                let other = VoteBody {
+                    value: match v.vote.value {
+                        Some(_) => None,
+                        None => Some(suite.hash(b"a block no one proposed")),
+                    },
+                    ..v.vote.clone()
+                };
+                let bytes = other.encode();
+                Body::Vote(TbftVote {
+                    signature: node.key.sign(&bytes).ok()?,
+                    body: bytes,
+                    voter: node.id.as_bytes().to_vec(),
+                })
+            }
+            Message::Proposal(p) if self.equivocate_proposals => {
+                let mut header = p.value.block.header.clone();
+                header.timestamp_ms = header.timestamp_ms.saturating_add(1);
+                let block = resign((*p.value.block).clone(), header, node, suite);
+                let other = ProposalBody {
+                    value: block.hash,
+                    ..p.proposal.clone()
+                };
+                let bytes = other.encode();
+                Body::Proposal(TbftProposal {
+                    signature: node.key.sign(&bytes).ok()?,
+                    body: bytes,
+                    proposer: node.id.as_bytes().to_vec(),
+                    block: block.encode(),
+                })
+            }
+            _ => return None,
+        };
+        Some(ConsensusMessage { body: Some(body) }.encode_to_vec())
+    }
+}
+
+/// `block` with `header` in place of its own, signed by `node`, and its new hash.
+fn resign(block: DecodedBlock, header: BlockHeader, node: &NodeKeys, suite: Suite) -> DecodedBlock {
+    let bytes = header.encode_to_vec();
+    let mut inner = block.block;
+    inner.proposer_signature = node.key.sign(&bytes).unwrap_or_default();
+    inner.header = bytes;
+    DecodedBlock {
+        hash: block_hash(suite, &inner.header),
+        block: inner,
+        header,
+    }
+}

@@ -136,6 +136,10 @@ pub enum ChainError {
     Types(#[from] covenant_types::TypesError),
     #[error("invalid block {height}: {detail}")]
     InvalidBlock { height: u64, detail: String },
+    /// The block's time is more than the allowed margin ahead of this node's clock: refused
+    /// for now, by a clock that may itself be wrong, so no proof against its proposer.
+    #[error("block {height}: the timestamp is more than a minute ahead of this node's clock")]
+    AheadOfClock { height: u64 },
     #[error("invalid genesis: {0}")]
     BadGenesis(String),
     #[error("the chain halted: {0}")]
@@ -151,6 +155,7 @@ impl ChainError {
             ChainError::Storage(e) => e.code(),
             ChainError::Types(e) => e.code(),
             ChainError::InvalidBlock { .. } => "INVALID_BLOCK",
+            ChainError::AheadOfClock { .. } => "BLOCK_AHEAD_OF_CLOCK",
             ChainError::BadGenesis(_) => "BAD_GENESIS",
             ChainError::Halted(_) => "CHAIN_HALTED",
             ChainError::Other(_) => "CHAIN_ERROR",

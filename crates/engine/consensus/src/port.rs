@@ -36,6 +36,10 @@ pub enum PortError {
     /// The block or request is wrong (an invalid proposal, a block that does not follow).
     #[error("{0}")]
     Rejected(String),
+    /// The block's time is ahead of this node's clock: refused for now, but no proof against
+    /// its proposer (this node's clock may be the wrong one).
+    #[error("{0}")]
+    AheadOfClock(String),
     /// The chain can no longer work correctly (it halted; the node must stop).
     #[error("the chain halted: {0}")]
     Halted(String),

@@ -16,6 +16,9 @@ impl From<ChainError> for PortError {
             ChainError::Storage(e) if e.is_fault() => {
                 PortError::Unavailable(format!("{e} ({})", e.code()))
             }
+            e @ ChainError::AheadOfClock { .. } => {
+                PortError::AheadOfClock(format!("{e} ({})", e.code()))
+            }
             e => PortError::Rejected(format!("{e} ({})", e.code())),
         }
     }

@@ -106,9 +106,7 @@ impl Chain {
             return Err(bad("the timestamp does not move forward".into()));
         }
         if with_clock && block.header.timestamp_ms > now_ms() + MAX_CLOCK_AHEAD_MS {
-            return Err(bad(
-                "the timestamp is more than a minute ahead of this node's clock".into(),
-            ));
+            return Err(ChainError::AheadOfClock { height: h });
         }
         let env = BlockEnv {
             height: h,

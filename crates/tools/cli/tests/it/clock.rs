@@ -12,7 +12,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use crate::cluster::{Cluster, logs};
+use crate::cluster::{Cluster, full_logs, logs};
 
 /// Debian's libfaketime, if installed.
 fn faketime() -> Option<PathBuf> {
@@ -122,4 +122,20 @@ fn a_node_with_a_skewed_clock_neither_forks_nor_stops_the_chain() {
     c.resume();
     c.wait_height(&[3], top, 60);
     c.assert_same_ledger(&[0, 1, 2, 3]);
+    // A block refused for its time is no proof against its proposer (the refusing node's clock
+    // may be the wrong one): neither the node ahead nor the honest proposers the node behind
+    // refused are named as misbehaving, though both kinds of refusal happened.
+    let all = full_logs(&c.dir);
+    assert!(
+        all.contains("BLOCK_AHEAD_OF_CLOCK"),
+        "logs:\n{}",
+        logs(&c.dir)
+    );
+    for line in all.lines() {
+        assert!(
+            !line.contains("a validator proposed a block that fails the checks")
+                && !line.contains("a peer served a block that fails its checks"),
+            "a refusal for the time was reported as misbehaviour: {line}"
+        );
+    }
 }

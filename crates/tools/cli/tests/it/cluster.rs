@@ -346,6 +346,19 @@ impl Drop for Cluster {
 }
 
 /// The last lines of every node's log under `dir`.
+/// Every node's whole log, one after another (for checks; [`logs`] is for failure messages).
+pub fn full_logs(dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir.join("nodes")) else {
+        return String::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read_to_string(e.path().join("node.log")).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last lines of every node's log, for failure messages.
 pub fn logs(dir: &Path) -> String {
     let mut out = String::new();
     let Ok(entries) = std::fs::read_dir(dir.join("nodes")) else {

@@ -14,10 +14,14 @@
 //!   both the machine and the driver.
 //! - [`raft`]: crash-fault-tolerant ordering by an elected leader (openraft) and its driver.
 //! - [`certificate`]: what the engines' certificates share.
+//! - `misbehave` (feature `misbehave`, test builds only): a node that breaks the protocol on
+//!   command, for tests of honest nodes on real processes.
 
 #![forbid(unsafe_code)]
 
 pub mod certificate;
+#[cfg(feature = "misbehave")]
+pub mod misbehave;
 pub mod port;
 pub mod raft;
 pub mod solo;

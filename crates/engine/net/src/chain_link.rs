@@ -25,6 +25,17 @@ pub mod kind {
     pub const RAFT: u32 = 5;
 }
 
+/// Why a block fetched from a peer was not applied.
+#[derive(Debug, Clone)]
+pub struct SyncRejection {
+    /// What failed, with its stable code.
+    pub detail: String,
+    /// The block itself is wrong (its encoding, its certificate, its contents): the peer that
+    /// served it did what no honest node does. `false` when this node could not take it (its
+    /// storage failed, the chain halted).
+    pub invalid: bool,
+}
+
 /// What block sync and gossip need of a chain.
 pub trait Ledger: Clone + Send + Sync + 'static {
     /// What the ledger announces after each commit.
@@ -38,7 +49,7 @@ pub trait Ledger: Clone + Send + Sync + 'static {
     /// Commit a block fetched from a peer: its certificate is checked against this node's own
     /// copy of the chain config and it is re-executed. `Ok(true)` if it was applied,
     /// `Ok(false)` if the ledger already holds it.
-    fn commit_synced(&self, block: &[u8]) -> Result<bool, String>;
+    fn commit_synced(&self, block: &[u8]) -> Result<bool, SyncRejection>;
     /// Whether this node votes on the chain.
     fn is_validator(&self) -> bool;
     /// Committed blocks as they come.

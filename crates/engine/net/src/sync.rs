@@ -271,7 +271,20 @@ async fn catch_up_once<L: Ledger>(link: &ChainLink<L>) -> bool {
                 info!(chain, %peer, blocks = n, height = link.ledger.tip().0, "caught up from a peer");
             }
             if let Some(e) = err {
-                warn!(chain, %peer, error = %e, "a synced block was rejected; asking another peer");
+                if e.invalid {
+                    // Honest nodes serve only committed blocks with their certificates: a block
+                    // that fails its checks names the peer that served it.
+                    warn!(chain, %peer, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
+                    metrics::counter!(
+                        "covenant_peer_misbehaviour_total",
+                        "chain" => chain.clone(),
+                        "peer" => peer.to_hex(),
+                        "kind" => "invalid synced block",
+                    )
+                    .increment(1);
+                } else {
+                    warn!(chain, %peer, error = %e.detail, "a synced block could not be applied; asking another peer");
+                }
                 link.sync.penalise(peer);
             }
             n > 0

@@ -12,7 +12,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use covenant_chain::{Chain, CommittedBlock};
+use covenant_chain::{Chain, ChainError, CommittedBlock};
 use covenant_consensus::{
     CommitMode,
     raft::{RaftNet, RaftRequest},
@@ -20,7 +20,7 @@ use covenant_consensus::{
 };
 use covenant_crypto::Suite;
 use covenant_net::{
-    ChainLink, Inbound, Ledger, Network, PeerId, PeerTarget, kind, sync::SyncState,
+    ChainLink, Inbound, Ledger, Network, PeerId, PeerTarget, SyncRejection, kind, sync::SyncState,
 };
 use covenant_types::block::DecodedBlock;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -51,23 +51,34 @@ impl Ledger for NetChain {
     }
 
     fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, String> {
-        self.chain
+        let block = self
+            .chain
             .block(height)
             .map(|b| b.map(|b| b.encode()))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        #[cfg(feature = "misbehave")]
+        let block =
+            block.map(|b| covenant_consensus::misbehave::Misbehave::global().served_block(b));
+        Ok(block)
     }
 
-    fn commit_synced(&self, block: &[u8]) -> Result<bool, String> {
+    fn commit_synced(&self, block: &[u8]) -> Result<bool, SyncRejection> {
         let block = DecodedBlock::decode(
             self.chain.suite(),
             block,
             covenant_net::sync::MAX_BATCH_BYTES,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| SyncRejection {
+            detail: format!("{e} ({})", e.code()),
+            invalid: true,
+        })?;
         self.chain
             .commit_block(block, None, CommitMode::Decided)
             .map(|c| c.is_some())
-            .map_err(|e| format!("{e} ({})", e.code()))
+            .map_err(|e| SyncRejection {
+                detail: format!("{e} ({})", e.code()),
+                invalid: matches!(e, ChainError::InvalidBlock { .. } | ChainError::Types(_)),
+            })
     }
 
     fn is_validator(&self) -> bool {

@@ -178,8 +178,6 @@ pub struct TbftDriver<C: ChainPort, J: Journal> {
     peers: Vec<String>,
     /// Proposed blocks being checked, with their proposers (to name one whose block fails).
     checking: HashMap<Hash, Hash>,
-    #[cfg(feature = "misbehave")]
-    misbehave: super::misbehave::Misbehave,
 }
 
 impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
@@ -190,8 +188,6 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             key: node.key.clone(),
         };
         let machine = Machine::new(chain.chain_id(), signer, journal, timeouts);
-        #[cfg(feature = "misbehave")]
-        let misbehave = super::misbehave::Misbehave::from_env(chain.chain_id());
         TbftDriver {
             suite: chain.suite(),
             chain,
@@ -207,8 +203,6 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             last_resend_ms: None,
             peers: Vec::new(),
             checking: HashMap::new(),
-            #[cfg(feature = "misbehave")]
-            misbehave,
         }
     }
 
@@ -306,7 +300,8 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         match result {
             Ok(Some((block, output))) if block.height() == height => {
                 #[cfg(feature = "misbehave")]
-                let block = self.misbehave.proposed_block(block, &self.node, self.suite);
+                let block = crate::misbehave::Misbehave::global()
+                    .proposed_block(block, &self.node, self.suite);
                 let value = BlockValue::new(block, self.suite);
                 self.outputs.insert(value.id(), output);
                 let actions = self.machine.handle(Input::Built {
@@ -592,7 +587,9 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             match a {
                 Action::Broadcast(m) => {
                     #[cfg(feature = "misbehave")]
-                    if let Some(other) = self.misbehave.conflicting(&m, &self.node, self.suite) {
+                    if let Some(other) = crate::misbehave::Misbehave::global()
+                        .conflicting(&m, &self.node, self.suite)
+                    {
                         out.push(Effect::Broadcast(other));
                     }
                     out.push(Effect::Broadcast(self.encode(&m)))

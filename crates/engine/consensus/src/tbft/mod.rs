@@ -6,8 +6,6 @@
 //! - [`wal`]: the write-ahead journal that keeps a restarted validator from signing twice.
 //! - [`driver`]: the production driver — the machine with real blocks, keys and messages, as
 //!   inputs in and effects out (no I/O of its own).
-//! - `misbehave` (feature `misbehave`, test builds only): a validator that equivocates or
-//!   proposes invalid blocks on command, for tests of the honest nodes on real processes.
 //! - [`runtime`]: runs the driver on tokio against the node's network.
 //! - [`sim`]: a deterministic, seeded simulation of many state machines with faults
 //!   (equivocation included).
@@ -18,8 +16,6 @@ pub mod certificate;
 pub mod driver;
 pub mod machine;
 pub mod message;
-#[cfg(feature = "misbehave")]
-pub mod misbehave;
 pub mod runtime;
 pub mod sim;
 pub mod sim_driver;

@@ -45,7 +45,7 @@ impl Ledger for SlowLedger {
         gate.recv().map_err(|e| e.to_string())?;
         Ok(Some(vec![height as u8]))
     }
-    fn commit_synced(&self, _block: &[u8]) -> Result<bool, String> {
+    fn commit_synced(&self, _block: &[u8]) -> Result<bool, covenant_net::SyncRejection> {
         Ok(false)
     }
     fn is_validator(&self) -> bool {

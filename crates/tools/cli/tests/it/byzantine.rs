@@ -1,48 +1,42 @@
-//! Byzantine validators on real processes. The test build of the node misbehaves on command
+//! Byzantine nodes on real processes. The test build of the node misbehaves on command
 //! (`COVENANT_MISBEHAVE`; the `misbehave` feature of the consensus crate, which only these
-//! tests enable): one validator of four is restarted as one that signs a conflicting vote
-//! before each of its votes, a conflicting proposal (another valid block) before each of its
-//! proposals, and proposes blocks whose header claims a state root execution does not give.
-//! The other three must keep committing, hold the same ledger as each other, and name that
-//! validator — and only it — in their logs and in `covenant_tbft_misbehaviour_total`.
+//! tests enable). One node of four is restarted misbehaving; the other three must keep the
+//! chain safe and live and name that node — and only it — in their logs and metrics.
 
-use std::{collections::BTreeSet, process::Command};
+use std::{
+    collections::BTreeSet,
+    fs::OpenOptions,
+    process::{Command, Stdio},
+};
 
-use crate::cluster::{Cluster, Load, logs};
+use crate::cluster::{Cluster, Load, full_logs};
 
-/// `(node, kind)` of every misbehaviour counted in node `i`'s metrics.
-fn reported(c: &Cluster, i: usize) -> BTreeSet<(String, String)> {
+/// `(first label, kind)` of every `metric{...}` sample in node `i`'s metrics, where the first
+/// label is `node` (consensus) or `peer` (the network).
+fn reported(c: &Cluster, i: usize, metric: &str, who: &str) -> BTreeSet<(String, String)> {
     let Some((_, body)) = crate::devnode::http_get(&format!("{}/metrics", c.apis[i])) else {
         return BTreeSet::new();
     };
     body.lines()
-        .filter(|l| l.starts_with("covenant_tbft_misbehaviour_total{"))
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
         .filter_map(|l| {
             let label = |name: &str| {
                 let start = l.find(&format!("{name}=\""))? + name.len() + 2;
                 let len = l[start..].find('"')?;
                 Some(l[start..start + len].to_string())
             };
-            Some((label("node")?, label("kind")?))
+            Some((label(who)?, label("kind")?))
         })
         .collect()
 }
 
-#[test]
-fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
-    let c = Cluster::up("tbft", "sm", 4);
-    c.deploy_kv();
-    let byzantine = c.engine(3)["node"].as_str().unwrap().to_string();
-    // Node 3 comes back as a validator that misbehaves in every way it is told to.
-    c.kill9(3);
+/// Restart node 3 (stopped) with `COVENANT_MISBEHAVE=orders`.
+fn restart_misbehaving(c: &Cluster, orders: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_covenant"))
         .args(["up", "--dir", c.dir.to_str().unwrap(), "--no-contracts"])
         .args(["-o", "json"])
         .current_dir(c.root.path())
-        .env(
-            "COVENANT_MISBEHAVE",
-            "equivocate-votes,equivocate-proposals,invalid-blocks",
-        )
+        .env("COVENANT_MISBEHAVE", orders)
         .env_remove("COVENANT_OUTPUT")
         .output()
         .unwrap();
@@ -51,6 +45,18 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
+    let c = Cluster::up("tbft", "sm", 4);
+    c.deploy_kv();
+    let byzantine = c.engine(3)["node"].as_str().unwrap().to_string();
+    // Node 3 comes back as a validator that signs a conflicting vote before each of its
+    // votes, a conflicting proposal (another valid block) before each of its proposals, and
+    // proposes blocks whose header claims a state root execution does not give.
+    c.kill9(3);
+    restart_misbehaving(&c, "equivocate-votes,equivocate-proposals,invalid-blocks");
     let start = c.height(0).unwrap();
     let load = Load::start(&c, c.apis[..3].to_vec(), 3);
     let kinds = [
@@ -63,7 +69,7 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
         180,
         || {
             (0..3).all(|i| {
-                let seen = reported(&c, i);
+                let seen = reported(&c, i, TBFT, "node");
                 kinds
                     .iter()
                     .all(|k| seen.contains(&(byzantine.clone(), k.to_string())))
@@ -71,7 +77,7 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
         },
     );
     for i in 0..3 {
-        println!("node {i} reports {:?}", reported(&c, i));
+        println!("node {i} reports {:?}", reported(&c, i, TBFT, "node"));
     }
     // Liveness: the chain commits on, with the misbehaving validator among the four.
     let before = load.committed();
@@ -91,14 +97,14 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
             assert_eq!(tx.height, *height, "node {i}: {id}");
         }
         // No honest node is named by another.
-        let seen = reported(&c, i);
+        let seen = reported(&c, i, TBFT, "node");
         assert!(
             seen.iter().all(|(node, _)| *node == byzantine),
             "node {i} named an honest node: {seen:?}"
         );
     }
     // The logs name it too.
-    let all = logs(&c.dir);
+    let all = full_logs(&c.dir);
     for what in [
         "a validator signed two conflicting messages (equivocation)",
         "a validator proposed a block that fails the checks",
@@ -109,5 +115,102 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
             "no log line says {what:?} naming {byzantine}"
         );
     }
-    assert!(all.contains("this validator misbehaves on command (a test build)"));
+    assert!(all.contains("this node misbehaves on command (a test build)"));
+}
+
+const TBFT: &str = "covenant_tbft_misbehaviour_total";
+const PEER: &str = "covenant_peer_misbehaviour_total";
+
+/// A node that serves syncing peers blocks with forged commit certificates (altered
+/// signatures at even heights, one signature left at odd ones): a node catching up with only
+/// that peer to ask applies none of them and names it; once honest peers are back, it catches
+/// up from them, and the four ledgers are one.
+#[test]
+fn a_node_serving_forged_certificates_is_named_and_never_believed() {
+    let c = Cluster::up("tbft", "sm", 4);
+    c.deploy_kv();
+    // Node 3's peer id (the short form the status shows): the one node 0 sees and node 3 not.
+    let peers = |i: usize| -> BTreeSet<String> {
+        c.engine(i)["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    crate::wait_for("every node to see the other three", 60, || {
+        (0..4).all(|i| peers(i).len() == 3)
+    });
+    let node3: Vec<String> = peers(0).difference(&peers(3)).cloned().collect();
+    assert_eq!(node3.len(), 1, "{:?} {:?}", peers(0), peers(3));
+    let node3 = node3[0].clone();
+    c.kill9(3);
+    restart_misbehaving(&c, "forged-certificates");
+    // Node 2 falls behind while the others commit.
+    let before = c.height(2).unwrap();
+    c.kill9(2);
+    let behind = c.height(0).unwrap();
+    let load = Load::start(&c, c.apis[..2].to_vec(), 2);
+    crate::wait_for("the chain to commit without node 2", 120, || {
+        c.height(0).is_some_and(|h| h >= behind + 6)
+    });
+    load.stop();
+    let top = c.height(0).unwrap();
+    // Only the forging node is left for node 2 to ask.
+    c.kill9(0);
+    c.kill9(1);
+    let dir = c.node_dir(2);
+    let log = OpenOptions::new()
+        .append(true)
+        .open(dir.join("node.log"))
+        .unwrap();
+    let mut node2 = Command::new(env!("CARGO_BIN_EXE_covenant"))
+        .args([
+            "node",
+            "start",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("node.pid"), node2.id().to_string()).unwrap();
+    crate::wait_for(
+        "node 2 to name the node that served forged blocks",
+        120,
+        || {
+            reported(&c, 2, PEER, "peer")
+                .iter()
+                .any(|(peer, kind)| peer.starts_with(&node3) && kind == "invalid synced block")
+        },
+    );
+    let named = reported(&c, 2, PEER, "peer");
+    assert!(
+        named.iter().all(|(peer, _)| peer.starts_with(&node3)),
+        "node 2 named another peer: {named:?}"
+    );
+    // Nothing the forging node served was applied (a block in flight at the kill aside).
+    let h2 = c.height(2).unwrap();
+    assert!(
+        h2 <= before + 1 && h2 < top,
+        "node 2 applied blocks only the forging node served: at {h2}, was at {before}, the chain at {top}"
+    );
+    node2.kill().unwrap();
+    node2.wait().unwrap();
+    // The honest nodes come back: node 2 catches up from them and the chain goes on.
+    c.resume();
+    c.wait_height(&[0, 1, 2, 3], top, 120);
+    let load = Load::start(&c, c.apis[..3].to_vec(), 2);
+    crate::wait_for("the chain to commit again", 120, || load.committed() >= 5);
+    load.stop();
+    c.assert_same_ledger(&[0, 1, 2, 3]);
+    assert!(
+        full_logs(&c.dir).lines().any(|l| l
+            .contains("a peer served a block that fails its checks")
+            && l.contains(&node3))
+    );
 }

@@ -21,6 +21,8 @@ const AREAS: [&str; 5] = ["core", "engine", "client", "platform", "tools"];
 const CONTRACT_RUNTIMES: [&str; 1] = ["covenant-vm"];
 const API_TYPES: &str = "covenant-api-types";
 const FORBIDDEN_JSON_FEATURES: [&str; 2] = ["preserve_order", "arbitrary_precision"];
+/// The feature that builds a node able to misbehave on command (see covenant_consensus::misbehave).
+const MISBEHAVE: &str = "misbehave";
 
 fn metadata() -> Value {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -85,6 +87,16 @@ fn violations(meta: &Value) -> Vec<String> {
                 continue;
             };
             let edge = format!("{from} ({from_area}) depends on {to} ({to_area})");
+            if d["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| f.as_str() == Some(MISBEHAVE))
+            {
+                out.push(format!(
+                    "{edge} with `{MISBEHAVE}`: only tests (dev-dependencies) build a node that misbehaves"
+                ));
+            }
             if from_area == "contract-sdk" {
                 out.push(format!(
                     "{edge}: the contract SDK depends on no workspace crate"
@@ -157,7 +169,8 @@ fn the_workspace_keeps_its_dependency_rules() {
     assert!(v.is_empty(), "dependency rules broken:\n{}", v.join("\n"));
 }
 
-/// A workspace package for [`synthetic`]: name, area, normal dependencies.
+/// A workspace package for [`synthetic`]: name, area, normal dependencies (`name+feature`
+/// asks for a feature).
 type Package<'a> = (&'a str, &'a str, &'a [&'a str]);
 
 /// A metadata document with the given packages (name, area, normal deps) and serde_json
@@ -171,7 +184,10 @@ fn synthetic(packages: &[Package<'_>], json_features: &[&str]) -> Value {
                 "name": name,
                 "id": format!("path+file:///ws/crates/{area}/{name}#0.1.0"),
                 "manifest_path": format!("{root}/crates/{area}/{name}/Cargo.toml"),
-                "dependencies": deps.iter().map(|d| json!({"name": d, "kind": null})).collect::<Vec<_>>(),
+                "dependencies": deps.iter().map(|d| match d.split_once('+') {
+                    Some((name, feature)) => json!({"name": name, "kind": null, "features": [feature]}),
+                    None => json!({"name": d, "kind": null, "features": []}),
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -211,7 +227,7 @@ fn the_rules_catch_each_kind_of_violation() {
         &["std"],
     );
     assert_eq!(violations(&ok), Vec::<String>::new());
-    let cases: [(&[Package<'_>], &[&str], &str); 6] = [
+    let cases: [(&[Package<'_>], &[&str], &str); 7] = [
         (
             &[
                 ("covenant-deploy", "platform", &[]),
@@ -256,6 +272,14 @@ fn the_rules_catch_each_kind_of_violation() {
             &[("covenant-crypto", "core", &[])],
             &["std", "preserve_order"],
             "preserve_order",
+        ),
+        (
+            &[
+                ("covenant-node", "engine", &[]),
+                ("covenant-cli", "tools", &["covenant-node+misbehave"]),
+            ],
+            &[],
+            "only tests",
         ),
     ];
     for (packages, features, expected) in cases {

@@ -11,9 +11,12 @@
 //!   another valid block (the same transactions, a later timestamp), signed.
 //! - `invalid-blocks`: its proposals carry a block whose header claims a state root that
 //!   execution does not give, properly signed, so only re-execution finds it out.
+//! - `forged-certificates`: blocks it serves to syncing peers carry commit certificates whose
+//!   signatures are altered (at even heights) or cut down to one (at odd heights).
 //!
-//! Honest validators must keep safety and liveness and name the node: see the
-//! `covenant_tbft_misbehaviour_total` metric and the driver's warnings.
+//! Honest nodes must keep safety and liveness and name the node: see the
+//! `covenant_tbft_misbehaviour_total` and `covenant_peer_misbehaviour_total` metrics and the
+//! warnings beside them.
 
 use covenant_crypto::Suite;
 use covenant_types::{
@@ -24,11 +27,13 @@ use covenant_types::{
 use prost::Message as _;
 use tracing::{error, warn};
 
-use super::{
-    driver::BlockValue,
-    message::{Message, ProposalBody, VoteBody},
+use crate::{
+    port::NodeKeys,
+    tbft::{
+        driver::BlockValue,
+        message::{Message, ProposalBody, VoteBody},
+    },
 };
-use crate::port::NodeKeys;
 
 /// What this node is told to do wrong.
 #[derive(Debug, Clone, Default)]
@@ -36,20 +41,24 @@ pub struct Misbehave {
     equivocate_votes: bool,
     equivocate_proposals: bool,
     invalid_blocks: bool,
+    forged_certificates: bool,
 }
 
 impl Misbehave {
+    /// This process's orders, read from the environment once.
+    pub fn global() -> &'static Misbehave {
+        static ORDERS: std::sync::OnceLock<Misbehave> = std::sync::OnceLock::new();
+        ORDERS.get_or_init(Misbehave::from_env)
+    }
+
     /// From `COVENANT_MISBEHAVE` (nothing when unset).
-    pub fn from_env(chain: &str) -> Self {
+    fn from_env() -> Self {
         let mut m = Misbehave::default();
         let Ok(list) = std::env::var("COVENANT_MISBEHAVE") else {
             return m;
         };
         if !cfg!(debug_assertions) {
-            error!(
-                chain,
-                "COVENANT_MISBEHAVE is ignored: an optimised build never misbehaves"
-            );
+            error!("COVENANT_MISBEHAVE is ignored: an optimised build never misbehaves");
             return m;
         }
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -57,17 +66,45 @@ impl Misbehave {
                 "equivocate-votes" => m.equivocate_votes = true,
                 "equivocate-proposals" => m.equivocate_proposals = true,
                 "invalid-blocks" => m.invalid_blocks = true,
+                "forged-certificates" => m.forged_certificates = true,
                 other => error!(
-                    chain,
                     misbehaviour = other,
-                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks)"
+                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates)"
                 ),
             }
         }
-        if m.equivocate_votes || m.equivocate_proposals || m.invalid_blocks {
-            warn!(chain, misbehaviour = %list, "this validator misbehaves on command (a test build)");
+        if m.equivocate_votes || m.equivocate_proposals || m.invalid_blocks || m.forged_certificates
+        {
+            warn!(misbehaviour = %list, "this node misbehaves on command (a test build)");
         }
         m
+    }
+
+    /// The bytes this node serves a syncing peer for the encoded block `bytes`: with
+    /// `forged-certificates`, its certificate's signatures altered (even heights) or all but
+    /// one dropped (odd heights).
+    pub fn served_block(&self, bytes: Vec<u8>) -> Vec<u8> {
+        if !self.forged_certificates {
+            return bytes;
+        }
+        let Ok(mut block) = covenant_types::Block::decode(bytes.as_slice()) else {
+            return bytes;
+        };
+        let height = BlockHeader::decode(block.header.as_slice()).map_or(0, |h| h.height);
+        let Some(certificate) = block.certificate.as_mut() else {
+            return bytes;
+        };
+        if height % 2 == 0 {
+            for s in &mut certificate.signatures {
+                if let Some(b) = s.signature.last_mut() {
+                    *b ^= 0x01;
+                }
+            }
+        } else {
+            certificate.signatures.truncate(1);
+            certificate.votes.truncate(1);
+        }
+        block.encode_to_vec()
     }
 
     /// The block this node proposes in place of `block`, if it is told to propose invalid

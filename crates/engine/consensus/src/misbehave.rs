@@ -13,6 +13,8 @@
 //!   execution does not give, properly signed, so only re-execution finds it out.
 //! - `forged-certificates`: blocks it serves to syncing peers carry commit certificates whose
 //!   signatures are altered (at even heights) or cut down to one (at odd heights).
+//! - `foreign-chain`: each consensus message it broadcasts goes out a second time about a
+//!   chain it does not host ([`FOREIGN_CHAIN`]), to every peer.
 //!
 //! Honest nodes must keep safety and liveness and name the node: see the
 //! `covenant_tbft_misbehaviour_total` and `covenant_peer_misbehaviour_total` metrics and the
@@ -42,7 +44,11 @@ pub struct Misbehave {
     equivocate_proposals: bool,
     invalid_blocks: bool,
     forged_certificates: bool,
+    foreign_chain: bool,
 }
+
+/// The chain id a `foreign-chain` node sends about: one it does not host.
+pub const FOREIGN_CHAIN: &str = "a-chain-this-node-does-not-host";
 
 impl Misbehave {
     /// This process's orders, read from the environment once.
@@ -67,17 +73,27 @@ impl Misbehave {
                 "equivocate-proposals" => m.equivocate_proposals = true,
                 "invalid-blocks" => m.invalid_blocks = true,
                 "forged-certificates" => m.forged_certificates = true,
+                "foreign-chain" => m.foreign_chain = true,
                 other => error!(
                     misbehaviour = other,
-                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates)"
+                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates, foreign-chain)"
                 ),
             }
         }
-        if m.equivocate_votes || m.equivocate_proposals || m.invalid_blocks || m.forged_certificates
+        if m.equivocate_votes
+            || m.equivocate_proposals
+            || m.invalid_blocks
+            || m.forged_certificates
+            || m.foreign_chain
         {
             warn!(misbehaviour = %list, "this node misbehaves on command (a test build)");
         }
         m
+    }
+
+    /// Whether each consensus message goes out again about a chain this node does not host.
+    pub fn foreign_chain(&self) -> bool {
+        self.foreign_chain
     }
 
     /// The bytes this node serves a syncing peer for the encoded block `bytes`: with

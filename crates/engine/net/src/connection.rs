@@ -56,6 +56,8 @@ pub(crate) struct Conn {
     tx: mpsc::Sender<PeerFrame>,
     pub pending: Pending,
     closed: watch::Sender<bool>,
+    /// The peer sent a frame about a chain it does not host (warned once per connection).
+    foreign_warned: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Conn {
@@ -92,6 +94,22 @@ impl Conn {
         self.tx.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => NetError::QueueFull(self.peer),
             mpsc::error::TrySendError::Closed(_) => NetError::Closed,
+        })
+    }
+
+    /// Queue a frame on `chain` whether or not this node admitted the peer on it (a test build
+    /// that misbehaves on command).
+    #[cfg(feature = "misbehave")]
+    pub fn send_unchecked(&self, chain: &str, kind: u32, payload: Vec<u8>) -> Result<(), NetError> {
+        self.queue(PeerFrame {
+            body: Some(Body::Chain(ChainFrame {
+                chain_id: chain.to_string(),
+                kind,
+                request_id: 0,
+                response: false,
+                payload,
+                error: String::new(),
+            })),
         })
     }
 
@@ -344,6 +362,7 @@ pub(crate) async fn establish(
         tx,
         pending: Mutex::new(HashMap::new()),
         closed,
+        foreign_warned: std::sync::atomic::AtomicBool::new(false),
     });
     if !shared.register(&conn) {
         let _ = wr.shutdown().await;
@@ -453,6 +472,25 @@ fn deliver(shared: &Shared, conn: &Arc<Conn>, f: ChainFrame) {
     }
     if !conn.admitted.read().contains(&f.chain_id) {
         dropped(shared, "not_admitted");
+        // A chain the peer said it hosts may be one it was just added to or removed from
+        // (admission follows each side's view of the membership); a chain it never named in
+        // its hello is one no honest node talks about.
+        if !conn.remote_chains.contains(&f.chain_id) {
+            metrics::counter!(
+                "covenant_peer_misbehaviour_total",
+                "chain" => "",
+                "peer" => conn.peer.to_hex(),
+                "kind" => "frame for a chain it does not host",
+            )
+            .increment(1);
+            if !conn.foreign_warned.swap(true, Ordering::Relaxed) {
+                warn!(
+                    peer = %conn.peer,
+                    kind = "frame for a chain it does not host",
+                    "a peer sent a frame about a chain it does not host (further ones are only counted)"
+                );
+            }
+        }
         return;
     }
     let Some(queue) = shared.chains.read().get(&f.chain_id).cloned() else {

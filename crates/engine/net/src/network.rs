@@ -396,6 +396,17 @@ impl Network {
             .count()
     }
 
+    /// Send a frame on `chain` to every connected peer, admitted or not, hosting it or not: a
+    /// test build that misbehaves on command (feature `misbehave`).
+    #[cfg(feature = "misbehave")]
+    pub fn broadcast_unchecked(&self, chain: &str, kind: u32, payload: &[u8]) -> usize {
+        let conns: Vec<Arc<Conn>> = self.shared.conns.lock().values().cloned().collect();
+        conns
+            .iter()
+            .filter(|c| c.send_unchecked(chain, kind, payload.to_vec()).is_ok())
+            .count()
+    }
+
     /// Ask `peer` on `chain` and wait for its answer.
     pub async fn request(
         &self,

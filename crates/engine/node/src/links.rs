@@ -127,6 +127,14 @@ impl ChainNet {
 
 impl TbftNet for ChainNet {
     fn broadcast(&self, message: Vec<u8>) {
+        #[cfg(feature = "misbehave")]
+        if covenant_consensus::misbehave::Misbehave::global().foreign_chain() {
+            self.net.broadcast_unchecked(
+                covenant_consensus::misbehave::FOREIGN_CHAIN,
+                kind::CONSENSUS,
+                &message,
+            );
+        }
         self.net
             .broadcast(&self.chain_id, kind::CONSENSUS, &message);
     }

@@ -1,6 +1,6 @@
 //! Byzantine nodes on real processes. The test build of the node misbehaves on command
-//! (`COVENANT_MISBEHAVE`; the `misbehave` feature of the consensus crate, which only these
-//! tests enable). One node of four is restarted misbehaving; the other three must keep the
+//! (`COVENANT_MISBEHAVE`; the `misbehave` feature of the consensus, net and node crates, which
+//! only these tests enable). One node of four is restarted misbehaving; the other three must keep the
 //! chain safe and live and name that node — and only it — in their logs and metrics.
 
 use std::{
@@ -30,6 +30,26 @@ fn reported(c: &Cluster, i: usize, metric: &str, who: &str) -> BTreeSet<(String,
         .collect()
 }
 
+/// Node 3's peer id in the short form the status shows: the peer node 0 sees and node 3 not.
+fn peer_id_of_node3(c: &Cluster) -> String {
+    let peers = |i: usize| -> BTreeSet<String> {
+        c.engine(i)["peers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    crate::wait_for("every node to see the other three", 60, || {
+        (0..4).all(|i| peers(i).len() == 3)
+    });
+    let only: Vec<String> = peers(0).difference(&peers(3)).cloned().collect();
+    assert_eq!(only.len(), 1, "{:?} {:?}", peers(0), peers(3));
+    only[0].clone()
+}
+
 /// Restart node 3 (stopped) with `COVENANT_MISBEHAVE=orders`.
 fn restart_misbehaving(c: &Cluster, orders: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_covenant"))
@@ -52,11 +72,16 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
     let c = Cluster::up("tbft", "sm", 4);
     c.deploy_kv();
     let byzantine = c.engine(3)["node"].as_str().unwrap().to_string();
+    let peer3 = peer_id_of_node3(&c);
     // Node 3 comes back as a validator that signs a conflicting vote before each of its
-    // votes, a conflicting proposal (another valid block) before each of its proposals, and
-    // proposes blocks whose header claims a state root execution does not give.
+    // votes, a conflicting proposal (another valid block) before each of its proposals,
+    // proposes blocks whose header claims a state root execution does not give, and sends
+    // each consensus message again about a chain it does not host.
     c.kill9(3);
-    restart_misbehaving(&c, "equivocate-votes,equivocate-proposals,invalid-blocks");
+    restart_misbehaving(
+        &c,
+        "equivocate-votes,equivocate-proposals,invalid-blocks,foreign-chain",
+    );
     let start = c.height(0).unwrap();
     let load = Load::start(&c, c.apis[..3].to_vec(), 3);
     let kinds = [
@@ -70,14 +95,22 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
         || {
             (0..3).all(|i| {
                 let seen = reported(&c, i, TBFT, "node");
+                let foreign = reported(&c, i, PEER, "peer");
                 kinds
                     .iter()
                     .all(|k| seen.contains(&(byzantine.clone(), k.to_string())))
+                    && foreign.iter().any(|(peer, kind)| {
+                        peer.starts_with(&peer3) && kind == "frame for a chain it does not host"
+                    })
             })
         },
     );
     for i in 0..3 {
-        println!("node {i} reports {:?}", reported(&c, i, TBFT, "node"));
+        println!(
+            "node {i} reports {:?} {:?}",
+            reported(&c, i, TBFT, "node"),
+            reported(&c, i, PEER, "peer")
+        );
     }
     // Liveness: the chain commits on, with the misbehaving validator among the four.
     let before = load.committed();
@@ -102,17 +135,29 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
             seen.iter().all(|(node, _)| *node == byzantine),
             "node {i} named an honest node: {seen:?}"
         );
+        let peers = reported(&c, i, PEER, "peer");
+        assert!(
+            peers.iter().all(|(peer, _)| peer.starts_with(&peer3)),
+            "node {i} named an honest peer: {peers:?}"
+        );
     }
     // The logs name it too.
     let all = full_logs(&c.dir);
-    for what in [
-        "a validator signed two conflicting messages (equivocation)",
-        "a validator proposed a block that fails the checks",
+    for (what, who) in [
+        (
+            "a validator signed two conflicting messages (equivocation)",
+            &byzantine,
+        ),
+        (
+            "a validator proposed a block that fails the checks",
+            &byzantine,
+        ),
+        ("a peer sent a frame about a chain it does not host", &peer3),
     ] {
         assert!(
             all.lines()
-                .any(|l| l.contains(what) && l.contains(&byzantine)),
-            "no log line says {what:?} naming {byzantine}"
+                .any(|l| l.contains(what) && l.contains(who.as_str())),
+            "no log line says {what:?} naming {who}"
         );
     }
     assert!(all.contains("this node misbehaves on command (a test build)"));
@@ -129,21 +174,7 @@ const PEER: &str = "covenant_peer_misbehaviour_total";
 fn a_node_serving_forged_certificates_is_named_and_never_believed() {
     let c = Cluster::up("tbft", "sm", 4);
     c.deploy_kv();
-    // Node 3's peer id (the short form the status shows): the one node 0 sees and node 3 not.
-    let peers = |i: usize| -> BTreeSet<String> {
-        c.engine(i)["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_str().unwrap().to_string())
-            .collect()
-    };
-    crate::wait_for("every node to see the other three", 60, || {
-        (0..4).all(|i| peers(i).len() == 3)
-    });
-    let node3: Vec<String> = peers(0).difference(&peers(3)).cloned().collect();
-    assert_eq!(node3.len(), 1, "{:?} {:?}", peers(0), peers(3));
-    let node3 = node3[0].clone();
+    let node3 = peer_id_of_node3(&c);
     c.kill9(3);
     restart_misbehaving(&c, "forged-certificates");
     // Node 2 falls behind while the others commit.

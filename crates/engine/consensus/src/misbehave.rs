@@ -15,6 +15,7 @@
 //!   signatures are altered (at even heights) or cut down to one (at odd heights).
 //! - `foreign-chain`: each consensus message it broadcasts goes out a second time about a
 //!   chain it does not host ([`FOREIGN_CHAIN`]), to every peer.
+//! - `flood`: each consensus message it broadcasts goes out [`FLOOD_COPIES`] times more.
 //!
 //! Honest nodes must keep safety and liveness and name the node: see the
 //! `covenant_tbft_misbehaviour_total` and `covenant_peer_misbehaviour_total` metrics and the
@@ -45,7 +46,11 @@ pub struct Misbehave {
     invalid_blocks: bool,
     forged_certificates: bool,
     foreign_chain: bool,
+    flood: bool,
 }
+
+/// Extra copies of each consensus message a `flood` node sends.
+pub const FLOOD_COPIES: usize = 300;
 
 /// The chain id a `foreign-chain` node sends about: one it does not host.
 pub const FOREIGN_CHAIN: &str = "a-chain-this-node-does-not-host";
@@ -74,9 +79,10 @@ impl Misbehave {
                 "invalid-blocks" => m.invalid_blocks = true,
                 "forged-certificates" => m.forged_certificates = true,
                 "foreign-chain" => m.foreign_chain = true,
+                "flood" => m.flood = true,
                 other => error!(
                     misbehaviour = other,
-                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates, foreign-chain)"
+                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates, foreign-chain, flood)"
                 ),
             }
         }
@@ -85,6 +91,7 @@ impl Misbehave {
             || m.invalid_blocks
             || m.forged_certificates
             || m.foreign_chain
+            || m.flood
         {
             warn!(misbehaviour = %list, "this node misbehaves on command (a test build)");
         }
@@ -94,6 +101,11 @@ impl Misbehave {
     /// Whether each consensus message goes out again about a chain this node does not host.
     pub fn foreign_chain(&self) -> bool {
         self.foreign_chain
+    }
+
+    /// How many extra copies of each consensus message to send.
+    pub fn flood_copies(&self) -> usize {
+        if self.flood { FLOOD_COPIES } else { 0 }
     }
 
     /// The bytes this node serves a syncing peer for the encoded block `bytes`: with

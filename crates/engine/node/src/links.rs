@@ -24,7 +24,7 @@ use covenant_net::{
 };
 use covenant_types::block::DecodedBlock;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// The chain as block sync and transaction gossip see it.
 #[derive(Clone)]
@@ -128,12 +128,19 @@ impl ChainNet {
 impl TbftNet for ChainNet {
     fn broadcast(&self, message: Vec<u8>) {
         #[cfg(feature = "misbehave")]
-        if covenant_consensus::misbehave::Misbehave::global().foreign_chain() {
-            self.net.broadcast_unchecked(
-                covenant_consensus::misbehave::FOREIGN_CHAIN,
-                kind::CONSENSUS,
-                &message,
-            );
+        {
+            let orders = covenant_consensus::misbehave::Misbehave::global();
+            if orders.foreign_chain() {
+                self.net.broadcast_unchecked(
+                    covenant_consensus::misbehave::FOREIGN_CHAIN,
+                    kind::CONSENSUS,
+                    &message,
+                );
+            }
+            for _ in 0..orders.flood_copies() {
+                self.net
+                    .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+            }
         }
         self.net
             .broadcast(&self.chain_id, kind::CONSENSUS, &message);
@@ -194,6 +201,57 @@ pub fn peer_targets(chain: &Chain) -> Vec<PeerTarget> {
         .collect()
 }
 
+/// Consensus messages a peer may send per second, sustained. An honest validator sends a
+/// proposal and two votes per round plus a resend of its current ones each second: tens per
+/// second at the fastest block rates; more is a flood, and the excess is dropped.
+const CONSENSUS_PER_SECOND: f64 = 400.0;
+/// Messages a peer may send at once above the sustained rate.
+const CONSENSUS_BURST: f64 = 800.0;
+/// A flooding peer is named in the log at most this often (every dropped message is counted).
+const FLOOD_WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// Each peer's allowance of consensus messages (a token bucket).
+#[derive(Default)]
+struct Allowance {
+    peers: std::collections::HashMap<PeerId, (f64, std::time::Instant, Option<std::time::Instant>)>,
+}
+
+impl Allowance {
+    /// Whether a consensus message from `peer` may go on; `false` counts and names a flood.
+    fn take(&mut self, chain: &str, peer: PeerId) -> bool {
+        let now = std::time::Instant::now();
+        let (tokens, last, warned) = self
+            .peers
+            .entry(peer)
+            .or_insert((CONSENSUS_BURST, now, None));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * CONSENSUS_PER_SECOND)
+            .min(CONSENSUS_BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            return true;
+        }
+        metrics::counter!(
+            "covenant_peer_misbehaviour_total",
+            "chain" => chain.to_string(),
+            "peer" => peer.to_hex(),
+            "kind" => "consensus flood",
+        )
+        .increment(1);
+        if warned.is_none_or(|w| now.duration_since(w) >= FLOOD_WARN_EVERY) {
+            *warned = Some(now);
+            warn!(
+                chain,
+                %peer,
+                kind = "consensus flood",
+                limit_per_second = CONSENSUS_PER_SECOND,
+                "a peer floods consensus messages; the excess is dropped"
+            );
+        }
+        false
+    }
+}
+
 /// Hand each frame of a chain to its handler until `stop`.
 pub async fn route(
     link: ChainLink<NetChain>,
@@ -204,6 +262,7 @@ pub async fn route(
 ) {
     let gossip = covenant_net::gossip::receiver(link.clone());
     let chain = link.ledger.chain_id().to_string();
+    let mut allowance = Allowance::default();
     loop {
         let msg = tokio::select! {
             m = inbound.recv() => match m { Some(m) => m, None => return },
@@ -211,6 +270,9 @@ pub async fn route(
         };
         match msg.kind {
             kind::CONSENSUS => {
+                if !allowance.take(&chain, msg.peer) {
+                    continue;
+                }
                 if let Some(tx) = &consensus
                     && tx.try_send(msg.payload).is_err()
                 {

@@ -245,3 +245,42 @@ fn a_node_serving_forged_certificates_is_named_and_never_believed() {
             && l.contains(&node3))
     );
 }
+
+/// A validator that sends every consensus message 300 times more: the others drop what is
+/// beyond a peer's allowance, name it, and the chain commits on with one ledger.
+#[test]
+fn a_flooding_validator_is_named_and_the_chain_goes_on() {
+    let c = Cluster::up("tbft", "sm", 4);
+    c.deploy_kv();
+    let peer3 = peer_id_of_node3(&c);
+    c.kill9(3);
+    restart_misbehaving(&c, "flood");
+    let load = Load::start(&c, c.apis[..3].to_vec(), 3);
+    crate::wait_for("every honest node to name the flooding node", 120, || {
+        (0..3).all(|i| {
+            reported(&c, i, PEER, "peer")
+                .iter()
+                .any(|(peer, kind)| peer.starts_with(&peer3) && kind == "consensus flood")
+        })
+    });
+    let before = load.committed();
+    crate::wait_for("the chain to commit on", 120, || {
+        load.committed() >= before + 20
+    });
+    load.stop();
+    let top = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2, 3], top, 60);
+    c.assert_same_ledger(&[0, 1, 2, 3]);
+    for i in 0..3 {
+        let named = reported(&c, i, PEER, "peer");
+        assert!(
+            named.iter().all(|(peer, _)| peer.starts_with(&peer3)),
+            "node {i} named an honest peer: {named:?}"
+        );
+    }
+    assert!(
+        full_logs(&c.dir)
+            .lines()
+            .any(|l| l.contains("a peer floods consensus messages") && l.contains(&peer3))
+    );
+}

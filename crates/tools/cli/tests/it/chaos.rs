@@ -417,6 +417,25 @@ fn run(consensus: &str, seed: u64, faults: u32) -> Report {
     let (_, _, acked) = load.stop_with_acks();
     report.acknowledged = acked.len();
     c.assert_same_ledger(&[0, 1, 2, 3]);
+    // Every node is honest: faults of the machine and the network must not read as
+    // misbehaviour. (A validator restarted with its data wiped lost its journal and may sign
+    // twice: that is an equivocation, and reported as one.)
+    for i in 0..4 {
+        let (_, metrics) = crate::devnode::http_get(&format!("{}/metrics", c.apis[i]))
+            .expect("the node's metrics");
+        let wrong: Vec<&str> = metrics
+            .lines()
+            .filter(|l| {
+                (l.starts_with("covenant_peer_misbehaviour_total{")
+                    || l.starts_with("covenant_tbft_misbehaviour_total{"))
+                    && !l.contains("kind=\"equivocating ")
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "node {i} reports an honest node as misbehaving: {wrong:?}"
+        );
+    }
     for i in 0..4 {
         let client = c.client(i);
         for (id, height) in &acked {

@@ -469,6 +469,7 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             return;
         }
         self.outputs.clear();
+        self.checking.clear();
         self.working = Some(next);
         debug!(
             chain = self.chain.chain_id(),

@@ -31,15 +31,9 @@ pub fn check_address(address: &str, what: &str) -> Result<(), DeployError> {
         })
 }
 
-/// Refuse a port something else holds.
+/// Refuse a port something else holds on the loopback address.
 pub fn check_port(port: u16, what: &str) -> Result<(), DeployError> {
-    TcpListener::bind(("127.0.0.1", port))
-        .map(drop)
-        .map_err(|e| DeployError::PortInUse {
-            port,
-            what: what.to_string(),
-            detail: e.to_string(),
-        })
+    check_address(&format!("127.0.0.1:{port}"), what)
 }
 
 /// Start `exe node start --dir node_dir` in the background, in its own process group (Ctrl-C

@@ -50,6 +50,18 @@ fn peer_id_of_node3(c: &Cluster) -> String {
     only[0].clone()
 }
 
+/// A four-node TBFT consortium with the kv contract whose node 3 runs with
+/// `COVENANT_MISBEHAVE=orders`; with node 3's peer id (short form) and its id on the chain.
+fn with_misbehaving_node3(orders: &str) -> (Cluster, String, String) {
+    let c = Cluster::up("tbft", "sm", 4);
+    c.deploy_kv();
+    let node = c.engine(3)["node"].as_str().unwrap().to_string();
+    let peer = peer_id_of_node3(&c);
+    c.kill9(3);
+    restart_misbehaving(&c, orders);
+    (c, peer, node)
+}
+
 /// Restart node 3 (stopped) with `COVENANT_MISBEHAVE=orders`.
 fn restart_misbehaving(c: &Cluster, orders: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_covenant"))
@@ -69,17 +81,11 @@ fn restart_misbehaving(c: &Cluster, orders: &str) {
 
 #[test]
 fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
-    let c = Cluster::up("tbft", "sm", 4);
-    c.deploy_kv();
-    let byzantine = c.engine(3)["node"].as_str().unwrap().to_string();
-    let peer3 = peer_id_of_node3(&c);
-    // Node 3 comes back as a validator that signs a conflicting vote before each of its
-    // votes, a conflicting proposal (another valid block) before each of its proposals,
-    // proposes blocks whose header claims a state root execution does not give, and sends
-    // each consensus message again about a chain it does not host.
-    c.kill9(3);
-    restart_misbehaving(
-        &c,
+    // Node 3 runs as a validator that signs a conflicting vote before each of its votes, a
+    // conflicting proposal (another valid block) before each of its proposals, proposes
+    // blocks whose header claims a state root execution does not give, and sends each
+    // consensus message again about a chain it does not host.
+    let (c, peer3, byzantine) = with_misbehaving_node3(
         "equivocate-votes,equivocate-proposals,invalid-blocks,foreign-chain",
     );
     let start = c.height(0).unwrap();
@@ -172,11 +178,7 @@ const PEER: &str = "covenant_peer_misbehaviour_total";
 /// up from them, and the four ledgers are one.
 #[test]
 fn a_node_serving_forged_certificates_is_named_and_never_believed() {
-    let c = Cluster::up("tbft", "sm", 4);
-    c.deploy_kv();
-    let node3 = peer_id_of_node3(&c);
-    c.kill9(3);
-    restart_misbehaving(&c, "forged-certificates");
+    let (c, node3, _) = with_misbehaving_node3("forged-certificates");
     // Node 2 falls behind while the others commit.
     let before = c.height(2).unwrap();
     c.kill9(2);
@@ -250,11 +252,7 @@ fn a_node_serving_forged_certificates_is_named_and_never_believed() {
 /// beyond a peer's allowance, name it, and the chain commits on with one ledger.
 #[test]
 fn a_flooding_validator_is_named_and_the_chain_goes_on() {
-    let c = Cluster::up("tbft", "sm", 4);
-    c.deploy_kv();
-    let peer3 = peer_id_of_node3(&c);
-    c.kill9(3);
-    restart_misbehaving(&c, "flood");
+    let (c, peer3, _) = with_misbehaving_node3("flood");
     let load = Load::start(&c, c.apis[..3].to_vec(), 3);
     crate::wait_for("every honest node to name the flooding node", 120, || {
         (0..3).all(|i| {

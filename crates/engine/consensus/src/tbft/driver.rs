@@ -515,9 +515,12 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         let (proposer, key) = self.signer_key(&p.proposer)?;
         key.verify(&p.body, &p.signature).ok()?;
         let block = DecodedBlock::decode(self.suite, &p.block, MAX_BLOCK_BYTES).ok()?;
+        // A fresh value is the proposer's own block; a value re-proposed from an earlier
+        // round (it has a POL round) may be one another validator built and signed — the
+        // check of the block verifies that validator's signature.
         if block.hash != body.value
             || block.height() != body.height
-            || block.header.proposer != proposer.as_bytes().as_slice()
+            || (body.pol_round.is_none() && block.header.proposer != proposer.as_bytes().as_slice())
         {
             self.report_misbehaviour(
                 body.height,
@@ -619,15 +622,21 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                         max_txs: pace.max_txs,
                     });
                 }
-                Action::Check { value, .. } => {
+                Action::Check {
+                    height,
+                    round,
+                    value,
+                } => {
                     let id = value.id();
                     if self.outputs.contains_key(&id) {
                         queue.extend(self.machine.handle(Input::Checked { id, valid: true }));
                         continue;
                     }
-                    if let Ok(proposer) = Hash::from_slice(&value.block.header.proposer) {
-                        self.checking.insert(id, proposer);
-                    }
+                    // Whoever proposed it in that round answers for it: its builder when it
+                    // proposed its own block, the proposer that re-proposed it otherwise (an
+                    // honest one re-proposes only a block a quorum found valid).
+                    self.checking
+                        .insert(id, self.machine.validators().proposer(height, round));
                     out.push(Effect::Check {
                         id,
                         block: value.block.clone(),

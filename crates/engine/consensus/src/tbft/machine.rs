@@ -425,8 +425,8 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
         self.journal
     }
 
-    /// This validator's own signed messages of the current round (to send again), with the
-    /// prevotes that justify a re-proposed value.
+    /// This validator's own signed messages of the current round and its votes of the round
+    /// before (to send again), with the prevotes that justify a re-proposed value.
     pub fn own_messages(&self) -> Vec<Message<V>> {
         let me = self.signer.id();
         let mut out = Vec::new();
@@ -442,14 +442,20 @@ impl<V: Value, J: Journal, S: Signer> Machine<V, J, S> {
                 );
             }
         }
-        for kind in [VoteKind::Prevote, VoteKind::Precommit] {
-            if let Some(v) = self
-                .votes
-                .get(&(self.round, kind))
-                .and_then(|m| m.get(&me))
-                .and_then(|vs| vs.first())
-            {
-                out.push(Message::Vote(v.clone()));
+        // The round before too: peers still in it may lack this validator's votes there (a
+        // lost message) to move on — and it moved on only because a quorum, its own vote
+        // among them, was there to see.
+        let rounds: BTreeSet<u32> = [self.round.saturating_sub(1), self.round].into();
+        for round in rounds {
+            for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                if let Some(v) = self
+                    .votes
+                    .get(&(round, kind))
+                    .and_then(|m| m.get(&me))
+                    .and_then(|vs| vs.first())
+                {
+                    out.push(Message::Vote(v.clone()));
+                }
             }
         }
         out

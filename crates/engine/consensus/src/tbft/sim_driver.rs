@@ -954,6 +954,12 @@ pub fn scenarios(seed: u64) -> Vec<(&'static str, DriverSimConfig)> {
     c.quiet = vec![(3_000, 9_000)];
     out.push(("2 of 4 crash: halt, then resume", c));
     let mut c = base(4);
+    c.heights = 20;
+    c.drop_per_mille = 150;
+    c.crashes = vec![(1, 1_500, None)];
+    // Validators locked on the crashed one's block must take it re-proposed by another.
+    out.push(("1 of 4 crashes for good on a lossy network", c));
+    let mut c = base(4);
     c.faulty = vec![(3, Fault::Silent)];
     out.push(("silent validator", c));
     let mut c = base(4);

@@ -97,7 +97,9 @@ impl From<TxError> for Failure {
     fn from(e: TxError) -> Self {
         let kind = match &e {
             TxError::PoolFull { .. } => FailureKind::Busy,
-            TxError::DuplicateInPool(_) | TxError::DuplicateOnLedger(_) => FailureKind::Conflict,
+            TxError::DuplicateInPool(_) | TxError::DuplicateOnLedger { .. } => {
+                FailureKind::Conflict
+            }
             TxError::UntrustedSender(_)
             | TxError::FrozenSender(_)
             | TxError::RevokedSender(_)

@@ -19,8 +19,8 @@ pub enum TxError {
     Expired { expiry_ms: u64, now_ms: u64 },
     #[error("transaction {0} is already in the pool")]
     DuplicateInPool(String),
-    #[error("transaction {0} is already on the ledger")]
-    DuplicateOnLedger(String),
+    #[error("transaction {id} is already on the ledger (height {height})")]
+    DuplicateOnLedger { id: String, height: u64 },
     #[error("sender certificate: {0}")]
     UntrustedSender(String),
     #[error("sender certificate {0} is frozen")]
@@ -63,7 +63,7 @@ impl TxError {
             TxError::BadTimestamp(_) => "TX_BAD_TIMESTAMP",
             TxError::Expired { .. } => "TX_EXPIRED",
             TxError::DuplicateInPool(_) => "TX_DUPLICATE_IN_POOL",
-            TxError::DuplicateOnLedger(_) => "TX_DUPLICATE_ON_LEDGER",
+            TxError::DuplicateOnLedger { .. } => "TX_DUPLICATE_ON_LEDGER",
             TxError::UntrustedSender(_) => "SENDER_UNTRUSTED",
             TxError::FrozenSender(_) => "SENDER_FROZEN",
             TxError::RevokedSender(_) => "SENDER_REVOKED",
@@ -108,7 +108,7 @@ impl TxError {
             | TxError::WrongChain { .. }
             | TxError::Expired { .. }
             | TxError::DuplicateInPool(_)
-            | TxError::DuplicateOnLedger(_)
+            | TxError::DuplicateOnLedger { .. }
             | TxError::MethodNotAllowed { .. }
             | TxError::UnknownContract(_)
             | TxError::ContractUnavailable { .. }

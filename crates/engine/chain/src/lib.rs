@@ -25,7 +25,8 @@ pub mod system;
 pub mod txpool;
 
 pub use chain::{
-    Chain, ChainOptions, ChainStats, CommittedBlock, MAX_TX_LIFETIME_MS, TxCommitted, TxRecord,
+    Admitted, Chain, ChainOptions, ChainStats, CommittedBlock, MAX_TX_LIFETIME_MS, TxCommitted,
+    TxRecord,
 };
 pub use error::{ChainError, TxError, result_code};
 pub use executor::{BlockEnv, BlockOutput, Executor, TxOutcome};

@@ -16,6 +16,9 @@
 //! - `foreign-chain`: each consensus message it broadcasts goes out a second time about a
 //!   chain it does not host ([`FOREIGN_CHAIN`]), to every peer.
 //! - `flood`: each consensus message it broadcasts goes out [`FLOOD_COPIES`] times more.
+//! - `replay`: with each consensus message it broadcasts, one of its own from at least
+//!   [`REPLAY_DEPTH`] heights before goes out again; after each commit, the transactions of the
+//!   block [`REPLAY_DEPTH`] heights before are passed on to peers again as if just admitted.
 //!
 //! Honest nodes must keep safety and liveness and name the node: see the
 //! `covenant_tbft_misbehaviour_total` and `covenant_peer_misbehaviour_total` metrics and the
@@ -39,7 +42,7 @@ use crate::{
 };
 
 /// What this node is told to do wrong.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Misbehave {
     equivocate_votes: bool,
     equivocate_proposals: bool,
@@ -47,7 +50,15 @@ pub struct Misbehave {
     forged_certificates: bool,
     foreign_chain: bool,
     flood: bool,
+    replay: bool,
+    /// Consensus messages this node sent, with their heights, newest last (for `replay`).
+    sent: parking_lot::Mutex<std::collections::VecDeque<(u64, Vec<u8>)>>,
 }
+
+/// How many heights back a `replay` node reaches for what it sends again.
+pub const REPLAY_DEPTH: u64 = 5;
+/// Consensus messages a `replay` node keeps to send again.
+const REPLAY_KEPT: usize = 512;
 
 /// Extra copies of each consensus message a `flood` node sends.
 pub const FLOOD_COPIES: usize = 300;
@@ -80,9 +91,10 @@ impl Misbehave {
                 "forged-certificates" => m.forged_certificates = true,
                 "foreign-chain" => m.foreign_chain = true,
                 "flood" => m.flood = true,
+                "replay" => m.replay = true,
                 other => error!(
                     misbehaviour = other,
-                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates, foreign-chain, flood)"
+                    "COVENANT_MISBEHAVE names an unknown misbehaviour (known: equivocate-votes, equivocate-proposals, invalid-blocks, forged-certificates, foreign-chain, flood, replay)"
                 ),
             }
         }
@@ -92,6 +104,7 @@ impl Misbehave {
             || m.forged_certificates
             || m.foreign_chain
             || m.flood
+            || m.replay
         {
             warn!(misbehaviour = %list, "this node misbehaves on command (a test build)");
         }
@@ -101,6 +114,29 @@ impl Misbehave {
     /// Whether each consensus message goes out again about a chain this node does not host.
     pub fn foreign_chain(&self) -> bool {
         self.foreign_chain
+    }
+
+    /// Whether this node replays old transactions and consensus messages.
+    pub fn replays(&self) -> bool {
+        self.replay
+    }
+
+    /// With `replay`: records `message` (a consensus message this node sends now) and returns
+    /// one of its own from at least [`REPLAY_DEPTH`] heights before, to send again.
+    pub fn replayed_message(&self, message: &[u8]) -> Option<Vec<u8>> {
+        if !self.replay {
+            return None;
+        }
+        let height = crate::tbft::wire_height(message)?;
+        let mut sent = self.sent.lock();
+        if sent.len() == REPLAY_KEPT {
+            sent.pop_front();
+        }
+        sent.push_back((height, message.to_vec()));
+        sent.iter()
+            .rev()
+            .find(|(h, _)| h + REPLAY_DEPTH <= height)
+            .map(|(_, m)| m.clone())
     }
 
     /// How many extra copies of each consensus message to send.

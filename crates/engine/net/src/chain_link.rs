@@ -36,6 +36,17 @@ pub struct SyncRejection {
     pub invalid: bool,
 }
 
+/// What became of a transaction a peer passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerTx {
+    /// Checked into the pool.
+    Taken,
+    /// Already committed, at this height.
+    OnLedger(u64),
+    /// Refused for another reason (already pooled, expired, unauthorised, the pool full).
+    Refused,
+}
+
 /// What block sync and gossip need of a chain.
 pub trait Ledger: Clone + Send + Sync + 'static {
     /// What the ledger announces after each commit.
@@ -54,10 +65,11 @@ pub trait Ledger: Clone + Send + Sync + 'static {
     fn is_validator(&self) -> bool;
     /// Committed blocks as they come.
     fn subscribe_commits(&self) -> broadcast::Receiver<Self::Commit>;
-    /// Transactions this node admitted from its own clients, to pass on.
-    fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>>;
-    /// Check a transaction a peer passed on into the pool; whether it was taken.
-    fn submit_from_peer(&self, tx: Vec<u8>) -> bool;
+    /// Transactions this node admitted from its own clients, to pass on, each with the
+    /// ledger's height read before it was found absent from the ledger.
+    fn subscribe_accepted(&self) -> broadcast::Receiver<(Arc<Vec<u8>>, u64)>;
+    /// Check a transaction a peer passed on into the pool.
+    fn submit_from_peer(&self, tx: Vec<u8>) -> PeerTx;
 }
 
 /// A chain on the network: what the sync and gossip tasks share.

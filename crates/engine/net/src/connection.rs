@@ -505,6 +505,7 @@ fn deliver(shared: &Shared, conn: &Arc<Conn>, f: ChainFrame) {
     });
     let inbound = Inbound {
         peer: conn.peer,
+        session: conn.serial,
         certificate: conn.certificate.clone(),
         kind: f.kind,
         payload: f.payload,

@@ -39,7 +39,7 @@ pub mod tls;
 pub mod wire;
 
 pub use admission::{Admission, Refusal};
-pub use chain_link::{ChainLink, Ledger, SyncRejection, kind};
+pub use chain_link::{ChainLink, Ledger, PeerTx, SyncRejection, kind};
 pub use identity::{NodeIdentity, PeerId};
 pub use network::{Inbound, NetConfig, NetStats, Network, PeerInfo, PeerTarget, Reply};
 

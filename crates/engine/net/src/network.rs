@@ -72,6 +72,10 @@ impl Default for NetConfig {
 #[derive(Debug)]
 pub struct Inbound {
     pub peer: PeerId,
+    /// The connection it came on (a number unique in this process): frames of one connection
+    /// arrive in the order the peer sent them; a reconnected peer (perhaps restarted, perhaps
+    /// with its data wiped) is on a new one.
+    pub session: u64,
     /// The peer's node certificate (DER).
     pub certificate: Arc<Vec<u8>>,
     pub kind: u32,

@@ -39,10 +39,13 @@ pub const MAX_SERVING: usize = 8;
 /// What this node knows of its peers' progress on a chain.
 #[derive(Debug, Default)]
 pub struct SyncState {
-    heights: Mutex<HashMap<PeerId, (u64, Instant)>>,
+    /// Each peer's last reported height, when, and on which connection.
+    heights: Mutex<HashMap<PeerId, (u64, Instant, u64)>>,
     penalised: Mutex<HashMap<PeerId, Instant>>,
     serving: Mutex<HashMap<PeerId, usize>>,
     wake: Notify,
+    /// Held while this node's status or one of its consensus messages is queued to peers.
+    order: Mutex<()>,
 }
 
 impl SyncState {
@@ -51,14 +54,36 @@ impl SyncState {
         Arc::new(SyncState::default())
     }
 
-    /// A peer said how far it is.
-    pub fn on_status(&self, peer: PeerId, payload: &[u8]) {
+    /// A peer said how far it is, on connection `session`.
+    pub fn on_status(&self, peer: PeerId, session: u64, payload: &[u8]) {
         let Ok(s) = ChainStatus::decode(payload) else {
             debug!(%peer, "undecodable status dropped");
             return;
         };
-        self.heights.lock().insert(peer, (s.height, Instant::now()));
+        self.heights
+            .lock()
+            .insert(peer, (s.height, Instant::now(), session));
         self.wake.notify_one();
+    }
+
+    /// The height `peer` last reported on connection `session` (none if its last report came
+    /// on another connection: it may have restarted since, even with its data wiped).
+    pub fn reported_height(&self, peer: &PeerId, session: u64) -> Option<u64> {
+        self.heights
+            .lock()
+            .get(peer)
+            .filter(|(_, _, s)| *s == session)
+            .map(|(h, _, _)| *h)
+    }
+
+    /// Run `send` (queueing this node's status or a consensus message of its own) while no
+    /// other such send runs. A status reports the height committed when it is queued; a
+    /// consensus message sent under this lock is about a height above the one committed then
+    /// (the sender checks), so on one connection a peer never receives a message about a
+    /// height at or below one this node reported before it — only a replay does that.
+    pub fn in_order<R>(&self, send: impl FnOnce() -> R) -> R {
+        let _order = self.order.lock();
+        send()
     }
 
     /// Ask the sync loop to look now (e.g. consensus saw a quorum decide a block it lacks).
@@ -68,7 +93,7 @@ impl SyncState {
 
     /// The highest height a peer reported recently.
     pub fn best_peer_height(&self) -> Option<u64> {
-        self.heights.lock().values().map(|(h, _)| *h).max()
+        self.heights.lock().values().map(|(h, _, _)| *h).max()
     }
 
     /// Peers (fresh reports, not penalised) at or above `height`, highest first.
@@ -79,14 +104,14 @@ impl SyncState {
             .heights
             .lock()
             .iter()
-            .filter(|(p, (h, at))| {
+            .filter(|(p, (h, at, _))| {
                 *h >= height
                     && now.duration_since(*at) < Duration::from_secs(30)
                     && penalised
                         .get(*p)
                         .is_none_or(|t| now.duration_since(*t) > PENALTY)
             })
-            .map(|(p, (h, _))| (*h, *p))
+            .map(|(p, (h, _, _))| (*h, *p))
             .collect();
         v.sort_by(|a, b| b.cmp(a));
         v.into_iter().map(|(_, p)| p).collect()
@@ -155,8 +180,10 @@ pub async fn announce<L: Ledger>(link: ChainLink<L>) {
             }
             _ = stop.changed() => return,
         }
-        link.net
-            .broadcast(link.ledger.chain_id(), kind::STATUS, &status(&link));
+        link.sync.in_order(|| {
+            link.net
+                .broadcast(link.ledger.chain_id(), kind::STATUS, &status(&link))
+        });
     }
 }
 

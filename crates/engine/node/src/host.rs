@@ -327,6 +327,7 @@ impl Node {
                 net: net.clone(),
                 chain_id: id.clone(),
                 sync,
+                chain: chain.clone(),
             };
             if !links::is_validator(&chain, &certificate)
                 && !chain.config().consensus.as_ref().is_some_and(|c| {
@@ -387,6 +388,10 @@ impl Node {
                 self.stop.subscribe(),
             ));
             tokio::spawn(covenant_net::gossip::send(link.clone()));
+            #[cfg(feature = "misbehave")]
+            if covenant_consensus::misbehave::Misbehave::global().replays() {
+                tokio::spawn(links::replay_transactions(link.clone()));
+            }
             tokio::spawn(covenant_net::sync::announce(link.clone()));
             tokio::spawn(covenant_net::sync::follow(link.clone()));
             tokio::spawn(watch_membership(link.clone()));

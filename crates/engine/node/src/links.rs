@@ -12,7 +12,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use covenant_chain::{Chain, ChainError, CommittedBlock};
+use covenant_chain::{Admitted, Chain, ChainError, CommittedBlock, TxError};
 use covenant_consensus::{
     CommitMode,
     raft::{RaftNet, RaftRequest},
@@ -20,7 +20,8 @@ use covenant_consensus::{
 };
 use covenant_crypto::Suite;
 use covenant_net::{
-    ChainLink, Inbound, Ledger, Network, PeerId, PeerTarget, SyncRejection, kind, sync::SyncState,
+    ChainLink, Inbound, Ledger, Network, PeerId, PeerTarget, PeerTx, SyncRejection, kind,
+    sync::SyncState,
 };
 use covenant_types::block::DecodedBlock;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -89,12 +90,16 @@ impl Ledger for NetChain {
         self.chain.subscribe()
     }
 
-    fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+    fn subscribe_accepted(&self) -> broadcast::Receiver<Admitted> {
         self.chain.subscribe_accepted()
     }
 
-    fn submit_from_peer(&self, tx: Vec<u8>) -> bool {
-        self.chain.submit_from_peer(tx).is_ok()
+    fn submit_from_peer(&self, tx: Vec<u8>) -> PeerTx {
+        match self.chain.submit_from_peer(tx) {
+            Ok(_) => PeerTx::Taken,
+            Err(TxError::DuplicateOnLedger { height, .. }) => PeerTx::OnLedger(height),
+            Err(_) => PeerTx::Refused,
+        }
     }
 }
 
@@ -113,6 +118,8 @@ pub struct ChainNet {
     pub net: Network,
     pub chain_id: String,
     pub sync: Arc<SyncState>,
+    /// The chain, for its committed height.
+    pub chain: Chain,
 }
 
 impl ChainNet {
@@ -127,23 +134,35 @@ impl ChainNet {
 
 impl TbftNet for ChainNet {
     fn broadcast(&self, message: Vec<u8>) {
-        #[cfg(feature = "misbehave")]
-        {
-            let orders = covenant_consensus::misbehave::Misbehave::global();
-            if orders.foreign_chain() {
-                self.net.broadcast_unchecked(
-                    covenant_consensus::misbehave::FOREIGN_CHAIN,
-                    kind::CONSENSUS,
-                    &message,
-                );
+        self.sync.in_order(|| {
+            // A height committed already (by sync, while the message was made) is over; and
+            // peers, having perhaps heard this node report it, would take the message for a
+            // replay.
+            let committed = self.chain.store().height().unwrap_or(0);
+            if covenant_consensus::tbft::wire_height(&message).is_some_and(|h| h <= committed) {
+                return;
             }
-            for _ in 0..orders.flood_copies() {
-                self.net
-                    .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+            #[cfg(feature = "misbehave")]
+            {
+                let orders = covenant_consensus::misbehave::Misbehave::global();
+                if orders.foreign_chain() {
+                    self.net.broadcast_unchecked(
+                        covenant_consensus::misbehave::FOREIGN_CHAIN,
+                        kind::CONSENSUS,
+                        &message,
+                    );
+                }
+                for _ in 0..orders.flood_copies() {
+                    self.net
+                        .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+                }
+                if let Some(old) = orders.replayed_message(&message) {
+                    self.net.broadcast(&self.chain_id, kind::CONSENSUS, &old);
+                }
             }
-        }
-        self.net
-            .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+            self.net
+                .broadcast(&self.chain_id, kind::CONSENSUS, &message);
+        });
     }
 
     fn request_sync(&self) {
@@ -252,6 +271,59 @@ impl Allowance {
     }
 }
 
+/// A replaying peer is named in the log at most this often (every replay is counted).
+const REPLAY_WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// Consensus messages peers send about heights they reported committed before: replays.
+///
+/// An honest node queues its status and its consensus messages under one lock
+/// ([`SyncState::in_order`]) and sends a message only about a height above the one it has
+/// committed, so on one connection a message about a height at or below one the peer already
+/// reported is never honest. A peer that reconnects (restarted, perhaps wiped) starts afresh.
+#[derive(Default)]
+struct Replays {
+    warned: std::collections::HashMap<PeerId, std::time::Instant>,
+}
+
+impl Replays {
+    /// Whether `msg` (a consensus message) is a replay; a replay is counted, named and dropped.
+    fn is_replay(&mut self, chain: &str, sync: &SyncState, msg: &Inbound) -> bool {
+        let Some(reported) = sync.reported_height(&msg.peer, msg.session) else {
+            return false;
+        };
+        let Some(height) = covenant_consensus::tbft::wire_height(&msg.payload) else {
+            return false;
+        };
+        if height > reported {
+            return false;
+        }
+        metrics::counter!(
+            "covenant_peer_misbehaviour_total",
+            "chain" => chain.to_string(),
+            "peer" => msg.peer.to_hex(),
+            "kind" => "replayed consensus message",
+        )
+        .increment(1);
+        let now = std::time::Instant::now();
+        if self
+            .warned
+            .get(&msg.peer)
+            .is_none_or(|w| now.duration_since(*w) >= REPLAY_WARN_EVERY)
+        {
+            self.warned.insert(msg.peer, now);
+            warn!(
+                chain,
+                peer = %msg.peer,
+                kind = "replayed consensus message",
+                height,
+                reported,
+                "a peer sent a consensus message about a height it had reported committed (further ones within 30 s are only counted)"
+            );
+        }
+        true
+    }
+}
+
 /// Hand each frame of a chain to its handler until `stop`.
 pub async fn route(
     link: ChainLink<NetChain>,
@@ -263,6 +335,7 @@ pub async fn route(
     let gossip = covenant_net::gossip::receiver(link.clone());
     let chain = link.ledger.chain_id().to_string();
     let mut allowance = Allowance::default();
+    let mut replays = Replays::default();
     loop {
         let msg = tokio::select! {
             m = inbound.recv() => match m { Some(m) => m, None => return },
@@ -271,6 +344,9 @@ pub async fn route(
         match msg.kind {
             kind::CONSENSUS => {
                 if !allowance.take(&chain, msg.peer) {
+                    continue;
+                }
+                if replays.is_replay(&chain, &link.sync, &msg) {
                     continue;
                 }
                 if let Some(tx) = &consensus
@@ -311,13 +387,51 @@ pub async fn route(
                 });
             }
             kind::TXS => {
-                if gossip.try_send(msg.payload).is_err() {
+                if gossip.try_send((msg.peer, msg.payload)).is_err() {
                     debug!(chain, "transaction gossip queue full; batch dropped");
                 }
             }
-            kind::STATUS => link.sync.on_status(msg.peer, &msg.payload),
+            kind::STATUS => link.sync.on_status(msg.peer, msg.session, &msg.payload),
             kind::BLOCKS => covenant_net::sync::serve(&link, msg),
             other => debug!(chain, kind = other, "frame of unknown kind dropped"),
         }
+    }
+}
+
+/// A test build told to `replay` (feature `misbehave`): after each commit, pass the
+/// transactions of the block [`REPLAY_DEPTH`](covenant_consensus::misbehave::REPLAY_DEPTH)
+/// heights before on to peers again, in a batch that gives this node's height as honest
+/// gossip does.
+#[cfg(feature = "misbehave")]
+pub async fn replay_transactions(link: ChainLink<NetChain>) {
+    use covenant_consensus::misbehave::REPLAY_DEPTH;
+    use prost::Message as _;
+    let mut commits = link.ledger.subscribe_commits();
+    let mut stop = link.stop.clone();
+    loop {
+        let committed = tokio::select! {
+            r = commits.recv() => match r {
+                Ok(c) => c,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let height = committed.block.height();
+        let Some(old) = height.checked_sub(REPLAY_DEPTH).filter(|h| *h > 0) else {
+            continue;
+        };
+        let Ok(Some(block)) = link.ledger.chain.block(old) else {
+            continue;
+        };
+        if block.block.transactions.is_empty() {
+            continue;
+        }
+        let batch = covenant_types::pb::TxBatch {
+            transactions: block.block.transactions.clone(),
+            height,
+        };
+        link.net
+            .broadcast(link.ledger.chain_id(), kind::TXS, &batch.encode_to_vec());
     }
 }

@@ -106,14 +106,19 @@ impl Chain {
         if self.inner.pool.contains(&id) {
             return Err(TxError::DuplicateInPool(id.to_hex()));
         }
-        if self
+        // Read before the ledger is searched (the store makes a block's transactions findable
+        // before it moves its tip): the transaction is committed, if ever, above this height.
+        let height = self.inner.store.height().unwrap_or(0);
+        if let Some((on, _)) = self
             .inner
             .store
             .tx_location(id.as_bytes())
             .map_err(|e| TxError::Internal(e.to_string()))?
-            .is_some()
         {
-            return Err(TxError::DuplicateOnLedger(id.to_hex()));
+            return Err(TxError::DuplicateOnLedger {
+                id: id.to_hex(),
+                height: on,
+            });
         }
         let view = self.snapshot()?;
         let signers = membership.verify_signatures(&tx, &*view, time_of_ms(now))?;
@@ -128,7 +133,7 @@ impl Chain {
         self.inner.verified.insert(envelope);
         if local {
             // Nobody listening (a single node) is fine.
-            let _ = self.inner.accepted.send(bytes);
+            let _ = self.inner.accepted.send((bytes, height));
         }
         if self.inner.pool.len() >= self.limits().0 {
             self.signal_work();

@@ -44,6 +44,12 @@ use crate::{
 /// The longest a transaction with an explicit expiry may wait for a block: 7 days.
 pub const MAX_TX_LIFETIME_MS: u64 = 7 * 86_400_000;
 
+/// A transaction this node admitted from one of its clients, with the ledger's height read
+/// before the transaction was found absent from it: the transaction is committed, if ever,
+/// above that height. Peers hear of both (a peer that later sends a transaction committed at
+/// or below the height it gave is replaying it).
+pub type Admitted = (Arc<Vec<u8>>, u64);
+
 /// How a chain is opened on this node.
 #[derive(Debug)]
 pub struct ChainOptions {
@@ -108,7 +114,7 @@ struct Inner {
     node_id: Vec<u8>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     /// Transactions this node admitted from its own clients (for gossip to peers).
-    accepted: broadcast::Sender<Arc<Vec<u8>>>,
+    accepted: broadcast::Sender<Admitted>,
     waiters: Mutex<HashMap<Hash, Vec<oneshot::Sender<TxCommitted>>>>,
     /// Set when a full block waits (or the chain stops), for the Solo producer.
     work: (Mutex<bool>, Condvar),
@@ -281,7 +287,7 @@ impl Chain {
 
     /// Subscribe to the transactions this node admits from its own clients (not those that
     /// came from peers), to pass them on.
-    pub fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+    pub fn subscribe_accepted(&self) -> broadcast::Receiver<Admitted> {
         self.inner.accepted.subscribe()
     }
 

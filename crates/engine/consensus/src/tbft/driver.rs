@@ -590,6 +590,12 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
         while let Some(a) = queue.pop_front() {
             match a {
                 Action::Broadcast(m) => {
+                    // A height this node already committed (by sync, while a timer or a
+                    // message for it was on its way) is over: nothing about it goes out, so
+                    // peers never hear of a height below the one this node last reported.
+                    if m.height() < self.chain.next_height() {
+                        continue;
+                    }
                     #[cfg(feature = "misbehave")]
                     if let Some(other) = crate::misbehave::Misbehave::global()
                         .conflicting(&m, &self.node, self.suite)

@@ -207,6 +207,18 @@ impl ProposalBody {
     }
 }
 
+/// The height a consensus message from the wire (`ConsensusMessage`) is about, read without
+/// checking its signature (for the network's bookkeeping of what a peer sends; the driver
+/// verifies every message it acts on).
+pub fn wire_height(payload: &[u8]) -> Option<u64> {
+    use covenant_types::pb::{ConsensusMessage, consensus_message::Body};
+    use prost::Message as _;
+    match ConsensusMessage::decode(payload).ok()?.body? {
+        Body::Vote(v) => VoteBody::decode(&v.body).map(|b| b.height),
+        Body::Proposal(p) => ProposalBody::decode(&p.body).map(|b| b.height),
+    }
+}
+
 /// A proposal: the signed body and the proposed value.
 #[derive(Debug, Clone)]
 pub struct SignedProposal<V> {

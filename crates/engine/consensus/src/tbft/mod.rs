@@ -26,6 +26,8 @@ pub use machine::{
     Action, Entry, Input, Journal, Machine, MemJournal, Signer, TimeoutKind, Timeouts, Validators,
     Value,
 };
-pub use message::{Message, NodeId, ProposalBody, SignedProposal, SignedVote, VoteBody, VoteKind};
+pub use message::{
+    Message, NodeId, ProposalBody, SignedProposal, SignedVote, VoteBody, VoteKind, wire_height,
+};
 pub use runtime::TbftNet;
 pub use wal::FileJournal;

@@ -22,7 +22,7 @@ use crate::support::{Allow, connected, identity, start, until};
 struct SlowLedger {
     gate: Arc<StdMutex<std_mpsc::Receiver<()>>>,
     commits: broadcast::Sender<u64>,
-    accepted: broadcast::Sender<Arc<Vec<u8>>>,
+    accepted: broadcast::Sender<(Arc<Vec<u8>>, u64)>,
 }
 
 impl Ledger for SlowLedger {
@@ -54,11 +54,11 @@ impl Ledger for SlowLedger {
     fn subscribe_commits(&self) -> broadcast::Receiver<u64> {
         self.commits.subscribe()
     }
-    fn subscribe_accepted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+    fn subscribe_accepted(&self) -> broadcast::Receiver<(Arc<Vec<u8>>, u64)> {
         self.accepted.subscribe()
     }
-    fn submit_from_peer(&self, _tx: Vec<u8>) -> bool {
-        false
+    fn submit_from_peer(&self, _tx: Vec<u8>) -> covenant_net::PeerTx {
+        covenant_net::PeerTx::Refused
     }
 }
 

@@ -282,3 +282,63 @@ fn a_flooding_validator_is_named_and_the_chain_goes_on() {
             .any(|l| l.contains("a peer floods consensus messages") && l.contains(&peer3))
     );
 }
+
+/// A node that sends old consensus messages of its own again (from five heights back) with
+/// each new one, and passes on again the transactions of the block five heights back after
+/// each commit: the others name it for both, take nothing twice, and the chain commits on
+/// with one ledger.
+#[test]
+fn a_replaying_node_is_named_and_nothing_is_taken_twice() {
+    let (c, peer3, _) = with_misbehaving_node3("replay");
+    let load = Load::start(&c, c.apis[..3].to_vec(), 3);
+    let kinds = ["replayed consensus message", "replayed transaction"];
+    crate::wait_for(
+        "every honest node to name the replaying node for both",
+        180,
+        || {
+            (0..3).all(|i| {
+                let named = reported(&c, i, PEER, "peer");
+                kinds.iter().all(|k| {
+                    named
+                        .iter()
+                        .any(|(peer, kind)| peer.starts_with(&peer3) && kind == k)
+                })
+            })
+        },
+    );
+    let before = load.committed();
+    crate::wait_for("the chain to commit on", 120, || {
+        load.committed() >= before + 20
+    });
+    let (_, _, acked) = load.stop_with_acks();
+    let top = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2, 3], top, 60);
+    c.assert_same_ledger(&[0, 1, 2, 3]);
+    for i in 0..3 {
+        // Every acknowledged write once, where it was first committed.
+        let client = c.client(i);
+        for (id, height) in &acked {
+            let tx = c.rt.block_on(client.tx(id)).unwrap();
+            assert_eq!(tx.height, *height, "node {i}: {id}");
+        }
+        let named = reported(&c, i, PEER, "peer");
+        assert!(
+            named.iter().all(|(peer, _)| peer.starts_with(&peer3)),
+            "node {i} named an honest peer: {named:?}"
+        );
+        assert!(
+            reported(&c, i, TBFT, "node").is_empty(),
+            "node {i} reported a consensus fault"
+        );
+    }
+    let all = full_logs(&c.dir);
+    for what in [
+        "a peer sent a consensus message about a height it had reported committed",
+        "a peer passed on transactions it already held as committed",
+    ] {
+        assert!(
+            all.lines().any(|l| l.contains(what) && l.contains(&peer3)),
+            "no log line says {what:?} naming {peer3}"
+        );
+    }
+}

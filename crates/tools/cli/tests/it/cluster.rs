@@ -342,6 +342,16 @@ impl Drop for Cluster {
                 "5",
             ],
         );
+        // A failed test leaves its consortium (logs, ledgers) for a look.
+        if std::thread::panicking()
+            && let Ok(spare) = tempfile::tempdir()
+        {
+            let kept = std::mem::replace(&mut self.root, spare).keep();
+            eprintln!(
+                "the consortium of the failed test is kept in {}",
+                kept.display()
+            );
+        }
     }
 }
 

@@ -66,7 +66,7 @@ pub fn status(f: Failure) -> Status {
         FailureKind::Conflict => Status::already_exists(msg),
         FailureKind::Busy => Status::resource_exhausted(msg),
         FailureKind::Internal => Status::internal(msg),
-        FailureKind::Unavailable => Status::unavailable(msg),
+        FailureKind::Unavailable | FailureKind::Damaged => Status::unavailable(msg),
     };
     if let Ok(v) = MetadataValue::try_from(f.code.as_str()) {
         s.metadata_mut().insert(ERROR_CODE_METADATA, v);

@@ -21,7 +21,7 @@ fn errors(statuses: &[u16]) -> Vec<(String, Value)> {
                 400 => "Bad input: a malformed path, query string or body, or a transaction the node refuses (the code says which check)",
                 403 => "The signer may not do this (untrusted, frozen, revoked or expired certificate, or a method policy)",
                 404 => "No such chain, transaction, block or contract",
-                409 => "The transaction is already in the pool or on the ledger",
+                409 => "A conflict with what the node holds: the transaction is already in the pool or on the ledger (TX_DUPLICATE_IN_POOL, TX_DUPLICATE_ON_LEDGER), or this node's copy of a block failed its check and is being repaired from peers (BLOCK_DAMAGED: retry after `retry_after_ms`, here or at another node)",
                 413 => "The body is over the 32 MiB limit, or a transaction over the chain's size limit",
                 415 => "The body's content type is not one this route takes",
                 426 => "This route is a WebSocket: open it with an upgrade",
@@ -129,14 +129,14 @@ pub fn document(chains: &[String]) -> Value {
                 "operationId": "getTx",
                 "summary": "A committed transaction with its result and Merkle proof",
                 "parameters": [chain_param(), {"name": "id", "in": "path", "required": true, "schema": hex}],
-                "responses": responses(vec![("200", json_body("The transaction", schema("Tx")))], &[400, 404, 500])
+                "responses": responses(vec![("200", json_body("The transaction", schema("Tx")))], &[400, 404, 409, 500])
             }},
             "/v1/chains/{chain}/txs/{id}/proof": {"get": {
                 "operationId": "getTxProof",
                 "summary": "A committed transaction's self-contained proof, checkable offline",
                 "description": "The transaction and its result as carried, their Merkle paths, the block's header and commit certificate, and every config change since genesis. `covenant proof verify FILE --genesis GENESIS` checks it with no node.",
                 "parameters": [chain_param(), {"name": "id", "in": "path", "required": true, "schema": hex}],
-                "responses": responses(vec![("200", json_body("The proof file", schema("TxProof")))], &[400, 404, 500])
+                "responses": responses(vec![("200", json_body("The proof file", schema("TxProof")))], &[400, 404, 409, 500])
             }},
             "/v1/chains/{chain}/query": {"post": {
                 "operationId": "query",
@@ -152,7 +152,7 @@ pub fn document(chains: &[String]) -> Value {
                 "parameters": [chain_param(),
                     {"name": "at", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^(latest|[0-9]{1,19}|[0-9a-f]{64})$"}},
                     {"name": "raw", "in": "query", "schema": {"type": "boolean"}, "description": "Include the encoded block (base64)"}],
-                "responses": responses(vec![("200", json_body("The block", schema("Block")))], &[400, 404, 500])
+                "responses": responses(vec![("200", json_body("The block", schema("Block")))], &[400, 404, 409, 500])
             }},
             "/v1/chains/{chain}/contracts": {"get": {
                 "operationId": "listContracts",

@@ -49,6 +49,9 @@ pub enum FailureKind {
     /// The node cannot answer just now (its storage is recovering); retry, here later or
     /// at another node.
     Unavailable,
+    /// This node's copy of what was asked for failed its check and is being repaired from
+    /// peers; retry, here later or at another node.
+    Damaged,
 }
 
 /// A failed operation.
@@ -128,6 +131,13 @@ impl From<ChainError> for Failure {
                 code: e.code().into(),
                 message: e.to_string(),
                 retry_after_ms: Some(1000),
+            }
+        } else if e.code() == "BLOCK_DAMAGED" {
+            Failure {
+                kind: FailureKind::Damaged,
+                code: e.code().into(),
+                message: e.to_string(),
+                retry_after_ms: Some(2000),
             }
         } else {
             Failure::new(FailureKind::Internal, e.code(), e.to_string())

@@ -56,7 +56,7 @@ pub fn status_of(kind: FailureKind) -> StatusCode {
         FailureKind::BadRequest => StatusCode::BAD_REQUEST,
         FailureKind::Forbidden => StatusCode::FORBIDDEN,
         FailureKind::NotFound => StatusCode::NOT_FOUND,
-        FailureKind::Conflict => StatusCode::CONFLICT,
+        FailureKind::Conflict | FailureKind::Damaged => StatusCode::CONFLICT,
         FailureKind::Busy => StatusCode::TOO_MANY_REQUESTS,
         FailureKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         FailureKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

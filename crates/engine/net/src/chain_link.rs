@@ -61,6 +61,11 @@ pub trait Ledger: Clone + Send + Sync + 'static {
     /// copy of the chain config and it is re-executed. `Ok(true)` if it was applied,
     /// `Ok(false)` if the ledger already holds it.
     fn commit_synced(&self, block: &[u8]) -> Result<bool, SyncRejection>;
+    /// Heights of blocks whose stored copy failed its check, to fetch again from peers.
+    fn damaged(&self) -> Vec<u64>;
+    /// Put `block` (fetched from a peer) in place of this node's damaged copy at `height`,
+    /// if it is the block this ledger holds there.
+    fn repair_block(&self, height: u64, block: &[u8]) -> Result<(), SyncRejection>;
     /// Whether this node votes on the chain.
     fn is_validator(&self) -> bool;
     /// Committed blocks as they come.

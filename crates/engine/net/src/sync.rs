@@ -217,6 +217,8 @@ pub fn serve<L: Ledger>(link: &ChainLink<L>, msg: Inbound) {
                     out.blocks.push(enc);
                 }
                 Ok(None) => break,
+                // The blocks before one this node cannot read are still worth sending.
+                Err(_) if !out.blocks.is_empty() => break,
                 Err(e) => {
                     reply.fail(format!("cannot read block {h}: {e}"));
                     return;
@@ -239,6 +241,63 @@ pub async fn follow<L: Ledger>(link: ChainLink<L>) {
         while catch_up_once(&link).await {
             if *link.stop.borrow() {
                 return;
+            }
+        }
+        repair_damaged(&link).await;
+    }
+}
+
+/// Fetch each block this node's store found damaged from a peer that has it, until one
+/// serves the very block this ledger holds at that height.
+async fn repair_damaged<L: Ledger>(link: &ChainLink<L>) {
+    let chain = link.ledger.chain_id().to_string();
+    for height in link.ledger.damaged() {
+        for peer in link.sync.peers_at(height) {
+            let req = BlockRequest {
+                from_height: height,
+                count: 1,
+            }
+            .encode_to_vec();
+            let answer = match link
+                .net
+                .request(&peer, &chain, kind::BLOCKS, req, Duration::from_secs(20))
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!(%peer, height, error = %e, "block request for a repair failed");
+                    continue;
+                }
+            };
+            let Some(bytes) = BlockBatch::decode(answer.as_slice())
+                .ok()
+                .and_then(|b| b.blocks.into_iter().next())
+            else {
+                continue;
+            };
+            let ledger = link.ledger.clone();
+            let repaired =
+                tokio::task::spawn_blocking(move || ledger.repair_block(height, &bytes)).await;
+            match repaired {
+                Ok(Ok(())) => {
+                    info!(chain, %peer, height, "repaired a damaged block with a peer's copy");
+                    break;
+                }
+                Ok(Err(e)) if e.invalid => {
+                    warn!(chain, %peer, height, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
+                    metrics::counter!(
+                        "covenant_peer_misbehaviour_total",
+                        "chain" => chain.clone(),
+                        "peer" => peer.to_hex(),
+                        "kind" => "invalid synced block",
+                    )
+                    .increment(1);
+                    link.sync.penalise(peer);
+                }
+                Ok(Err(e)) => {
+                    warn!(chain, %peer, height, error = %e.detail, "a peer's copy of a damaged block could not replace it; asking another peer");
+                }
+                Err(_) => return,
             }
         }
     }

@@ -82,6 +82,27 @@ impl Ledger for NetChain {
             })
     }
 
+    fn damaged(&self) -> Vec<u64> {
+        self.chain
+            .store()
+            .damaged()
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect()
+    }
+
+    fn repair_block(&self, height: u64, block: &[u8]) -> Result<(), SyncRejection> {
+        self.chain
+            .store()
+            .repair_block(height, block)
+            .map_err(|e| SyncRejection {
+                detail: format!("{e} ({})", e.code()),
+                // A block that fails its own checks is the peer's doing; one that is sound but
+                // not the block this ledger indexes may be this node's index at fault.
+                invalid: matches!(e, covenant_storage::StorageError::BadBlock(_)),
+            })
+    }
+
     fn is_validator(&self) -> bool {
         is_validator(&self.chain, &self.certificate)
     }

@@ -109,6 +109,9 @@ impl Metrics {
             // 1 from a failed block write (a full disk) until a block is written again.
             gauge!("covenant_storage_write_failing", "chain" => id.clone())
                 .set(if c.store().write_failing() { 1.0 } else { 0.0 });
+            // Blocks whose stored copy failed a check and wait for a peer's copy.
+            gauge!("covenant_storage_damaged_blocks", "chain" => id.clone())
+                .set(c.store().damaged().len() as f64);
             let s = samples.entry(id.clone()).or_default();
             s.push_back((now, stats.txs_committed));
             while s.len() > 2

@@ -29,6 +29,14 @@ pub enum StorageError {
     WrongChain { expected: String, found: String },
     #[error("ledger export: {0}")]
     BadExport(String),
+    /// This node's copy of a block failed its check (a changed byte, a cut file): reads of it
+    /// are refused until it is repaired (from a peer) — never answered with wrong bytes.
+    #[error("block {height} is damaged on this node ({detail}); it is repaired from a peer")]
+    Damaged { height: u64, detail: String },
+    /// A sound block offered to replace a damaged copy is not the block this ledger holds at
+    /// that height.
+    #[error("block {height} offered as a repair is not the block this ledger holds: {detail}")]
+    NotThisBlock { height: u64, detail: String },
     /// A write failed (a full disk, an I/O error) and the store has not recovered yet: it
     /// answers again once a later commit finds the fault cleared.
     #[error("the store is recovering from a failed write: {0}")]
@@ -48,6 +56,8 @@ impl StorageError {
             StorageError::WrongChain { .. } => "WRONG_CHAIN",
             StorageError::BadExport(_) => "LEDGER_EXPORT_INVALID",
             StorageError::Unavailable(_) => "STORAGE_UNAVAILABLE",
+            StorageError::Damaged { .. } => "BLOCK_DAMAGED",
+            StorageError::NotThisBlock { .. } => "BLOCK_NOT_THIS_LEDGERS",
         }
     }
 

@@ -1,6 +1,7 @@
 //! The store of one chain: block segments plus state and indexes in redb.
 
 use std::{
+    collections::BTreeMap,
     fs::{self, File, OpenOptions},
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
@@ -171,8 +172,10 @@ pub struct Store {
     faulted: AtomicBool,
     /// The last attempt to write a block failed (until one is written again).
     write_failing: AtomicBool,
-    /// Serializes commits and recoveries.
+    /// Serializes commits, repairs and recoveries.
     writer: parking_lot::Mutex<()>,
+    /// Blocks whose stored copy failed a check, with what failed (until repaired).
+    damaged: parking_lot::Mutex<BTreeMap<u64, String>>,
     _lock: File,
     recovery: Recovery,
 }
@@ -267,6 +270,7 @@ impl Store {
             faulted: AtomicBool::new(false),
             write_failing: AtomicBool::new(false),
             writer: parking_lot::Mutex::new(()),
+            damaged: parking_lot::Mutex::new(BTreeMap::new()),
             _lock: lock,
             recovery: Recovery::default(),
         };
@@ -327,6 +331,11 @@ impl Store {
             match scan {
                 Scan::Record(r) => {
                     let expected = self.height().map_or(0, |h| h + 1);
+                    if r.height < expected && self.is_copy_of_indexed(r.height, &r.bytes)? {
+                        // A repaired block's copy, appended after the block it replaced.
+                        offset = r.location.end();
+                        continue;
+                    }
                     if r.height != expected {
                         return Err(corrupt(
                             r.height,
@@ -586,39 +595,147 @@ impl Store {
     }
 
     fn location(&self, height: u64) -> Result<Option<Location>> {
+        Ok(self.indexed(height)?.map(|(loc, _)| loc))
+    }
+
+    /// Where the block at `height` is stored and its hash, from the block index.
+    fn indexed(&self, height: u64) -> Result<Option<(Location, Vec<u8>)>> {
         let r = self.db.begin_read()?;
         let t = r.open_table(BLOCK_INDEX)?;
         match t.get(height)? {
             None => Ok(None),
-            Some(v) => Location::decode(v.value().get(..16).unwrap_or_default())
-                .map(Some)
-                .ok_or_else(|| corrupt(height, "bad block index entry")),
+            Some(v) => {
+                let v = v.value();
+                let loc = Location::decode(v.get(..16).unwrap_or_default())
+                    .ok_or_else(|| corrupt(height, "bad block index entry"))?;
+                Ok(Some((loc, v.get(16..).unwrap_or_default().to_vec())))
+            }
         }
     }
 
-    /// The encoded block at `height`, read from its segment with its checksum verified.
+    /// Whether `bytes` (a record found in a segment) encode the block the index holds at
+    /// `height`.
+    fn is_copy_of_indexed(&self, height: u64, bytes: &[u8]) -> Result<bool> {
+        let Some((_, hash)) = self.indexed(height)? else {
+            return Ok(false);
+        };
+        Ok(DecodedBlock::decode(self.suite, bytes, usize::MAX)
+            .is_ok_and(|b| b.hash.as_bytes().as_slice() == hash.as_slice()))
+    }
+
+    /// Record that this node's copy of block `height` failed a check; reads of it answer
+    /// [`StorageError::Damaged`] until [`repair_block`](Self::repair_block) replaces it.
+    fn mark_damaged(&self, height: u64, detail: String) -> StorageError {
+        if self.damaged.lock().insert(height, detail.clone()).is_none() {
+            warn!(
+                height,
+                what = %detail,
+                code = "BLOCK_DAMAGED",
+                "a stored block failed its check: reads of it are refused until it is repaired from a peer"
+            );
+        }
+        StorageError::Damaged { height, detail }
+    }
+
+    /// Blocks whose stored copy failed a check and are not repaired yet, with what failed.
+    pub fn damaged(&self) -> Vec<(u64, String)> {
+        self.damaged
+            .lock()
+            .iter()
+            .map(|(h, d)| (*h, d.clone()))
+            .collect()
+    }
+
+    /// The encoded block at `height`, read from its segment with its checksum verified. A
+    /// copy that fails (a changed byte, a cut or missing file) is [`StorageError::Damaged`].
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>> {
         let Some(loc) = self.location(height)? else {
             return Ok(None);
         };
-        self.segments
-            .lock()
-            .read(loc)
-            .map(Some)
-            .map_err(|e| match e {
-                StorageError::Corrupt { detail, .. } => corrupt(height, detail),
-                other => other,
-            })
+        if let Some(detail) = self.damaged.lock().get(&height) {
+            return Err(StorageError::Damaged {
+                height,
+                detail: detail.clone(),
+            });
+        }
+        match self.segments.lock().read(loc) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StorageError::Corrupt { detail, .. }) => Err(self.mark_damaged(height, detail)),
+            Err(StorageError::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(self.mark_damaged(height, format!("{} is missing", path.display())))
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    /// The block at `height`, decoded.
+    /// The block at `height`, decoded, and checked to be the block the index holds there.
     pub fn block(&self, height: u64) -> Result<Option<DecodedBlock>> {
-        match self.block_bytes(height)? {
-            None => Ok(None),
-            Some(bytes) => DecodedBlock::decode(self.suite, &bytes, usize::MAX)
-                .map(Some)
-                .map_err(|e| corrupt(height, e.to_string())),
+        let Some((_, hash)) = self.indexed(height)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.block_bytes(height)? else {
+            return Ok(None);
+        };
+        let block = DecodedBlock::decode(self.suite, &bytes, usize::MAX)
+            .map_err(|e| self.mark_damaged(height, e.to_string()))?;
+        if block.height() != height {
+            return Err(
+                self.mark_damaged(height, format!("the record holds block {}", block.height()))
+            );
         }
+        if block.hash.as_bytes().as_slice() != hash.as_slice() {
+            return Err(self.mark_damaged(height, "block hash differs from the index".into()));
+        }
+        Ok(Some(block))
+    }
+
+    /// Replace this node's damaged copy of block `height` with `bytes` (fetched from a peer):
+    /// accepted only if it is the block the ledger holds there — its hash the one in the
+    /// index, its body matching its header. The copy is appended to the segments and the index
+    /// pointed at it (the damaged record stays where it is, unreferenced).
+    pub fn repair_block(&self, height: u64, bytes: &[u8]) -> Result<()> {
+        let _writer = self.writer.lock();
+        let (_, hash) = self.indexed(height)?.ok_or_else(|| {
+            StorageError::BadBlock(format!("block {height} is not on this ledger"))
+        })?;
+        let block = DecodedBlock::decode(self.suite, bytes, usize::MAX)
+            .map_err(|e| StorageError::BadBlock(format!("block {height}: {e}")))?;
+        if block.height() != height || block.hash.as_bytes().as_slice() != hash.as_slice() {
+            return Err(StorageError::NotThisBlock {
+                height,
+                detail: format!("block {} with hash {}", block.height(), block.hash),
+            });
+        }
+        block
+            .check_body(self.suite)
+            .map_err(|e| StorageError::BadBlock(format!("block {height}: {e}")))?;
+        if self.is_faulted() {
+            self.heal()?;
+        }
+        let written = self.segments.lock().append(height, bytes).and_then(|loc| {
+            let w = self.db.begin_write()?;
+            {
+                let mut index = w.open_table(BLOCK_INDEX)?;
+                let mut entry = loc.encode().to_vec();
+                entry.extend_from_slice(&hash);
+                index.insert(height, entry.as_slice())?;
+            }
+            w.commit()?;
+            Ok(())
+        });
+        if let Err(e) = &written
+            && e.is_fault()
+        {
+            // As after a failed commit: the next write recovers first (cutting a torn append).
+            self.faulted.store(true, Ordering::Release);
+        }
+        written?;
+        if let Some(what) = self.damaged.lock().remove(&height) {
+            info!(height, was = %what, "a damaged block was repaired");
+        }
+        Ok(())
     }
 
     /// Height of the block with `hash`.
@@ -699,8 +816,20 @@ impl Store {
 
     /// Verify stored blocks: checksums, decoding, Merkle roots and DAG against the header,
     /// the hash against the index, and each block's link to the one before. The first
-    /// failure is reported with its height.
+    /// failure is an error naming its height (for an import, which must be whole).
     pub fn verify(&self, mode: VerifyMode) -> Result<u64> {
+        let checked = self.scrub(mode)?;
+        match self.damaged().into_iter().next() {
+            Some((height, detail)) => Err(corrupt(height, detail)),
+            None => Ok(checked),
+        }
+    }
+
+    /// Check stored blocks as [`verify`](Self::verify) does, but a block whose copy fails is
+    /// marked damaged (reads of it refused until it is repaired) and the check goes on;
+    /// returns how many blocks were checked. Errors only when the index itself is broken (a
+    /// height missing, blocks that do not link although each is intact).
+    pub fn scrub(&self, mode: VerifyMode) -> Result<u64> {
         let Some(top) = self.height() else {
             return Ok(0);
         };
@@ -708,43 +837,41 @@ impl Store {
             VerifyMode::All => 0,
             VerifyMode::Recent(n) => top.saturating_sub(n.saturating_sub(1)),
         };
-        let (mut prev_hash, mut prev_root) = if from == 0 {
-            (Vec::new(), Vec::new())
+        // The hash and state root of the block before, when known from an intact copy.
+        let mut prev: Option<(Vec<u8>, Vec<u8>)> = if from == 0 {
+            Some((Vec::new(), Vec::new()))
         } else {
-            let prev = self
-                .block(from - 1)?
-                .ok_or_else(|| corrupt(from - 1, "missing from the block index"))?;
-            (
-                prev.hash.as_bytes().to_vec(),
-                prev.header.state_root.clone(),
-            )
+            match self.block(from - 1) {
+                Ok(Some(b)) => Some((b.hash.as_bytes().to_vec(), b.header.state_root.clone())),
+                Ok(None) => return Err(corrupt(from - 1, "missing from the block index")),
+                Err(StorageError::Damaged { .. }) => None,
+                Err(e) => return Err(e),
+            }
         };
-        let r = self.db.begin_read()?;
-        let index = r.open_table(BLOCK_INDEX)?;
         for h in from..=top {
-            let block = self
-                .block(h)?
-                .ok_or_else(|| corrupt(h, "missing from the block index"))?;
-            if block.height() != h {
-                return Err(corrupt(
-                    h,
-                    format!("the record holds block {}", block.height()),
-                ));
+            let block = match self.block(h) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(corrupt(h, "missing from the block index")),
+                Err(StorageError::Damaged { .. }) => {
+                    prev = None;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Err(e) = block.check_body(self.suite) {
+                self.mark_damaged(h, e.to_string());
+                prev = None;
+                continue;
             }
-            block
-                .check_body(self.suite)
-                .map_err(|e| corrupt(h, e.to_string()))?;
-            block
-                .check_link(self.suite, &prev_hash, &prev_root)
-                .map_err(|e| corrupt(h, e.to_string()))?;
-            let indexed = index
-                .get(h)?
-                .map(|v| v.value().get(16..).unwrap_or_default().to_vec());
-            if indexed.as_deref() != Some(block.hash.as_bytes().as_slice()) {
-                return Err(corrupt(h, "block hash differs from the index"));
+            if let Some((prev_hash, prev_root)) = &prev {
+                block
+                    .check_link(self.suite, prev_hash, prev_root)
+                    .map_err(|e| corrupt(h, e.to_string()))?;
             }
-            prev_hash = block.hash.as_bytes().to_vec();
-            prev_root = block.header.state_root.clone();
+            prev = Some((
+                block.hash.as_bytes().to_vec(),
+                block.header.state_root.clone(),
+            ));
         }
         Ok(top - from + 1)
     }

@@ -185,9 +185,19 @@ impl Chain {
                 ));
             }
             (Some(_), Some(g)) => {
-                let stored = store
-                    .block(0)?
-                    .ok_or_else(|| ChainError::BadGenesis("genesis missing".into()))?;
+                let stored = match store.block(0) {
+                    // The genesis block given is the one to put back, if it is this chain's.
+                    Err(covenant_storage::StorageError::Damaged { .. }) => {
+                        store
+                            .repair_block(0, &g.encode())
+                            .map_err(|e| ChainError::BadGenesis(format!(
+                                "the stored genesis block is damaged and the one given does not replace it: {e}"
+                            )))?;
+                        store.block(0)?
+                    }
+                    other => other?,
+                }
+                .ok_or_else(|| ChainError::BadGenesis("genesis missing".into()))?;
                 if stored.hash != g.hash {
                     return Err(ChainError::BadGenesis(format!(
                         "the data directory holds chain genesis {}, not {}",
@@ -197,9 +207,12 @@ impl Chain {
             }
             (Some(_), None) => {}
         }
-        let checked = store.verify(options.verify)?;
+        // A damaged block does not keep the node down: it is marked (reads of it refused) and
+        // repaired from peers once the node runs.
+        let checked = store.scrub(options.verify)?;
         let rec = store.recovery().clone();
-        info!(blocks_checked = checked, replayed = rec.replayed, truncated = rec.truncated_bytes, height = ?store.height(), "ledger verified");
+        let damaged = store.damaged().len();
+        info!(blocks_checked = checked, damaged, replayed = rec.replayed, truncated = rec.truncated_bytes, height = ?store.height(), "ledger verified");
         let genesis_block = store
             .block(0)?
             .ok_or_else(|| ChainError::BadGenesis("genesis missing".into()))?;

@@ -48,6 +48,12 @@ impl Ledger for SlowLedger {
     fn commit_synced(&self, _block: &[u8]) -> Result<bool, covenant_net::SyncRejection> {
         Ok(false)
     }
+    fn damaged(&self) -> Vec<u64> {
+        Vec::new()
+    }
+    fn repair_block(&self, _height: u64, _block: &[u8]) -> Result<(), covenant_net::SyncRejection> {
+        Ok(())
+    }
     fn is_validator(&self) -> bool {
         true
     }

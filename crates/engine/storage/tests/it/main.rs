@@ -191,8 +191,107 @@ fn a_changed_byte_is_reported_with_its_height() {
     // check reads block 3; the damage is found either way.
     assert!(store.verify(VerifyMode::Recent(3)).is_err());
     // Serving the damaged block is refused too.
-    assert_eq!(store.block(3).unwrap_err().code(), "STORAGE_CORRUPT");
+    assert_eq!(store.block(3).unwrap_err().code(), "BLOCK_DAMAGED");
+    assert_eq!(store.block_bytes(3).unwrap_err().code(), "BLOCK_DAMAGED");
     assert!(store.block(2).unwrap().is_some());
+}
+
+/// A store with blocks 0..=5 (block 3 and block 5, the tip, changed on disk), and an intact
+/// copy of every block's bytes.
+fn store_with_damaged_blocks(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut copies = Vec::new();
+    {
+        let store = Store::open(dir, SUITE).unwrap();
+        store.commit(&block_after(&store, "main", &[])).unwrap();
+        for i in 0..5 {
+            store
+                .commit(&block_after(&store, "main", &[put(&format!("k{i}"), "v")]))
+                .unwrap();
+        }
+        for h in 0..=5 {
+            copies.push(store.block_bytes(h).unwrap().unwrap());
+        }
+    }
+    let seg_file = dir.join("blocks/seg-00000000.blk");
+    let mut bytes = std::fs::read(&seg_file).unwrap();
+    for h in [3, 5] {
+        let b = &copies[h];
+        let pos = bytes
+            .windows(b.len())
+            .position(|w| w == b.as_slice())
+            .unwrap();
+        bytes[pos + b.len() / 2] ^= 0x01;
+    }
+    std::fs::write(&seg_file, &bytes).unwrap();
+    copies
+}
+
+#[test]
+fn a_scrub_marks_damaged_blocks_and_a_peers_copy_repairs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let copies = store_with_damaged_blocks(dir.path());
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    // The scrub goes on past damage and names each damaged block.
+    assert_eq!(store.scrub(VerifyMode::All).unwrap(), 6);
+    let damaged: Vec<u64> = store.damaged().into_iter().map(|(h, _)| h).collect();
+    assert_eq!(damaged, vec![3, 5]);
+    assert_eq!(store.block_bytes(5).unwrap_err().code(), "BLOCK_DAMAGED");
+    // A sound block that is not the ledger's is refused; a broken one too.
+    let err = store.repair_block(3, &copies[4]).unwrap_err();
+    assert_eq!(err.code(), "BLOCK_NOT_THIS_LEDGERS");
+    let mut broken = copies[3].clone();
+    broken[10] ^= 0xff;
+    assert!(store.repair_block(3, &broken).is_err());
+    assert_eq!(store.damaged().len(), 2);
+    // The ledger's own block repairs it, byte for byte.
+    store.repair_block(3, &copies[3]).unwrap();
+    store.repair_block(5, &copies[5]).unwrap();
+    assert!(store.damaged().is_empty());
+    for (h, copy) in copies.iter().enumerate() {
+        assert_eq!(&store.block_bytes(h as u64).unwrap().unwrap(), copy);
+    }
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 6);
+    // The chain goes on after the repaired copies, and all of it survives a reopen (the
+    // copies sit in the segment after the tip's first record).
+    store
+        .commit(&block_after(&store, "main", &[put("after", "v")]))
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(store.height(), Some(6));
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 7);
+    assert_eq!(store.recovery().replayed, 0);
+}
+
+#[test]
+fn repaired_copies_left_unindexed_by_a_crash_are_skipped_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let copies = store_with_damaged_blocks(dir.path());
+    // A crash after a repair's append but before its index write leaves a copy of an old
+    // block at the end of the segment: opening skips it and the block is still damaged.
+    let mut segments = Segments::open(&dir.path().join("blocks")).unwrap();
+    segments.append(3, &copies[3]).unwrap();
+    drop(segments);
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert_eq!(store.height(), Some(5));
+    assert_eq!(store.scrub(VerifyMode::All).unwrap(), 6);
+    assert_eq!(
+        store
+            .damaged()
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect::<Vec<_>>(),
+        vec![3, 5]
+    );
+    // A block that is not the index's, found there, is still an error.
+    drop(store);
+    let mut segments = Segments::open(&dir.path().join("blocks")).unwrap();
+    segments.append(2, &copies[1]).unwrap();
+    drop(segments);
+    assert_eq!(
+        Store::open(dir.path(), SUITE).unwrap_err().code(),
+        "STORAGE_CORRUPT"
+    );
 }
 
 #[test]

@@ -176,8 +176,9 @@ pub struct TbftDriver<C: ChainPort, J: Journal> {
     last_resend_ms: Option<u64>,
     /// Peers the runtime reports, for the status.
     peers: Vec<String>,
-    /// Proposed blocks being checked, with their proposers (to name one whose block fails).
-    checking: HashMap<Hash, Hash>,
+    /// Proposed blocks being checked, with their proposers (to name one whose block fails)
+    /// and heights.
+    checking: HashMap<Hash, (Hash, u64)>,
 }
 
 impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
@@ -335,12 +336,17 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                 self.outputs.insert(id, output);
                 true
             }
+            Err(e) if proposer.is_some_and(|(_, h)| h < self.chain.next_height()) => {
+                // This node committed the height meanwhile (by sync): the check failed against
+                // a ledger that had moved on, which judges nothing of the block.
+                debug!(chain = self.chain.chain_id(), block = %id, error = %e, "a proposed block was checked after its height was committed");
+                false
+            }
             Err(e) => {
                 warn!(chain = self.chain.chain_id(), block = %id, error = %e, "a proposed block is invalid");
                 // A block the proposer signed that fails the checks is its doing (a storage
                 // fault of this node judges nothing).
-                if let (Some(node), PortError::Rejected(_)) = (proposer, &e) {
-                    let height = self.working.unwrap_or_default();
+                if let (Some((node, height)), PortError::Rejected(_)) = (proposer, &e) {
                     let round = self.machine.round();
                     self.report_misbehaviour(
                         height,
@@ -641,8 +647,10 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                     // Whoever proposed it in that round answers for it: its builder when it
                     // proposed its own block, the proposer that re-proposed it otherwise (an
                     // honest one re-proposes only a block a quorum found valid).
-                    self.checking
-                        .insert(id, self.machine.validators().proposer(height, round));
+                    self.checking.insert(
+                        id,
+                        (self.machine.validators().proposer(height, round), height),
+                    );
                     out.push(Effect::Check {
                         id,
                         block: value.block.clone(),

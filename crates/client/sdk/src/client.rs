@@ -67,6 +67,16 @@ impl Client {
         })
     }
 
+    /// A client of `endpoint` for chain `chain` over `http` (share one connection pool, with
+    /// its own timeouts, between many clients: a service polling many nodes).
+    pub fn with_http(http: reqwest::Client, endpoint: &str, chain: &str) -> Self {
+        Client {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            chain: chain.to_string(),
+        }
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

@@ -92,6 +92,9 @@ pub(crate) struct Inner {
     pub(crate) deploy_lock: tokio::sync::Mutex<()>,
     pub(crate) operations: tokio::sync::Notify,
     pub(crate) requests: telemetry::Requests,
+    /// For polling the nodes' status and metrics: one pool, and short timeouts so a stopped
+    /// or paused node delays a poll by seconds, not minutes.
+    pub(crate) poll_http: reqwest::Client,
 }
 
 /// A running platform's state; cheap to clone.
@@ -117,6 +120,11 @@ impl Platform {
         let db = db::Db::open(&config.database_url()).await?;
         vault.check(&db).await?;
         let (events, _) = broadcast::channel(1024);
+        let poll_http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot set up an HTTP client: {e}")))?;
         let p = Platform {
             inner: Arc::new(Inner {
                 config,
@@ -126,6 +134,7 @@ impl Platform {
                 deploy_lock: tokio::sync::Mutex::new(()),
                 operations: tokio::sync::Notify::new(),
                 requests: telemetry::Requests::default(),
+                poll_http,
             }),
         };
         operation::interrupted(&p).await?;

@@ -1581,7 +1581,7 @@ pub async fn refresh_status(p: &Platform) -> Result<()> {
     let rows = sqlx::query("SELECT id FROM nodes WHERE state IN ('running', 'remote')")
         .fetch_all(p.db().pool())
         .await?;
-    let http = reqwest::Client::new();
+    let http = &p.inner.poll_http;
     for r in rows {
         let n = node(p, &r.try_get::<String, _>("id")?).await?;
         let mut heights = BTreeMap::new();
@@ -1589,7 +1589,7 @@ pub async fn refresh_status(p: &Platform) -> Result<()> {
         let mut round: Option<i64> = None;
         let mut error = None;
         for chain in &n.chains {
-            let client = Client::new(&n.api_url, chain).map_err(node_error)?;
+            let client = Client::with_http(http.clone(), &n.api_url, chain);
             match client.info().await {
                 Ok(info) => {
                     heights.insert(chain.clone(), info.height);
@@ -1614,7 +1614,7 @@ pub async fn refresh_status(p: &Platform) -> Result<()> {
                 peers,
                 round,
                 metrics: if up {
-                    crate::monitor::sample::scrape(&http, &n.api_url).await
+                    crate::monitor::sample::scrape(http, &n.api_url).await
                 } else {
                     None
                 },

@@ -250,25 +250,36 @@ const CONSENSUS_BURST: f64 = 800.0;
 /// A flooding peer is named in the log at most this often (every dropped message is counted).
 const FLOOD_WARN_EVERY: Duration = Duration::from_secs(30);
 
-/// Each peer's allowance of consensus messages (a token bucket).
+/// One peer's token bucket of consensus messages.
+struct Bucket {
+    tokens: f64,
+    /// When the bucket was last filled.
+    filled: std::time::Instant,
+    /// When the peer was last named for flooding.
+    warned: Option<std::time::Instant>,
+}
+
+/// Each peer's allowance of consensus messages.
 #[derive(Default)]
 struct Allowance {
-    peers: std::collections::HashMap<PeerId, (f64, std::time::Instant, Option<std::time::Instant>)>,
+    peers: std::collections::HashMap<PeerId, Bucket>,
 }
 
 impl Allowance {
     /// Whether a consensus message from `peer` may go on; `false` counts and names a flood.
     fn take(&mut self, chain: &str, peer: PeerId) -> bool {
         let now = std::time::Instant::now();
-        let (tokens, last, warned) = self
-            .peers
-            .entry(peer)
-            .or_insert((CONSENSUS_BURST, now, None));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * CONSENSUS_PER_SECOND)
+        let bucket = self.peers.entry(peer).or_insert(Bucket {
+            tokens: CONSENSUS_BURST,
+            filled: now,
+            warned: None,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.filled).as_secs_f64() * CONSENSUS_PER_SECOND)
             .min(CONSENSUS_BURST);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        bucket.filled = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
             return true;
         }
         metrics::counter!(
@@ -278,8 +289,11 @@ impl Allowance {
             "kind" => "consensus flood",
         )
         .increment(1);
-        if warned.is_none_or(|w| now.duration_since(w) >= FLOOD_WARN_EVERY) {
-            *warned = Some(now);
+        if bucket
+            .warned
+            .is_none_or(|w| now.duration_since(w) >= FLOOD_WARN_EVERY)
+        {
+            bucket.warned = Some(now);
             warn!(
                 chain,
                 %peer,

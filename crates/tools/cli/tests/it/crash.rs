@@ -93,6 +93,12 @@ fn kill_9_under_load_loses_nothing_committed() {
         }
         node.start(&[])
             .unwrap_or_else(|e| panic!("round {round}: restart failed: {e}"));
+        // The start-up check of the recent blocks found none damaged.
+        assert!(
+            !node.log().contains("a stored block failed its check"),
+            "round {round}: the crash damaged a block\n{}",
+            node.log()
+        );
         let all = committed.lock().unwrap();
         assert!(
             !all.is_empty(),

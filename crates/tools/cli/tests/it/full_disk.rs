@@ -191,11 +191,15 @@ fn full_disk(consensus: &str) {
     assert_eq!(c.put_waiting(1, "after-the-full-disk", 30_000), "committed");
     c.resume();
 
-    // Nothing is corrupt: it restarts (the start-up check reads its recent blocks), and its
-    // state rebuilt from its block files answers as another node's.
+    // Nothing is corrupt: its start-up check (of its recent blocks) finds no damaged block,
+    // and its state rebuilt from its block files answers as another node's.
     c.kill9(3);
     c.resume();
     c.wait_height(&[3], c.height(0).unwrap(), 60);
+    assert!(
+        !crate::cluster::full_logs(&c.dir).contains("a stored block failed its check"),
+        "a block was damaged by the full disk"
+    );
     let before = c.rt.block_on(c.client(3).info()).unwrap();
     c.kill9(3);
     let dir = c.node_dir(3);

@@ -486,6 +486,7 @@ fn deliver(shared: &Shared, conn: &Arc<Conn>, f: ChainFrame) {
             if !conn.foreign_warned.swap(true, Ordering::Relaxed) {
                 warn!(
                     peer = %conn.peer,
+                    name = %crate::peer_name(&conn.certificate),
                     kind = "frame for a chain it does not host",
                     "a peer sent a frame about a chain it does not host (further ones are only counted)"
                 );

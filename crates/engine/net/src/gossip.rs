@@ -138,6 +138,7 @@ pub fn receiver<L: Ledger>(link: ChainLink<L>) -> mpsc::Sender<(PeerId, Vec<u8>)
                 warn!(
                     chain,
                     %peer,
+                    name = %link.net.peer_name(&peer),
                     kind = "replayed transaction",
                     replayed,
                     batch_height = height,

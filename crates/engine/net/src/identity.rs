@@ -200,3 +200,17 @@ fn ephemeral_tls_certificate(
         PrivatePkcs8KeyDer::from(der.to_vec()),
     ))
 }
+
+/// A peer's readable name, `org/common name` from its node certificate (`unknown` when the
+/// certificate names neither): for log lines that also give its [`PeerId`].
+pub fn peer_name(certificate: &[u8]) -> String {
+    match covenant_pki::Certificate::from_der(certificate.to_vec(), "peer certificate") {
+        Ok(c) => match (c.organization(), c.common_name()) {
+            (Some(o), Some(cn)) => format!("{o}/{cn}"),
+            (None, Some(cn)) => cn,
+            (Some(o), None) => o,
+            (None, None) => "unknown".into(),
+        },
+        Err(_) => "unknown".into(),
+    }
+}

@@ -40,7 +40,7 @@ pub mod wire;
 
 pub use admission::{Admission, Refusal};
 pub use chain_link::{ChainLink, Ledger, PeerTx, SyncRejection, kind};
-pub use identity::{NodeIdentity, PeerId};
+pub use identity::{NodeIdentity, PeerId, peer_name};
 pub use network::{Inbound, NetConfig, NetStats, Network, PeerInfo, PeerTarget, Reply};
 
 use thiserror::Error;

@@ -439,6 +439,15 @@ impl Network {
     }
 
     /// Connected peers admitted on `chain` (all connected peers with `None`).
+    /// The readable name (`org/CN`) of a connected peer, for log lines.
+    pub fn peer_name(&self, peer: &PeerId) -> String {
+        self.shared
+            .conns
+            .lock()
+            .get(peer)
+            .map_or_else(|| "unknown".into(), |c| crate::peer_name(&c.certificate))
+    }
+
     pub fn peers(&self, chain: Option<&str>) -> Vec<PeerInfo> {
         let mut out: Vec<PeerInfo> = self
             .shared

@@ -284,7 +284,7 @@ async fn repair_damaged<L: Ledger>(link: &ChainLink<L>) {
                     break;
                 }
                 Ok(Err(e)) if e.invalid => {
-                    warn!(chain, %peer, height, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
+                    warn!(chain, %peer, name = %link.net.peer_name(&peer), height, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
                     metrics::counter!(
                         "covenant_peer_misbehaviour_total",
                         "chain" => chain.clone(),
@@ -360,7 +360,7 @@ async fn catch_up_once<L: Ledger>(link: &ChainLink<L>) -> bool {
                 if e.invalid {
                     // Honest nodes serve only committed blocks with their certificates: a block
                     // that fails its checks names the peer that served it.
-                    warn!(chain, %peer, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
+                    warn!(chain, %peer, name = %link.net.peer_name(&peer), error = %e.detail, "a peer served a block that fails its checks; asking another peer");
                     metrics::counter!(
                         "covenant_peer_misbehaviour_total",
                         "chain" => chain.clone(),

@@ -267,7 +267,7 @@ struct Allowance {
 
 impl Allowance {
     /// Whether a consensus message from `peer` may go on; `false` counts and names a flood.
-    fn take(&mut self, chain: &str, peer: PeerId) -> bool {
+    fn take(&mut self, chain: &str, peer: PeerId, certificate: &[u8]) -> bool {
         let now = std::time::Instant::now();
         let bucket = self.peers.entry(peer).or_insert(Bucket {
             tokens: CONSENSUS_BURST,
@@ -297,6 +297,7 @@ impl Allowance {
             warn!(
                 chain,
                 %peer,
+                name = %covenant_net::peer_name(certificate),
                 kind = "consensus flood",
                 limit_per_second = CONSENSUS_PER_SECOND,
                 "a peer floods consensus messages; the excess is dropped"
@@ -349,6 +350,7 @@ impl Replays {
             warn!(
                 chain,
                 peer = %msg.peer,
+                name = %covenant_net::peer_name(&msg.certificate),
                 kind = "replayed consensus message",
                 height,
                 reported,
@@ -378,7 +380,7 @@ pub async fn route(
         };
         match msg.kind {
             kind::CONSENSUS => {
-                if !allowance.take(&chain, msg.peer) {
+                if !allowance.take(&chain, msg.peer, &msg.certificate) {
                     continue;
                 }
                 if replays.is_replay(&chain, &link.sync, &msg) {

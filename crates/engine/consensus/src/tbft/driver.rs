@@ -171,6 +171,8 @@ pub struct TbftDriver<C: ChainPort, J: Journal> {
     outputs: HashMap<Hash, C::Output>,
     /// Validators' keys under the current config.
     keys: HashMap<Hash, PublicKey>,
+    /// Validators' readable names (`org/node`) under the current config, for log lines.
+    names: HashMap<Hash, String>,
     validators: Validators,
     keys_version: Option<u64>,
     last_resend_ms: Option<u64>,
@@ -199,6 +201,7 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             committing: false,
             outputs: HashMap::new(),
             keys: HashMap::new(),
+            names: HashMap::new(),
             validators: Validators::new(Vec::new()),
             keys_version: None,
             last_resend_ms: None,
@@ -429,10 +432,12 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
                 .map(|c| c.nodes.as_slice())
                 .unwrap_or_default();
             self.keys.clear();
+            self.names.clear();
             let mut ids = Vec::with_capacity(nodes.len());
             for n in nodes {
                 let id = self.suite.hash(&n.certificate);
                 ids.push(id);
+                self.names.insert(id, format!("{}/{}", n.org_id, n.node_id));
                 match node_key(&n.certificate) {
                     Ok(k) => {
                         self.keys.insert(id, k);
@@ -561,6 +566,7 @@ impl<C: ChainPort, J: Journal> TbftDriver<C, J> {
             height,
             round,
             node = %node.to_hex(),
+            name = self.names.get(&node).map_or("unknown", String::as_str),
             kind,
             "{what}"
         );

@@ -160,10 +160,13 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
         ),
         ("a peer sent a frame about a chain it does not host", &peer3),
     ] {
+        // By its id and by its readable name (org/node).
         assert!(
-            all.lines()
-                .any(|l| l.contains(what) && l.contains(who.as_str())),
-            "no log line says {what:?} naming {who}"
+            all.lines().any(|l| l.contains(what)
+                && l.contains(who.as_str())
+                && l.contains(c.names[3].as_str())),
+            "no log line says {what:?} naming {who} ({})",
+            c.names[3]
         );
     }
     assert!(all.contains("this node misbehaves on command (a test build)"));
@@ -337,8 +340,10 @@ fn a_replaying_node_is_named_and_nothing_is_taken_twice() {
         "a peer passed on transactions it already held as committed",
     ] {
         assert!(
-            all.lines().any(|l| l.contains(what) && l.contains(&peer3)),
-            "no log line says {what:?} naming {peer3}"
+            all.lines()
+                .any(|l| l.contains(what) && l.contains(&peer3) && l.contains(c.names[3].as_str())),
+            "no log line says {what:?} naming {peer3} ({})",
+            c.names[3]
         );
     }
 }

@@ -344,18 +344,27 @@ pub async fn run<C: ChainPort, N: RaftNet>(
         .await;
         *current.lock() = None;
         let stopping = *stop.borrow();
+        let why = raft.stopped_because();
         if let Err(e) = raft.shutdown().await {
             warn!(error = %e, "raft shutdown");
         }
         if stopping {
             return;
         }
-        // The engine stopped by itself: its storage failed (a full disk), as its log says.
-        // Started again it resumes from what it has on disk, as after a crash.
-        warn!(
-            chain = chain.chain_id(),
-            "raft stopped on a storage failure; starting it again"
-        );
+        // The engine stopped by itself (its storage failed — a full disk — or one of its tasks
+        // panicked). Started again it resumes from what it has on disk, as after a crash.
+        match why {
+            Some(e) => warn!(
+                chain = chain.chain_id(),
+                error = %e,
+                code = e.code(),
+                "raft stopped by itself; starting it again"
+            ),
+            None => warn!(
+                chain = chain.chain_id(),
+                "raft stopped by itself; starting it again"
+            ),
+        }
         if wait_or_stop(&stop, RESTART_BACKOFF).await {
             return;
         }

@@ -208,6 +208,18 @@ impl<T: RaftTransport, A: RaftApplier> RaftNode<T, A> {
         self.raft.metrics().borrow().running_state.is_ok()
     }
 
+    /// Why the engine stopped by itself (a storage failure, a panic of one of its tasks), if
+    /// it did: its fatal error as a [`RaftError`].
+    pub fn stopped_because(&self) -> Option<RaftError> {
+        self.raft
+            .metrics()
+            .borrow()
+            .running_state
+            .clone()
+            .err()
+            .map(RaftError::from)
+    }
+
     /// Leader only: append `data` and return (index, term) once it is committed AND applied on
     /// this node.
     ///

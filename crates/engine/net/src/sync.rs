@@ -283,17 +283,7 @@ async fn repair_damaged<L: Ledger>(link: &ChainLink<L>) {
                     info!(chain, %peer, height, "repaired a damaged block with a peer's copy");
                     break;
                 }
-                Ok(Err(e)) if e.invalid => {
-                    warn!(chain, %peer, name = %link.net.peer_name(&peer), height, error = %e.detail, "a peer served a block that fails its checks; asking another peer");
-                    metrics::counter!(
-                        "covenant_peer_misbehaviour_total",
-                        "chain" => chain.clone(),
-                        "peer" => peer.to_hex(),
-                        "kind" => "invalid synced block",
-                    )
-                    .increment(1);
-                    link.sync.penalise(peer);
-                }
+                Ok(Err(e)) if e.invalid => name_bad_server(link, peer, &e.detail),
                 Ok(Err(e)) => {
                     warn!(chain, %peer, height, error = %e.detail, "a peer's copy of a damaged block could not replace it; asking another peer");
                 }
@@ -301,6 +291,21 @@ async fn repair_damaged<L: Ledger>(link: &ChainLink<L>) {
             }
         }
     }
+}
+
+/// Name `peer` for serving a block that fails its own checks (honest nodes serve only
+/// committed blocks with their certificates), count it, and ask it again only after a penalty.
+fn name_bad_server<L: Ledger>(link: &ChainLink<L>, peer: PeerId, detail: &str) {
+    let chain = link.ledger.chain_id();
+    warn!(chain, %peer, name = %link.net.peer_name(&peer), error = %detail, "a peer served a block that fails its checks; asking another peer");
+    metrics::counter!(
+        "covenant_peer_misbehaviour_total",
+        "chain" => chain.to_string(),
+        "peer" => peer.to_hex(),
+        "kind" => "invalid synced block",
+    )
+    .increment(1);
+    link.sync.penalise(peer);
 }
 
 /// One request to the best peer; true if blocks were applied (try again).
@@ -358,20 +363,11 @@ async fn catch_up_once<L: Ledger>(link: &ChainLink<L>) -> bool {
             }
             if let Some(e) = err {
                 if e.invalid {
-                    // Honest nodes serve only committed blocks with their certificates: a block
-                    // that fails its checks names the peer that served it.
-                    warn!(chain, %peer, name = %link.net.peer_name(&peer), error = %e.detail, "a peer served a block that fails its checks; asking another peer");
-                    metrics::counter!(
-                        "covenant_peer_misbehaviour_total",
-                        "chain" => chain.clone(),
-                        "peer" => peer.to_hex(),
-                        "kind" => "invalid synced block",
-                    )
-                    .increment(1);
+                    name_bad_server(link, peer, &e.detail);
                 } else {
                     warn!(chain, %peer, error = %e.detail, "a synced block could not be applied; asking another peer");
+                    link.sync.penalise(peer);
                 }
-                link.sync.penalise(peer);
             }
             n > 0
         }

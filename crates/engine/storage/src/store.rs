@@ -649,9 +649,14 @@ impl Store {
     /// The encoded block at `height`, read from its segment with its checksum verified. A
     /// copy that fails (a changed byte, a cut or missing file) is [`StorageError::Damaged`].
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>> {
-        let Some(loc) = self.location(height)? else {
-            return Ok(None);
-        };
+        match self.location(height)? {
+            Some(loc) => self.read_block(height, loc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes of block `height` at `loc`, or [`StorageError::Damaged`].
+    fn read_block(&self, height: u64, loc: Location) -> Result<Vec<u8>> {
         if let Some(detail) = self.damaged.lock().get(&height) {
             return Err(StorageError::Damaged {
                 height,
@@ -659,7 +664,7 @@ impl Store {
             });
         }
         match self.segments.lock().read(loc) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => Ok(bytes),
             Err(StorageError::Corrupt { detail, .. }) => Err(self.mark_damaged(height, detail)),
             Err(StorageError::Io { path, source })
                 if source.kind() == std::io::ErrorKind::NotFound =>
@@ -672,12 +677,10 @@ impl Store {
 
     /// The block at `height`, decoded, and checked to be the block the index holds there.
     pub fn block(&self, height: u64) -> Result<Option<DecodedBlock>> {
-        let Some((_, hash)) = self.indexed(height)? else {
+        let Some((loc, hash)) = self.indexed(height)? else {
             return Ok(None);
         };
-        let Some(bytes) = self.block_bytes(height)? else {
-            return Ok(None);
-        };
+        let bytes = self.read_block(height, loc)?;
         let block = DecodedBlock::decode(self.suite, &bytes, usize::MAX)
             .map_err(|e| self.mark_damaged(height, e.to_string()))?;
         if block.height() != height {

@@ -30,6 +30,24 @@ fn reported(c: &Cluster, i: usize, metric: &str, who: &str) -> BTreeSet<(String,
         .collect()
 }
 
+/// Every write acknowledged under load is on node `i`, at the height acknowledged (once).
+fn assert_acked_in_place(c: &Cluster, i: usize, acked: &[(String, u64)]) {
+    let client = c.client(i);
+    for (id, height) in acked {
+        let tx = c.rt.block_on(client.tx(id)).unwrap();
+        assert_eq!(tx.height, *height, "node {i}: {id}");
+    }
+}
+
+/// Node `i` named no peer but node 3 (`peer3`, its short peer id).
+fn assert_names_only(c: &Cluster, i: usize, peer3: &str) {
+    let named = reported(c, i, PEER, "peer");
+    assert!(
+        named.iter().all(|(peer, _)| peer.starts_with(peer3)),
+        "node {i} named an honest peer: {named:?}"
+    );
+}
+
 /// Node 3's peer id in the short form the status shows: the peer node 0 sees and node 3 not.
 fn peer_id_of_node3(c: &Cluster) -> String {
     let peers = |i: usize| -> BTreeSet<String> {
@@ -130,22 +148,14 @@ fn a_misbehaving_validator_is_named_and_the_chain_goes_on() {
     // Safety: one ledger, the misbehaving node's included; every acknowledged write in it.
     c.assert_same_ledger(&[0, 1, 2, 3]);
     for i in 0..3 {
-        let client = c.client(i);
-        for (id, height) in &acked {
-            let tx = c.rt.block_on(client.tx(id)).unwrap();
-            assert_eq!(tx.height, *height, "node {i}: {id}");
-        }
+        assert_acked_in_place(&c, i, &acked);
         // No honest node is named by another.
         let seen = reported(&c, i, TBFT, "node");
         assert!(
             seen.iter().all(|(node, _)| *node == byzantine),
             "node {i} named an honest node: {seen:?}"
         );
-        let peers = reported(&c, i, PEER, "peer");
-        assert!(
-            peers.iter().all(|(peer, _)| peer.starts_with(&peer3)),
-            "node {i} named an honest peer: {peers:?}"
-        );
+        assert_names_only(&c, i, &peer3);
     }
     // The logs name it too.
     let all = full_logs(&c.dir);
@@ -273,11 +283,7 @@ fn a_flooding_validator_is_named_and_the_chain_goes_on() {
     c.wait_height(&[0, 1, 2, 3], top, 60);
     c.assert_same_ledger(&[0, 1, 2, 3]);
     for i in 0..3 {
-        let named = reported(&c, i, PEER, "peer");
-        assert!(
-            named.iter().all(|(peer, _)| peer.starts_with(&peer3)),
-            "node {i} named an honest peer: {named:?}"
-        );
+        assert_names_only(&c, i, &peer3);
     }
     assert!(
         full_logs(&c.dir)
@@ -319,16 +325,8 @@ fn a_replaying_node_is_named_and_nothing_is_taken_twice() {
     c.assert_same_ledger(&[0, 1, 2, 3]);
     for i in 0..3 {
         // Every acknowledged write once, where it was first committed.
-        let client = c.client(i);
-        for (id, height) in &acked {
-            let tx = c.rt.block_on(client.tx(id)).unwrap();
-            assert_eq!(tx.height, *height, "node {i}: {id}");
-        }
-        let named = reported(&c, i, PEER, "peer");
-        assert!(
-            named.iter().all(|(peer, _)| peer.starts_with(&peer3)),
-            "node {i} named an honest peer: {named:?}"
-        );
+        assert_acked_in_place(&c, i, &acked);
+        assert_names_only(&c, i, &peer3);
         assert!(
             reported(&c, i, TBFT, "node").is_empty(),
             "node {i} reported a consensus fault"

@@ -25,6 +25,7 @@ mod node_settings;
 mod platform;
 mod proofs;
 mod recycle;
+mod sdks;
 mod self_repair;
 mod sim;
 mod trust_roots;

@@ -18,6 +18,7 @@ from covenant_sdk import (
     InclusionProof,
     PrivateKey,
     Profile,
+    PublicKey,
     ProfileError,
     Sender,
     Signer,
@@ -41,6 +42,7 @@ IDENTITIES: list[dict[str, Any]] = read_vectors("identities.json")
 TRANSACTIONS: list[dict[str, Any]] = read_vectors("transactions.json")
 MERKLE: dict[str, Any] = read_vectors("merkle.json")
 ERRORS: list[dict[str, Any]] = read_vectors("errors.json")
+STANDARDS: list[dict[str, Any]] = read_vectors("standards.json")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +94,19 @@ def test_the_standards_own_hash_vectors_are_among_them() -> None:
     assert suite_hash("intl", b"abc") == digest("sha256", b"abc")
     with pytest.raises(CryptoError):
         suite_hash("other", b"abc")
+
+
+@pytest.mark.parametrize("case", STANDARDS, ids=lambda c: str(c["source"]))
+def test_the_standards_signature_examples_verify(case: dict[str, Any]) -> None:
+    key = PublicKey(case["algorithm"], bytes.fromhex(case["public_key"]))
+    message = bytes.fromhex(case["message"])
+    signature = bytes.fromhex(case["signature"])
+    assert key.verify(message, signature), case["source"]
+    assert not key.verify(message + b"!", signature), case["source"]
+
+
+def test_every_algorithm_has_a_standards_example() -> None:
+    assert sorted(c["algorithm"] for c in STANDARDS) == ["ed25519", "ed25519", "p256", "sm2"]
 
 
 # ------------------------------------------------------------------------------ identities

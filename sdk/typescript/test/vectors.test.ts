@@ -13,6 +13,7 @@ import {
   type HashAlgorithm,
   type InclusionProof,
   Profile,
+  PublicKey,
   type Sender,
   type Signer,
   type Suite,
@@ -58,6 +59,17 @@ function payloadOf(v: any): TxPayload {
 test('hashes: SM3 and SHA-256 as the standards and the Rust code give them', () => {
   for (const h of read('hashes.json')) {
     assert.equal(toHex(digest(h.algorithm as HashAlgorithm, fromHex(h.input))), h.digest, `${h.algorithm}(${h.input.slice(0, 16)})`);
+  }
+});
+
+test('the standards’ signature examples verify, and not for another message', () => {
+  const all = read('standards.json');
+  assert.deepEqual(all.map((c: any) => c.algorithm).sort(), ['ed25519', 'ed25519', 'p256', 'sm2']);
+  for (const c of all) {
+    const key = new PublicKey(c.algorithm, fromHex(c.public_key));
+    const message = fromHex(c.message);
+    assert.ok(key.verify(message, fromHex(c.signature)), c.source);
+    assert.ok(!key.verify(Uint8Array.of(...message, 0x21), fromHex(c.signature)), `${c.source}: another message`);
   }
 });
 

@@ -542,6 +542,86 @@ fn check_errors() {
     assert_eq!(read_json("errors.json"), error_vectors());
 }
 
+/// Signature examples published with the standards (the same ones the crypto crate's tests
+/// use): every SDK must verify each, and refuse it for another message.
+fn standard_vectors() -> Value {
+    // GM/T 0003.5-2012 (GB/T 32918.5-2017) Annex A: the recommended curve's example, ID
+    // "1234567812345678", message "message digest".
+    let sm2_r =
+        hex::decode("F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3").unwrap();
+    let sm2_s =
+        hex::decode("B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA").unwrap();
+    // RFC 6979 A.2.5: P-256, SHA-256, message "sample".
+    let p256_r =
+        hex::decode("EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716").unwrap();
+    let p256_s =
+        hex::decode("F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8").unwrap();
+    // SEQUENCE { INTEGER r, INTEGER s }, each a positive minimal integer.
+    let der = |r: &[u8], s: &[u8]| {
+        let int = |v: &[u8]| {
+            let v: Vec<u8> = v.iter().copied().skip_while(|b| *b == 0).collect();
+            let pad = v.first().is_some_and(|b| b & 0x80 != 0);
+            let mut out = vec![0x02, (v.len() + usize::from(pad)) as u8];
+            if pad {
+                out.push(0);
+            }
+            out.extend(v);
+            out
+        };
+        let body = [int(r), int(s)].concat();
+        hex::encode([vec![0x30, body.len() as u8], body].concat())
+    };
+    json!([
+        {
+            "source": "GM/T 0003.5-2012 (GB/T 32918.5-2017) Annex A",
+            "algorithm": "sm2",
+            "public_key": "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13",
+            "message": hex::encode(b"message digest"),
+            "signature": der(&sm2_r, &sm2_s),
+        },
+        {
+            "source": "RFC 6979 A.2.5 (P-256, SHA-256, \"sample\")",
+            "algorithm": "p256",
+            "public_key": "0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+            "message": hex::encode(b"sample"),
+            "signature": der(&p256_r, &p256_s),
+        },
+        {
+            "source": "RFC 8032 7.1 TEST 1",
+            "algorithm": "ed25519",
+            "public_key": "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "message": "",
+            "signature": "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        },
+        {
+            "source": "RFC 8032 7.1 TEST 2",
+            "algorithm": "ed25519",
+            "public_key": "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "message": "72",
+            "signature": "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+        },
+    ])
+}
+
+fn check_standards() {
+    let v = read_json("standards.json");
+    assert_eq!(v, standard_vectors());
+    for case in v.as_array().unwrap() {
+        let alg: KeyAlgorithm = case["algorithm"].as_str().unwrap().parse().unwrap();
+        let key = covenant_crypto::PublicKey::from_bytes(alg, &unhex(&case["public_key"])).unwrap();
+        let message = unhex(&case["message"]);
+        let signature = unhex(&case["signature"]);
+        key.verify(&message, &signature)
+            .unwrap_or_else(|e| panic!("{}: {e}", case["source"]));
+        assert!(
+            key.verify(&[message.as_slice(), b"!"].concat(), &signature)
+                .is_err(),
+            "{}: another message",
+            case["source"]
+        );
+    }
+}
+
 #[test]
 fn the_shared_vectors_are_what_the_rust_code_computes() {
     if writing() {
@@ -557,12 +637,14 @@ fn the_shared_vectors_are_what_the_rust_code_computes() {
         write_hashes();
         write_json("merkle.json", &merkle_vectors());
         write_json("errors.json", &error_vectors());
+        write_json("standards.json", &standard_vectors());
     }
     let ids = load_identities();
     check_transactions(&ids);
     check_hashes();
     check_merkle();
     check_errors();
+    check_standards();
 }
 
 /// What the other SDKs signed: every transaction decodes, its id is its payload's hash, and

@@ -21,12 +21,12 @@ fn errors(statuses: &[u16]) -> Vec<(String, Value)> {
                 400 => "Bad input: a malformed path, query string or body, or a transaction the node refuses (the code says which check)",
                 403 => "The signer may not do this (untrusted, frozen, revoked or expired certificate, or a method policy)",
                 404 => "No such chain, transaction, block or contract",
-                409 => "A conflict with what the node holds: the transaction is already in the pool or on the ledger (TX_DUPLICATE_IN_POOL, TX_DUPLICATE_ON_LEDGER), or this node's copy of a block failed its check and is being repaired from peers (BLOCK_DAMAGED: retry after `retry_after_ms`, here or at another node)",
+                409 => "A conflict with what the node holds: the transaction is already in the pool or on the ledger (TX_DUPLICATE_IN_POOL, TX_DUPLICATE_ON_LEDGER), or this node's copy of what was asked failed its check and is being repaired — a block from peers (BLOCK_DAMAGED), a state entry from the block that wrote it (STATE_DAMAGED), the indexes from the blocks (INDEX_DAMAGED): retry after `retry_after_ms`, here or at another node",
                 413 => "The body is over the 32 MiB limit, or a transaction over the chain's size limit",
                 415 => "The body's content type is not one this route takes",
                 426 => "This route is a WebSocket: open it with an upgrade",
                 429 => "Busy (the transaction pool is full): retry after `retry_after_ms` (also in Retry-After)",
-                503 => "The node's storage is recovering from a failed write (a full disk; code STORAGE_UNAVAILABLE): retry after `retry_after_ms`, here or at another node",
+                503 => "The node's storage is recovering from a failed write (a full disk), or a call needed state this node is repairing (code STORAGE_UNAVAILABLE): retry after `retry_after_ms`, here or at another node",
                 _ => "The node failed (storage or an internal task); the error says why",
             };
             (s.to_string(), json_body(why, schema("Error")))
@@ -158,13 +158,13 @@ pub fn document(chains: &[String]) -> Value {
                 "operationId": "listContracts",
                 "summary": "Contracts and their status",
                 "parameters": [chain_param()],
-                "responses": responses(vec![("200", json_body("The contracts", json!({"type": "array", "items": schema("Contract")})))], &[400, 404, 500])
+                "responses": responses(vec![("200", json_body("The contracts", json!({"type": "array", "items": schema("Contract")})))], &[400, 404, 409, 500])
             }},
             "/v1/chains/{chain}/contracts/{name}": {"get": {
                 "operationId": "getContract",
                 "summary": "One contract",
                 "parameters": [chain_param(), {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": responses(vec![("200", json_body("The contract", schema("Contract")))], &[400, 404, 500])
+                "responses": responses(vec![("200", json_body("The contract", schema("Contract")))], &[400, 404, 409, 500])
             }},
             "/v1/chains/{chain}/subscribe": {"get": {
                 "operationId": "subscribe",

@@ -132,7 +132,10 @@ impl From<ChainError> for Failure {
                 message: e.to_string(),
                 retry_after_ms: Some(1000),
             }
-        } else if e.code() == "BLOCK_DAMAGED" {
+        } else if matches!(
+            e.code(),
+            "BLOCK_DAMAGED" | "STATE_DAMAGED" | "INDEX_DAMAGED"
+        ) {
             Failure {
                 kind: FailureKind::Damaged,
                 code: e.code().into(),

@@ -20,7 +20,7 @@ pub use config::NodeConfig;
 pub use host::{Node, read_genesis};
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 
 /// Errors starting or running a node. Each has a stable [`code`](NodeError::code).
 #[derive(Debug, Error)]
@@ -126,6 +126,63 @@ fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
     });
 }
 
+/// State entries the scrub holds to their blocks each second, per chain: a million entries
+/// are all checked in under ten minutes.
+const STATE_SCRUB_PER_SECOND: usize = 2_000;
+/// Blocks whose index entries the scrub checks each second, per chain.
+const INDEX_SCRUB_PER_SECOND: u64 = 200;
+
+/// Each second, per chain: rebuild the indexes from the blocks if one was found pointing at
+/// the wrong place, repair the state entries found damaged (by a read or the scrub) from the
+/// blocks that wrote them, then scrub the next slice of the indexes and of the state.
+fn spawn_self_checks(node: &Arc<Node>) {
+    for (id, chain) in node.chains() {
+        let id = id.clone();
+        let c = chain.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let c = c.clone();
+                let id = id.clone();
+                let checked = tokio::task::spawn_blocking(move || self_check(&id, c.store())).await;
+                if checked.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn self_check(chain: &str, store: &covenant_storage::Store) {
+    let failed = |what: &str, e: covenant_storage::StorageError| {
+        warn!(chain, error = %e, code = e.code(), "{what} failed; trying again in a second");
+    };
+    if store.indexes_damaged().is_some()
+        && let Err(e) = store.rebuild_indexes()
+    {
+        failed("rebuilding the indexes", e);
+    }
+    if let Err(e) = store.repair_state() {
+        failed("repairing the state", e);
+    }
+    if let Err(e) = store.scrub_indexes(INDEX_SCRUB_PER_SECOND) {
+        debug!(chain, error = %e, "the index scrub could not read; trying again");
+    }
+    match store.scrub_state(STATE_SCRUB_PER_SECOND) {
+        Ok(s) if s.pass_complete => {
+            debug!(
+                chain,
+                damaged = store.damaged_state().len(),
+                "a state scrub pass completed"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => debug!(chain, error = %e, "the state scrub could not read; trying again"),
+    }
+}
+
 /// The node as its API sees it.
 struct NodeHost {
     node: Arc<Node>,
@@ -175,6 +232,7 @@ pub async fn serve(
     };
     node.start().await?;
     spawn_metrics(&node, &metrics);
+    spawn_self_checks(&node);
     ready(&listening);
 
     // Client connections are bounded: the descriptors storage and peers need stay free.

@@ -112,6 +112,17 @@ impl Metrics {
             // Blocks whose stored copy failed a check and wait for a peer's copy.
             gauge!("covenant_storage_damaged_blocks", "chain" => id.clone())
                 .set(c.store().damaged().len() as f64);
+            // State entries that failed a check and wait for their repair from the blocks.
+            gauge!("covenant_storage_damaged_state_entries", "chain" => id.clone())
+                .set(c.store().damaged_state().len() as f64);
+            // 1 while an index was found pointing at the wrong place and waits for its rebuild.
+            gauge!("covenant_storage_indexes_damaged", "chain" => id.clone()).set(
+                if c.store().indexes_damaged().is_some() {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
             let s = samples.entry(id.clone()).or_default();
             s.push_back((now, stats.txs_committed));
             while s.len() > 2

@@ -37,6 +37,17 @@ pub enum StorageError {
     /// that height.
     #[error("block {height} offered as a repair is not the block this ledger holds: {detail}")]
     NotThisBlock { height: u64, detail: String },
+    /// This node's copy of a state entry failed its check (a changed byte, an entry that is
+    /// not what the block that wrote it says): reads of it are refused until it is repaired
+    /// from that block — never answered with the stored bytes.
+    #[error(
+        "state entry {key} is damaged on this node ({detail}); it is repaired from the block that wrote it"
+    )]
+    StateDamaged { key: String, detail: String },
+    /// An index of this node's (transactions, block hashes, key history) points at the wrong
+    /// place: lookups through the indexes are refused until they are rebuilt from the blocks.
+    #[error("this node's indexes are damaged ({0}); they are rebuilt from the blocks")]
+    IndexDamaged(String),
     /// A write failed (a full disk, an I/O error) and the store has not recovered yet: it
     /// answers again once a later commit finds the fault cleared.
     #[error("the store is recovering from a failed write: {0}")]
@@ -58,6 +69,8 @@ impl StorageError {
             StorageError::Unavailable(_) => "STORAGE_UNAVAILABLE",
             StorageError::Damaged { .. } => "BLOCK_DAMAGED",
             StorageError::NotThisBlock { .. } => "BLOCK_NOT_THIS_LEDGERS",
+            StorageError::StateDamaged { .. } => "STATE_DAMAGED",
+            StorageError::IndexDamaged(_) => "INDEX_DAMAGED",
         }
     }
 

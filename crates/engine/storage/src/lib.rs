@@ -1,8 +1,10 @@
 //! Covenant's storage for one chain.
 //!
 //! - Blocks go to append-only segment files ([`segment`]), each record checksummed.
-//! - State (with the version that last wrote each key), the tx index, key history, contract
-//!   events and the block index live in redb.
+//! - State (with the version that last wrote each key and a digest that makes each entry
+//!   checkable on read), the tx index, key history, contract events and the
+//!   block index live in redb. [`Store::scrub_state`] holds entries to the blocks that wrote
+//!   them; [`Store::repair_state`] puts damaged ones back from those blocks.
 //! - A block commits in one group: the record is appended and synced, then every change it
 //!   implies is written in one redb transaction. Everything is derived from the block itself,
 //!   so [`rebuild`] (re-deriving from the segments) and normal commits give the same result.
@@ -16,7 +18,10 @@
 mod error;
 pub mod export;
 pub mod segment;
+mod state_entry;
 mod store;
 
 pub use error::{Result, StorageError};
-pub use store::{Recovery, Snapshot, StateEntry, Store, Tip, VerifyMode, Version, rebuild};
+pub use store::{
+    Recovery, Snapshot, StateEntry, StateScrub, Store, Tip, VerifyMode, Version, rebuild,
+};

@@ -11,14 +11,15 @@ use covenant_crypto::Suite;
 use covenant_types::{RwSet, TxResult, block::DecodedBlock, tx::DecodedTx};
 use prost::Message;
 use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, TableDefinition,
-    WriteTransaction,
+    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, WriteTransaction,
 };
 use tracing::{debug, info, warn};
 
 use crate::{
     Result, StorageError,
     segment::{Location, Scan, Segments},
+    state_entry,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -41,6 +42,8 @@ const META_CHAIN: &str = "chain_id";
 const META_HEIGHT: &str = "height";
 const META_HASH: &str = "last_hash";
 const META_STATE_ROOT: &str = "state_root";
+/// The format of state entries ([`state_entry::FORMAT`] once they carry digests).
+const META_STATE_FORMAT: &str = "state_format";
 
 const DB_FILE: &str = "state.redb";
 const BLOCKS_DIR: &str = "blocks";
@@ -54,14 +57,14 @@ pub struct Version {
 }
 
 impl Version {
-    fn encode(&self) -> [u8; 12] {
+    pub(crate) fn encode(&self) -> [u8; 12] {
         let mut out = [0u8; 12];
         out[..8].copy_from_slice(&self.height.to_be_bytes());
         out[8..].copy_from_slice(&self.index.to_be_bytes());
         out
     }
 
-    fn decode(b: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         Some(Version {
             height: u64::from_be_bytes(b.get(..8)?.try_into().ok()?),
             index: u32::from_be_bytes(b.get(8..12)?.try_into().ok()?),
@@ -176,6 +179,15 @@ pub struct Store {
     writer: parking_lot::Mutex<()>,
     /// Blocks whose stored copy failed a check, with what failed (until repaired).
     damaged: parking_lot::Mutex<BTreeMap<u64, String>>,
+    /// State entries that failed a check, with what failed (until repaired); shared with
+    /// the snapshots that find them.
+    state_damage: StateDamage,
+    /// Where the next slice of the state scrub starts (empty: at the first key).
+    scrub_cursor: parking_lot::Mutex<Vec<u8>>,
+    /// What was found wrong with the indexes, until they are rebuilt from the blocks.
+    index_damage: parking_lot::Mutex<Option<String>>,
+    /// The next height the index scrub checks.
+    index_cursor: parking_lot::Mutex<u64>,
     _lock: File,
     recovery: Recovery,
 }
@@ -234,6 +246,45 @@ fn derive(suite: Suite, block: &DecodedBlock) -> Result<Derived> {
     Ok(d)
 }
 
+/// The transaction, block-hash, key-history and event indexes, open in a write transaction.
+struct Indexes<'t> {
+    txs: redb::Table<'t, &'static [u8], &'static [u8]>,
+    hashes: redb::Table<'t, &'static [u8], u64>,
+    history: redb::MultimapTable<'t, &'static [u8], &'static [u8]>,
+    events: redb::MultimapTable<'t, &'static str, &'static [u8]>,
+}
+
+impl<'t> Indexes<'t> {
+    fn open(w: &'t WriteTransaction) -> Result<Self> {
+        Ok(Indexes {
+            txs: w.open_table(TXS)?,
+            hashes: w.open_table(BLOCK_HASHES)?,
+            history: w.open_multimap_table(KEY_HISTORY)?,
+            events: w.open_multimap_table(EVENTS)?,
+        })
+    }
+
+    /// Insert what block `h` adds.
+    fn add(&mut self, h: u64, block: &DecodedBlock, d: &Derived) -> Result<()> {
+        let at = |index: u32| Version { height: h, index }.encode().to_vec();
+        for (id, idx) in &d.txs {
+            self.txs.insert(id.as_slice(), at(*idx).as_slice())?;
+        }
+        for (key, idx, id) in &d.history {
+            let mut v = at(*idx);
+            v.extend_from_slice(id);
+            self.history.insert(key.as_slice(), v.as_slice())?;
+        }
+        for (contract, idx, e) in &d.events {
+            let mut v = at(*idx);
+            v.extend_from_slice(&e.to_be_bytes());
+            self.events.insert(contract.as_str(), v.as_slice())?;
+        }
+        self.hashes.insert(block.hash.as_bytes().as_slice(), h)?;
+        Ok(())
+    }
+}
+
 fn corrupt(height: u64, detail: impl Into<String>) -> StorageError {
     StorageError::Corrupt {
         height,
@@ -271,9 +322,14 @@ impl Store {
             write_failing: AtomicBool::new(false),
             writer: parking_lot::Mutex::new(()),
             damaged: parking_lot::Mutex::new(BTreeMap::new()),
+            state_damage: StateDamage::default(),
+            scrub_cursor: parking_lot::Mutex::new(Vec::new()),
+            index_damage: parking_lot::Mutex::new(None),
+            index_cursor: parking_lot::Mutex::new(0),
             _lock: lock,
             recovery: Recovery::default(),
         };
+        store.upgrade_state_format()?;
         store.recovery = store.recover()?;
         Ok(store)
     }
@@ -521,15 +577,11 @@ impl Store {
             for (key, value, idx) in &d.writes {
                 match value {
                     Some(v) => {
-                        let mut enc = Vec::with_capacity(12 + v.len());
-                        enc.extend_from_slice(
-                            &Version {
-                                height: h,
-                                index: *idx,
-                            }
-                            .encode(),
-                        );
-                        enc.extend_from_slice(v);
+                        let version = Version {
+                            height: h,
+                            index: *idx,
+                        };
+                        let enc = state_entry::encode(self.suite, key, version, v);
                         state.insert(key.as_slice(), enc.as_slice())?;
                     }
                     None => {
@@ -537,46 +589,11 @@ impl Store {
                     }
                 }
             }
-            let mut txs = w.open_table(TXS)?;
-            for (id, idx) in &d.txs {
-                txs.insert(
-                    id.as_slice(),
-                    Version {
-                        height: h,
-                        index: *idx,
-                    }
-                    .encode()
-                    .as_slice(),
-                )?;
-            }
-            let mut history = w.open_multimap_table(KEY_HISTORY)?;
-            for (key, idx, id) in &d.history {
-                let mut v = Version {
-                    height: h,
-                    index: *idx,
-                }
-                .encode()
-                .to_vec();
-                v.extend_from_slice(id);
-                history.insert(key.as_slice(), v.as_slice())?;
-            }
-            let mut events = w.open_multimap_table(EVENTS)?;
-            for (contract, idx, e) in &d.events {
-                let mut v = Version {
-                    height: h,
-                    index: *idx,
-                }
-                .encode()
-                .to_vec();
-                v.extend_from_slice(&e.to_be_bytes());
-                events.insert(contract.as_str(), v.as_slice())?;
-            }
+            Indexes::open(&w)?.add(h, block, &d)?;
             let mut index = w.open_table(BLOCK_INDEX)?;
             let mut entry = loc.encode().to_vec();
             entry.extend_from_slice(block.hash.as_bytes());
             index.insert(h, entry.as_slice())?;
-            let mut hashes = w.open_table(BLOCK_HASHES)?;
-            hashes.insert(block.hash.as_bytes().as_slice(), h)?;
             let mut meta = w.open_table(META)?;
             if h == 0 {
                 meta.insert(META_CHAIN, block.header.chain_id.as_bytes())?;
@@ -644,6 +661,200 @@ impl Store {
             .iter()
             .map(|(h, d)| (*h, d.clone()))
             .collect()
+    }
+
+    /// Give every state entry its digest, once, in a store written before entries had
+    /// them (the values are taken as they are; the scrub then holds them to the blocks).
+    fn upgrade_state_format(&self) -> Result<()> {
+        let w = self.db.begin_write()?;
+        let upgraded = {
+            let mut meta = w.open_table(META)?;
+            let format = meta.get(META_STATE_FORMAT)?.map(|v| v.value().to_vec());
+            match format.as_deref() {
+                Some(f) if f == state_entry::FORMAT => return Ok(()),
+                Some(f) => {
+                    return Err(corrupt(
+                        0,
+                        format!(
+                            "unknown state entry format {:?}",
+                            String::from_utf8_lossy(f)
+                        ),
+                    ));
+                }
+                None => {}
+            }
+            let mut state = w.open_table(STATE)?;
+            let mut entries = Vec::new();
+            for item in state.iter()? {
+                let (k, v) = item?;
+                entries.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            for (key, old) in &entries {
+                let new = state_entry::upgrade(self.suite, key, old)
+                    .ok_or_else(|| corrupt(0, "a state entry shorter than its version"))?;
+                state.insert(key.as_slice(), new.as_slice())?;
+            }
+            meta.insert(META_STATE_FORMAT, state_entry::FORMAT)?;
+            entries.len()
+        };
+        w.commit()?;
+        if upgraded > 0 {
+            info!(entries = upgraded, "state entries now carry digests");
+        }
+        Ok(())
+    }
+
+    /// State entries that failed a check and are not repaired yet, with what failed.
+    pub fn damaged_state(&self) -> Vec<(Vec<u8>, String)> {
+        self.state_damage
+            .entries
+            .lock()
+            .iter()
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect()
+    }
+
+    /// The last write of `key` (height, tx index), from the key history.
+    fn last_write(&self, r: &ReadTransaction, key: &[u8]) -> Result<Option<Version>> {
+        let t = r.open_multimap_table(KEY_HISTORY)?;
+        let mut last = None;
+        for v in t.get(key)? {
+            last = Version::decode(v?.value());
+        }
+        Ok(last)
+    }
+
+    /// What the blocks say `key` holds: `Some(None)` for no entry, `Some(Some(..))` for the
+    /// value its last write wrote; `None` while the block of that write cannot be read.
+    fn entry_from_blocks(&self, key: &[u8]) -> Result<Option<TrueEntry>> {
+        let r = self.db.begin_read()?;
+        let Some(version) = self.last_write(&r, key)? else {
+            return Ok(Some(None));
+        };
+        let block = match self.block(version.height) {
+            Ok(Some(b)) => b,
+            Ok(None) | Err(StorageError::Damaged { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(write) = block_write(&block, version.index, key) else {
+            // The key history is wrong: repair once the indexes are rebuilt.
+            self.mark_indexes_damaged(format!(
+                "the key history says tx {} of block {} wrote {}; it did not",
+                version.index,
+                version.height,
+                hex::encode(key)
+            ));
+            return Ok(None);
+        };
+        Ok(Some(write.map(|value| (version, value))))
+    }
+
+    /// Put damaged state entries back as the blocks that wrote them say (a block that is
+    /// itself damaged waits for its repair from a peer). Returns how many were repaired.
+    pub fn repair_state(&self) -> Result<usize> {
+        let keys: Vec<Vec<u8>> = self.state_damage.entries.lock().keys().cloned().collect();
+        if keys.is_empty() || self.indexes_damaged().is_some() {
+            return Ok(0);
+        }
+        let _writer = self.writer.lock();
+        if self.is_faulted() {
+            return Ok(0);
+        }
+        let mut fixes = Vec::new();
+        for key in keys {
+            if let Some(entry) = self.entry_from_blocks(&key)? {
+                fixes.push((key, entry));
+            }
+        }
+        if fixes.is_empty() {
+            return Ok(0);
+        }
+        let w = self.db.begin_write()?;
+        {
+            let mut state = w.open_table(STATE)?;
+            for (key, entry) in &fixes {
+                match entry {
+                    Some((version, value)) => {
+                        let enc = state_entry::encode(self.suite, key, *version, value);
+                        state.insert(key.as_slice(), enc.as_slice())?;
+                    }
+                    None => {
+                        state.remove(key.as_slice())?;
+                    }
+                }
+            }
+        }
+        w.commit()?;
+        self.state_damage.repaired(fixes.iter().map(|(k, _)| k));
+        for (key, entry) in &fixes {
+            info!(
+                key = %hex::encode(key),
+                from_height = entry.as_ref().map(|(v, _)| v.height),
+                "repaired a damaged state entry from the block that wrote it"
+            );
+        }
+        Ok(fixes.len())
+    }
+
+    /// Check up to `max` state entries from where the last call stopped: each against its
+    /// digest, its version against the key's last write in the key history, and its value
+    /// against that write in the block (so an entry rewritten with a matching digest is
+    /// caught too). Damaged entries are marked for [`repair_state`](Self::repair_state).
+    pub fn scrub_state(&self, max: usize) -> Result<StateScrub> {
+        if self.indexes_damaged().is_some() {
+            // The key history it relies on waits for its rebuild.
+            return Ok(StateScrub::default());
+        }
+        let start = self.scrub_cursor.lock().clone();
+        let r = self.db.begin_read()?;
+        let t = r.open_table(STATE)?;
+        let mut out = StateScrub::default();
+        let mut blocks: BTreeMap<u64, Option<DecodedBlock>> = BTreeMap::new();
+        let mut next = None;
+        for item in t.range::<&[u8]>(start.as_slice()..)? {
+            let (k, v) = item?;
+            let key = k.value();
+            if out.checked == max {
+                next = Some(key.to_vec());
+                break;
+            }
+            out.checked += 1;
+            let (version, value) = match state_entry::decode(self.suite, key, v.value()) {
+                Ok(e) => e,
+                Err(what) => {
+                    self.state_damage.mark(key, what);
+                    out.damaged += 1;
+                    continue;
+                }
+            };
+            if self.last_write(&r, key)? != Some(version) {
+                self.state_damage
+                    .mark(key, "the entry's version is not the key's last write");
+                out.damaged += 1;
+                continue;
+            }
+            let block = match blocks.entry(version.height) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(match self.block(version.height) {
+                        Ok(b) => b,
+                        Err(StorageError::Damaged { .. }) => None,
+                        Err(e) => return Err(e),
+                    })
+                }
+            };
+            // A block under repair is checked on a later pass.
+            if let Some(block) = block
+                && block_write(block, version.index, key) != Some(Some(value.to_vec()))
+            {
+                self.state_damage
+                    .mark(key, "the entry is not what the block that wrote it says");
+                out.damaged += 1;
+            }
+        }
+        out.pass_complete = next.is_none();
+        *self.scrub_cursor.lock() = next.unwrap_or_default();
+        Ok(out)
     }
 
     /// The encoded block at `height`, read from its segment with its checksum verified. A
@@ -741,20 +952,189 @@ impl Store {
         Ok(())
     }
 
-    /// Height of the block with `hash`.
+    /// Height of the block with `hash`, checked against the block index (the height it
+    /// names must hold a block with that hash, else [`StorageError::IndexDamaged`]).
     pub fn height_of(&self, hash: &[u8]) -> Result<Option<u64>> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(BLOCK_HASHES)?;
-        Ok(t.get(hash)?.map(|v| v.value()))
+        self.check_indexes()?;
+        let height = {
+            let r = self.db.begin_read()?;
+            let t = r.open_table(BLOCK_HASHES)?;
+            t.get(hash)?.map(|v| v.value())
+        };
+        let Some(height) = height else {
+            return Ok(None);
+        };
+        match self.indexed(height)? {
+            Some((_, indexed)) if indexed == hash => Ok(Some(height)),
+            _ => Err(self.mark_indexes_damaged(format!(
+                "the block-hash index puts {} at height {height}, which holds another block",
+                hex::encode(hash)
+            ))),
+        }
     }
 
-    /// Where a transaction was committed: (height, index).
+    /// Where a transaction was committed: (height, index). For duplicate checks; a lookup
+    /// that goes on to read the transaction uses [`find_tx`](Self::find_tx), which checks it.
     pub fn tx_location(&self, tx_id: &[u8]) -> Result<Option<(u64, u32)>> {
         let r = self.db.begin_read()?;
         let t = r.open_table(TXS)?;
         Ok(t.get(tx_id)?
             .and_then(|v| Version::decode(v.value()))
             .map(|v| (v.height, v.index)))
+    }
+
+    /// A committed transaction's block and index in it, checked: the transaction there must
+    /// be `tx_id` (else [`StorageError::IndexDamaged`], never another transaction).
+    pub fn find_tx(&self, tx_id: &[u8]) -> Result<Option<(DecodedBlock, u32)>> {
+        self.check_indexes()?;
+        let Some((height, index)) = self.tx_location(tx_id)? else {
+            return Ok(None);
+        };
+        let wrong = || {
+            format!(
+                "the tx index puts {} at height {height}, index {index}, which holds another transaction",
+                hex::encode(tx_id)
+            )
+        };
+        let Some(block) = self.block(height)? else {
+            return Err(self.mark_indexes_damaged(wrong()));
+        };
+        let found = block
+            .block
+            .transactions
+            .get(index as usize)
+            .and_then(|t| DecodedTx::decode(self.suite, t, usize::MAX).ok())
+            .is_some_and(|t| t.id.as_bytes().as_slice() == tx_id);
+        if !found {
+            return Err(self.mark_indexes_damaged(wrong()));
+        }
+        Ok(Some((block, index)))
+    }
+
+    /// Record that the indexes point at the wrong place; lookups through them answer
+    /// [`StorageError::IndexDamaged`] until [`rebuild_indexes`](Self::rebuild_indexes).
+    fn mark_indexes_damaged(&self, detail: String) -> StorageError {
+        let mut damage = self.index_damage.lock();
+        if damage.is_none() {
+            warn!(
+                what = %detail,
+                code = "INDEX_DAMAGED",
+                "an index failed its check: lookups through the indexes are refused until they are rebuilt from the blocks"
+            );
+            *damage = Some(detail.clone());
+        }
+        StorageError::IndexDamaged(detail)
+    }
+
+    fn check_indexes(&self) -> Result<()> {
+        match &*self.index_damage.lock() {
+            Some(detail) => Err(StorageError::IndexDamaged(detail.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// What was found wrong with the indexes, if they wait for a rebuild.
+    pub fn indexes_damaged(&self) -> Option<String> {
+        self.index_damage.lock().clone()
+    }
+
+    /// Derive the transaction, block-hash, key-history and event indexes again from every
+    /// block, in one transaction (commits wait meanwhile). Not while a block is damaged: the
+    /// rebuild waits for its repair from a peer. Returns whether it rebuilt.
+    pub fn rebuild_indexes(&self) -> Result<bool> {
+        let _writer = self.writer.lock();
+        if self.is_faulted() || !self.damaged.lock().is_empty() {
+            return Ok(false);
+        }
+        let Some(tip) = self.height() else {
+            return Ok(false);
+        };
+        let w = self.db.begin_write()?;
+        {
+            w.delete_table(TXS)?;
+            w.delete_table(BLOCK_HASHES)?;
+            w.delete_multimap_table(KEY_HISTORY)?;
+            w.delete_multimap_table(EVENTS)?;
+            let mut indexes = Indexes::open(&w)?;
+            for h in 0..=tip {
+                let block = match self.block(h) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => {
+                        return Err(corrupt(h, "a committed block is not in the block index"));
+                    }
+                    // Found damaged now: wait for its repair (nothing is written).
+                    Err(StorageError::Damaged { .. }) => return Ok(false),
+                    Err(e) => return Err(e),
+                };
+                let d = derive(self.suite, &block)?;
+                indexes.add(h, &block, &d)?;
+            }
+        }
+        w.commit()?;
+        let was = self.index_damage.lock().take();
+        *self.index_cursor.lock() = 0;
+        info!(blocks = tip + 1, was = ?was, "rebuilt the indexes from the blocks");
+        Ok(true)
+    }
+
+    /// Check up to `max` blocks' index entries from where the last call stopped: the block
+    /// hash and every transaction id must lead back to that block and position. A missing or
+    /// misplaced entry marks the indexes damaged. Returns the blocks checked.
+    pub fn scrub_indexes(&self, max: u64) -> Result<u64> {
+        let Some(tip) = self.height() else {
+            return Ok(0);
+        };
+        if self.indexes_damaged().is_some() {
+            return Ok(0);
+        }
+        let start = *self.index_cursor.lock();
+        let mut checked = 0;
+        let mut h = start;
+        while checked < max && h <= tip {
+            let block = match self.block(h) {
+                Ok(Some(b)) => Some(b),
+                Ok(None) | Err(StorageError::Damaged { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(block) = block {
+                let r = self.db.begin_read()?;
+                let hashes = r.open_table(BLOCK_HASHES)?;
+                if hashes
+                    .get(block.hash.as_bytes().as_slice())?
+                    .map(|v| v.value())
+                    != Some(h)
+                {
+                    self.mark_indexes_damaged(format!(
+                        "the block-hash index does not lead to block {h}"
+                    ));
+                    return Ok(checked);
+                }
+                let txs = r.open_table(TXS)?;
+                for (i, t) in block.block.transactions.iter().enumerate() {
+                    let id = DecodedTx::decode(self.suite, t, usize::MAX)
+                        .map_err(|e| corrupt(h, e.to_string()))?
+                        .id;
+                    let at = txs
+                        .get(id.as_bytes().as_slice())?
+                        .and_then(|v| Version::decode(v.value()));
+                    if at
+                        != Some(Version {
+                            height: h,
+                            index: i as u32,
+                        })
+                    {
+                        self.mark_indexes_damaged(format!(
+                            "the tx index does not lead to transaction {i} of block {h}"
+                        ));
+                        return Ok(checked);
+                    }
+                }
+            }
+            checked += 1;
+            h += 1;
+        }
+        *self.index_cursor.lock() = if h > tip { 0 } else { h };
+        Ok(checked)
     }
 
     /// Writes of `key`, oldest first: (height, index, tx id).
@@ -814,6 +1194,8 @@ impl Store {
         }
         Ok(Snapshot {
             txn: self.db.begin_read()?,
+            suite: self.suite,
+            damage: self.state_damage.clone(),
         })
     }
 
@@ -901,6 +1283,34 @@ fn read_tip(db: &StateDb) -> Result<Tip> {
     })
 }
 
+/// A key's entry as the blocks say it should be: the version and value of its last write, or
+/// `None` when it should have none.
+type TrueEntry = Option<(Version, Vec<u8>)>;
+
+/// What one slice of the state scrub found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateScrub {
+    /// Entries checked.
+    pub checked: usize,
+    /// Entries found damaged (marked for repair).
+    pub damaged: usize,
+    /// This slice reached the last key: the next starts a new pass from the first.
+    pub pass_complete: bool,
+}
+
+/// The last write of `key` by transaction `index` of `block`: `Some(None)` a delete,
+/// `Some(Some(value))` a value, `None` if that transaction did not write it.
+fn block_write(block: &DecodedBlock, index: u32, key: &[u8]) -> Option<Option<Vec<u8>>> {
+    let bytes = block.block.rwsets.get(index as usize)?;
+    let rwset = RwSet::decode(bytes.as_slice()).ok()?;
+    rwset
+        .writes
+        .into_iter()
+        .rev()
+        .find(|w| w.key == key)
+        .map(|w| if w.delete { None } else { Some(w.value) })
+}
+
 /// One entry of a state range scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateEntry {
@@ -909,9 +1319,65 @@ pub struct StateEntry {
     pub value: Vec<u8>,
 }
 
-/// A read-only view of the state at one commit.
+/// State entries found damaged, by key, with what failed: refused on read until repaired
+/// (also those whose digest holds, found by the scrub).
+#[derive(Debug, Clone, Default)]
+struct StateDamage {
+    entries: std::sync::Arc<parking_lot::Mutex<BTreeMap<Vec<u8>, String>>>,
+    /// Whether `entries` holds any: reads look no further when not.
+    any: std::sync::Arc<AtomicBool>,
+}
+
+impl StateDamage {
+    /// The error a read of `key` answers if it was found damaged.
+    fn check(&self, key: &[u8]) -> Result<()> {
+        if !self.any.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.entries.lock().get(key) {
+            Some(detail) => Err(StorageError::StateDamaged {
+                key: hex::encode(key),
+                detail: detail.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Forget the entries repaired.
+    fn repaired<'a>(&self, keys: impl Iterator<Item = &'a Vec<u8>>) {
+        let mut entries = self.entries.lock();
+        for k in keys {
+            entries.remove(k);
+        }
+        self.any.store(!entries.is_empty(), Ordering::Release);
+    }
+
+    /// Record a damaged entry (logged the first time) and the error its read answers.
+    fn mark(&self, key: &[u8], detail: &str) -> StorageError {
+        let mut entries = self.entries.lock();
+        self.any.store(true, Ordering::Release);
+        if entries.insert(key.to_vec(), detail.to_string()).is_none() {
+            warn!(
+                key = %hex::encode(key),
+                what = detail,
+                code = "STATE_DAMAGED",
+                "a state entry failed its check: reads of it are refused until it is repaired from the block that wrote it"
+            );
+        }
+        StorageError::StateDamaged {
+            key: hex::encode(key),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// A read-only view of the state at one commit. Every entry it reads is checked against its
+/// digest; one that fails answers [`StorageError::StateDamaged`] (and is repaired by
+/// [`Store::repair_state`]), never its bytes.
 pub struct Snapshot {
     txn: ReadTransaction,
+    suite: Suite,
+    damage: StateDamage,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -926,11 +1392,13 @@ impl Snapshot {
         let t = self.txn.open_table(STATE)?;
         match t.get(key)? {
             None => Ok(None),
-            Some(v) => {
-                let b = v.value();
-                let ver = Version::decode(b).ok_or_else(|| corrupt(0, "bad state entry"))?;
-                Ok(Some((ver, b[12..].to_vec())))
-            }
+            Some(v) => match self.damage.check(key).and_then(|()| {
+                state_entry::decode(self.suite, key, v.value())
+                    .map_err(|what| self.damage.mark(key, what))
+            }) {
+                Ok((ver, value)) => Ok(Some((ver, value.to_vec()))),
+                Err(e) => Err(e),
+            },
         }
     }
 
@@ -951,12 +1419,14 @@ impl Snapshot {
                 break;
             }
             let (k, v) = item?;
-            let b = v.value();
-            let ver = Version::decode(b).ok_or_else(|| corrupt(0, "bad state entry"))?;
+            let key = k.value();
+            self.damage.check(key)?;
+            let (version, value) = state_entry::decode(self.suite, key, v.value())
+                .map_err(|what| self.damage.mark(key, what))?;
             out.push(StateEntry {
-                key: k.value().to_vec(),
-                version: ver,
-                value: b[12..].to_vec(),
+                key: key.to_vec(),
+                version,
+                value: value.to_vec(),
             });
         }
         Ok(out)

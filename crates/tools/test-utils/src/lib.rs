@@ -10,6 +10,7 @@
 //! - [`identity`]: org roots and certificates by role.
 //! - [`mail`]: a real SMTP sink (`aiosmtpd`) that keeps what it accepts.
 //! - [`webhook`]: a real HTTP receiver that keeps what it is sent.
+//! - [`state_file`]: a chain's state database edited as someone with the files would.
 //!
 //! Helpers panic with a clear message: they are for tests only.
 
@@ -25,6 +26,7 @@ pub mod openssl;
 pub mod poll;
 pub mod ports;
 pub mod postgres;
+pub mod state_file;
 pub mod webhook;
 
 pub use poll::{wait_for, wait_for_async, wait_value, wait_value_async};

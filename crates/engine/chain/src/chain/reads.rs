@@ -30,14 +30,10 @@ impl Chain {
 
     /// Where `id` was committed, with its result.
     pub fn committed(&self, id: &Hash) -> Result<Option<TxCommitted>, ChainError> {
-        let Some((height, index)) = self.inner.store.tx_location(id.as_bytes())? else {
+        let Some((block, index)) = self.inner.store.find_tx(id.as_bytes())? else {
             return Ok(None);
         };
-        let block = self
-            .inner
-            .store
-            .block(height)?
-            .ok_or_else(|| ChainError::Other(format!("block {height} is missing")))?;
+        let height = block.height();
         let result = block
             .block
             .results

@@ -5,6 +5,7 @@
 
 mod blocks;
 mod export;
+mod self_checks;
 
 use std::{
     collections::BTreeMap,

@@ -222,19 +222,28 @@ impl Cluster {
     /// Put `key` into the kv contract through node `i` as org1's client and wait up to
     /// `timeout_ms` for the commit: the answer's status (`committed` or `pending`).
     pub fn put_waiting(&self, i: usize, key: &str, timeout_ms: u64) -> String {
+        self.put(i, key, timeout_ms).status
+    }
+
+    /// Put `key` into the kv contract through node `i` as org1's client and wait up to
+    /// `timeout_ms` for the commit: the node's answer (with the tx id).
+    pub fn put(
+        &self,
+        i: usize,
+        key: &str,
+        timeout_ms: u64,
+    ) -> covenant_api_types::json::SubmitResponse {
         let profile = Profile::load(&self.profile).unwrap();
         let signer = profile.signer(Some("org1-client")).unwrap();
         let tx = signer
             .sign(TxBuilder::new("main", "kv", "put").args_json(&json!({"key": key, "value": "1"})))
             .unwrap();
-        let r = self
-            .rt
+        self.rt
             .block_on(
                 self.client(i)
                     .submit_and_wait(&tx, Duration::from_millis(timeout_ms)),
             )
-            .unwrap();
-        r.status
+            .unwrap()
     }
 
     /// Height of chain `chain` on node `i`.

@@ -2,7 +2,10 @@
 //! byte in an old block while it runs, in its newest block while it is down, the end of its
 //! block file cut off — and each time it names the height and what failed, never serves the
 //! damaged bytes (a clear code, no 5xx), and repairs itself from its peers while the chain
-//! keeps committing.
+//! keeps committing. Then a state value of it is changed — a flipped byte, and an entry
+//! rewritten with a matching digest — and it refuses the changed value and puts it back from
+//! the block that wrote it; then an entry of its transaction index is moved, and it refuses
+//! the lookup and rebuilds its indexes.
 
 use std::{
     fs::OpenOptions,
@@ -10,9 +13,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use covenant_crypto::Suite;
+use covenant_test_utils::state_file;
+use covenant_types::names::state_key;
+
 use crate::{
     cluster::{Cluster, Load, full_logs},
-    devnode::http_get,
+    devnode::{http_get, http_post},
 };
 
 /// `(height, offset of the block bytes, their length)` of each record in a block segment
@@ -133,6 +140,78 @@ fn a_node_repairs_damaged_blocks_from_its_peers_while_the_chain_goes_on() {
     c.resume();
     wait_repaired(&c, cut);
 
+    // A state value changed while the node is down (its last byte): reads of it are refused,
+    // never answered with the changed bytes, and it is put back from the block that wrote it.
+    let probe_tx = c.put(0, "probe", 60_000);
+    assert_eq!(probe_tx.status, "committed");
+    c.wait_height(&[3], c.height(0).unwrap(), 60);
+    let probe = state_key("kv", b"probe");
+    let db = c.node_dir(3).join("data/chains/main/state.redb");
+    c.kill9(3);
+    let mut version = Vec::new();
+    state_file::edit_entry(&db, state_file::STATE, &probe, |old| {
+        let mut bytes = old.expect("node 3 holds the probe");
+        version = bytes[..12].to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        Some(bytes)
+    });
+    c.resume();
+    wait_probe(&c, &[]);
+    assert!(full_logs(&c.dir).contains("a state entry failed its check"));
+    assert!(
+        full_logs(&c.dir).contains("repaired a damaged state entry from the block that wrote it")
+    );
+
+    // Rewritten while the node is down by someone who knows the format (a matching digest):
+    // reads cannot tell, the scrub holds the entry to its block and puts it back.
+    c.kill9(3);
+    let height = u64::from_be_bytes(version[..8].try_into().unwrap());
+    let index = u32::from_be_bytes(version[8..12].try_into().unwrap());
+    state_file::edit_entry(&db, state_file::STATE, &probe, |_| {
+        Some(state_file::forge_entry(
+            Suite::Sm,
+            &probe,
+            height,
+            index,
+            b"forged",
+        ))
+    });
+    c.resume();
+    wait_probe(&c, &["forged"]);
+    assert!(full_logs(&c.dir).contains("the entry is not what the block that wrote it says"));
+
+    // The probe's entry in the transaction index moved to another place while the node is
+    // down: a lookup of it is refused (never another transaction), and the indexes are
+    // rebuilt from the blocks.
+    c.kill9(3);
+    let id = hex::decode(&probe_tx.tx_id).unwrap();
+    state_file::edit_entry(&db, state_file::TXS, &id, |old| {
+        let mut at = old.expect("node 3 indexes the probe");
+        at[11] ^= 0x01;
+        Some(at)
+    });
+    c.resume();
+    let url = format!("{}/v1/chains/main/txs/{}", c.apis[3], probe_tx.tx_id);
+    crate::wait_for("node 3 to find the probe's transaction again", 120, || {
+        let (status, body) = http_get(&url).unwrap_or_default();
+        match status {
+            200 => {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["tx_id"], probe_tx.tx_id.as_str(), "{body}");
+                assert_eq!(v["height"], probe_tx.height.unwrap(), "{body}");
+                true
+            }
+            409 => {
+                assert!(body.contains("INDEX_DAMAGED"), "{body}");
+                false
+            }
+            0 => false,
+            other => panic!("node 3 answered {other} for the probe's transaction: {body}"),
+        }
+    });
+    assert!(full_logs(&c.dir).contains("rebuilt the indexes from the blocks"));
+
     // The chain kept committing, with node 3 among the four.
     let before = load.committed();
     crate::wait_for("the chain to commit on", 120, || {
@@ -150,4 +229,41 @@ fn a_node_repairs_damaged_blocks_from_its_peers_while_the_chain_goes_on() {
         metrics.contains("covenant_storage_damaged_blocks{chain=\"main\"} 0"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("covenant_storage_damaged_state_entries{chain=\"main\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("covenant_storage_indexes_damaged{chain=\"main\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// Wait until node 3 answers the probe's value (`1`) again. Meanwhile its answers are the
+/// value, a refusal while the entry waits for its repair, or one of `tolerated` (a forged
+/// value reads cannot tell from the true one until the scrub reaches it) — never another.
+fn wait_probe(c: &Cluster, tolerated: &[&str]) {
+    let url = format!("{}/v1/chains/main/query", c.apis[3]);
+    let body = r#"{"contract":"kv","method":"get","args":{"key":"probe"}}"#;
+    crate::wait_for("node 3 to answer the probe's value", 120, || {
+        let Some((status, answer)) = http_post(&url, body) else {
+            return false;
+        };
+        match status {
+            200 => {
+                let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                let value = v["result"].as_str().unwrap_or_default().to_string();
+                assert!(
+                    value == "1" || tolerated.contains(&value.as_str()),
+                    "node 3 answered the probe with {answer}"
+                );
+                value == "1"
+            }
+            503 => {
+                assert!(answer.contains("STORAGE_UNAVAILABLE"), "{answer}");
+                false
+            }
+            other => panic!("node 3 answered {other} for the probe: {answer}"),
+        }
+    });
 }

@@ -9,6 +9,7 @@ mod error;
 pub mod load;
 pub mod platform;
 pub mod report;
+pub mod usage;
 pub mod workload;
 
 use std::time::Duration;

@@ -27,7 +27,8 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use super::{
-    report::{Latency, NodeCpu, Report},
+    report::{Latency, Report},
+    usage::Sampler,
     workload::{Generator, QUERY_KEYS, SignedTx, Workload, client_identities, sign},
 };
 use crate::{BenchError, Result};
@@ -53,7 +54,9 @@ covenant_process_cpu_seconds_total metric.",
 key_algorithm, mode, offered_rate, concurrency, batch, warmup, sent, committed, failed, \
 failed_by_code, lost, busy_retries, tps, window_s, send_rate, p50_ms, p90_ms, p99_ms, max_ms, \
 cores, verify_algorithm, verify_per_sec_per_core, ceiling_tps, fraction_of_ceiling, \
-node_tx_per_core_s, start_height, end_height, blocks, ledgers_agree, node_cpu.\n\nExamples:\n  \
+node_tx_per_core_s, start_height, end_height, blocks, ledgers_agree, node_cpu (per node: \
+cpu_seconds, cpu_percent, rss_mb_start, rss_mb_end, rss_mb_max), usage_over_time (every second: \
+t_s, and per node cpu_seconds since the window opened and rss_mb).\n\nExamples:\n  \
 covenant up && covenant bench run\n  covenant bench run --workload kv --txs 50000 --output json\n  \
 covenant bench run --rate 2000 --duration 20          # open loop at 2,000 tx/s\n  \
 covenant bench run --workload query --duration 10\n  \
@@ -347,7 +350,7 @@ covenant contract deploy {contract} WASM)",
         signing.elapsed().as_secs_f64()
     ));
 
-    let cpu_before = node_cpu(&endpoints).await;
+    let usage = Sampler::start(&endpoints).await;
     let start_height = tracker.info().await?.height;
     let (end_height, rec) = drive(
         &a,
@@ -359,16 +362,15 @@ covenant contract deploy {contract} WASM)",
         &progress,
     )
     .await?;
-    let cpu_after = node_cpu(&endpoints).await;
-
-    let (lost, ledgers_agree) =
-        check_ledgers(&clients, &rec, start_height, end_height, &progress).await?;
-
     let first = rec.first_send.unwrap_or_else(Instant::now);
     let window = rec
         .last_commit
         .map_or(Duration::ZERO, |t| t.saturating_duration_since(first))
         .as_secs_f64();
+    let (node_cpu, usage_over_time) = usage.finish(window).await;
+
+    let (lost, ledgers_agree) =
+        check_ledgers(&clients, &rec, start_height, end_height, &progress).await?;
     let mut failed_by_code = rec.refused.clone();
     let mut committed = 0u64;
     for (_, code) in rec.committed.values() {
@@ -442,7 +444,8 @@ covenant contract deploy {contract} WASM)",
         end_height,
         blocks: end_height.saturating_sub(start_height),
         ledgers_agree,
-        node_cpu: cpu_report(&endpoints, &cpu_before, &cpu_after, window),
+        node_cpu,
+        usage_over_time,
     })
 }
 
@@ -858,51 +861,6 @@ async fn check_ledgers(
     Ok((missing.len() as u64, agree))
 }
 
-/// Each endpoint's `covenant_process_cpu_seconds_total`, if it answers.
-async fn node_cpu(endpoints: &[String]) -> Vec<Option<f64>> {
-    let http = reqwest::Client::new();
-    let mut out = Vec::new();
-    for e in endpoints {
-        let url = format!("{}/metrics", e.trim_end_matches('/'));
-        let text = match http.get(&url).send().await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        out.push(
-            text.lines()
-                .find_map(|l| l.strip_prefix("covenant_process_cpu_seconds_total "))
-                .and_then(|v| v.trim().parse::<f64>().ok()),
-        );
-    }
-    out
-}
-
-fn cpu_report(
-    endpoints: &[String],
-    before: &[Option<f64>],
-    after: &[Option<f64>],
-    window: f64,
-) -> Vec<NodeCpu> {
-    endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let used = match (
-                before.get(i).copied().flatten(),
-                after.get(i).copied().flatten(),
-            ) {
-                (Some(b), Some(a)) if a >= b => Some(a - b),
-                _ => None,
-            };
-            NodeCpu {
-                endpoint: e.clone(),
-                cpu_seconds: used,
-                cpu_percent: used.filter(|_| window > 0.0).map(|u| u / window * 100.0),
-            }
-        })
-        .collect()
-}
-
 /// The query workload: `--concurrency` readers in a closed loop (or the offered rate), each
 /// query answered by a node from its state.
 async fn query_window(
@@ -919,13 +877,8 @@ async fn query_window(
     let refused = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let started = Instant::now();
     let stop_at = a.duration.map(|d| started + Duration::from_secs_f64(d));
-    let cpu_before = node_cpu(
-        &clients
-            .iter()
-            .map(|c| c.endpoint().to_string())
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    let endpoints: Vec<String> = clients.iter().map(|c| c.endpoint().to_string()).collect();
+    let usage = Sampler::start(&endpoints).await;
     progress.line(format!("  window: {total} queries"));
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..a.concurrency {
@@ -960,8 +913,7 @@ async fn query_window(
         r.map_err(BenchError::internal("a reader stopped"))?;
     }
     let window = started.elapsed().as_secs_f64();
-    let endpoints: Vec<String> = clients.iter().map(|c| c.endpoint().to_string()).collect();
-    let cpu_after = node_cpu(&endpoints).await;
+    let (node_cpu, usage_over_time) = usage.finish(window).await;
     let samples = std::mem::take(&mut *lat.lock());
     let failed_by_code = std::mem::take(&mut *refused.lock());
     let committed = samples.len() as u64;
@@ -1006,6 +958,7 @@ async fn query_window(
         end_height: height,
         blocks: 0,
         ledgers_agree: None,
-        node_cpu: cpu_report(&endpoints, &cpu_before, &cpu_after, window),
+        node_cpu,
+        usage_over_time,
     })
 }

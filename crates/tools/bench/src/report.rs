@@ -38,13 +38,18 @@ impl Latency {
     }
 }
 
-/// CPU one node used during the window (from its `covenant_process_cpu_seconds_total`).
+/// CPU one node used during the window (from its `covenant_process_cpu_seconds_total`) and
+/// its resident memory (`covenant_process_resident_memory_bytes`) when the window opened, when
+/// it closed, and at most in between.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeCpu {
     pub endpoint: String,
     pub cpu_seconds: Option<f64>,
     /// Percent of one core over the window.
     pub cpu_percent: Option<f64>,
+    pub rss_mb_start: Option<f64>,
+    pub rss_mb_end: Option<f64>,
+    pub rss_mb_max: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +106,8 @@ pub struct Report {
     /// Every node reported the same block hash at `end_height`.
     pub ledgers_agree: Option<bool>,
     pub node_cpu: Vec<NodeCpu>,
+    /// Each node's CPU time and memory every second of the window.
+    pub usage_over_time: Vec<crate::usage::UsagePoint>,
 }
 
 impl Report {
@@ -177,6 +184,12 @@ impl Report {
                     n.endpoint
                 )),
                 _ => t.push_str(&format!("  cpu         {:<28} unknown\n", n.endpoint)),
+            }
+            if let (Some(a), Some(b), Some(m)) = (n.rss_mb_start, n.rss_mb_end, n.rss_mb_max) {
+                t.push_str(&format!(
+                    "  memory      {:<28} {a:.0} MB at the start, {b:.0} MB at the end (at most {m:.0} MB)\n",
+                    n.endpoint
+                ));
             }
         }
         t

@@ -195,8 +195,39 @@ mod run {
         );
         assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
         assert_eq!(r["ledgers_agree"], true, "{r}");
-        for n in r["node_cpu"].as_array().unwrap() {
+        let nodes = r["node_cpu"].as_array().unwrap();
+        for n in nodes {
             assert!(n["cpu_seconds"].as_f64().unwrap() > 0.0, "{r}");
+            let (start, end, max) = (
+                n["rss_mb_start"].as_f64().unwrap(),
+                n["rss_mb_end"].as_f64().unwrap(),
+                n["rss_mb_max"].as_f64().unwrap(),
+            );
+            assert!(start > 1.0 && end > 1.0 && max >= start.max(end), "{r}");
+        }
+        // Memory and CPU over the window: a reading when it opens, each second, when it closes.
+        let series = r["usage_over_time"].as_array().unwrap();
+        let window = r["window_s"].as_f64().unwrap();
+        assert!(series.len() >= 2 + window as usize - 1, "{r}");
+        assert_eq!(series[0]["t_s"], 0.0, "{r}");
+        let mut last_t = -1.0;
+        for p in series {
+            let t = p["t_s"].as_f64().unwrap();
+            assert!(t > last_t, "{r}");
+            last_t = t;
+            assert_eq!(p["rss_mb"].as_array().unwrap().len(), nodes.len(), "{r}");
+            assert!(
+                p["rss_mb"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|m| m.as_f64().unwrap() > 1.0),
+                "{r}"
+            );
+        }
+        let last = &series[series.len() - 1]["cpu_seconds"];
+        for (i, n) in nodes.iter().enumerate() {
+            assert_eq!(last[i], n["cpu_seconds"], "{r}");
         }
     }
 

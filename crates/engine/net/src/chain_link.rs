@@ -68,6 +68,13 @@ pub trait Ledger: Clone + Send + Sync + 'static {
     fn repair_block(&self, height: u64, block: &[u8]) -> Result<(), SyncRejection>;
     /// Whether this node votes on the chain.
     fn is_validator(&self) -> bool;
+    /// How many nodes vote on the chain under its current config.
+    fn validators(&self) -> usize;
+    /// Digests of this node's state at its recent checkpoints, by height.
+    fn state_digests(&self) -> std::collections::BTreeMap<u64, Vec<u8>>;
+    /// Derive the state again from the blocks (it differs from the one most consensus nodes
+    /// hold); `Ok(false)` while a damaged block waits for its repair.
+    fn rebuild_state(&self) -> Result<bool, String>;
     /// Committed blocks as they come.
     fn subscribe_commits(&self) -> broadcast::Receiver<Self::Commit>;
     /// Transactions this node admitted from its own clients, to pass on, each with the

@@ -30,6 +30,7 @@
 
 mod admission;
 pub mod chain_link;
+pub mod checkpoint;
 mod connection;
 pub mod gossip;
 pub mod identity;

@@ -9,7 +9,7 @@
 //! node's disk or threads with requests.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -46,7 +46,14 @@ pub struct SyncState {
     wake: Notify,
     /// Held while this node's status or one of its consensus messages is queued to peers.
     order: Mutex<()>,
+    /// Each peer's latest checkpoint: height, state digest, whether it votes.
+    checkpoints: Mutex<HashMap<PeerId, Checkpoint>>,
+    /// Checkpoints already judged: this node's (`None`) and each peer's.
+    judged: Mutex<HashSet<(Option<PeerId>, u64)>>,
 }
+
+/// A peer's latest checkpoint: height, state digest, whether it votes on the chain.
+pub type Checkpoint = (u64, Vec<u8>, bool);
 
 impl SyncState {
     /// A shared state for a chain.
@@ -63,7 +70,30 @@ impl SyncState {
         self.heights
             .lock()
             .insert(peer, (s.height, Instant::now(), session));
+        if !s.state_digest.is_empty() {
+            self.checkpoints
+                .lock()
+                .insert(peer, (s.checkpoint_height, s.state_digest, s.validator));
+        }
         self.wake.notify_one();
+    }
+
+    /// Every peer's latest checkpoint report.
+    pub fn checkpoint_reports(&self) -> Vec<(PeerId, Checkpoint)> {
+        self.checkpoints
+            .lock()
+            .iter()
+            .map(|(p, c)| (*p, c.clone()))
+            .collect()
+    }
+
+    /// True the first time it is asked for `who` (`None`: this node) at `height`: a verdict
+    /// on a checkpoint is acted on once.
+    pub fn first_verdict(&self, who: Option<PeerId>, height: u64) -> bool {
+        let mut judged = self.judged.lock();
+        // Old verdicts are forgotten: checkpoints come in order.
+        judged.retain(|(_, h)| h.saturating_add(64 * 32) > height);
+        judged.insert((who, height))
     }
 
     /// The height `peer` last reported on connection `session` (none if its last report came
@@ -157,10 +187,14 @@ impl Drop for ServingSlot {
 
 fn status<L: Ledger>(link: &ChainLink<L>) -> Vec<u8> {
     let (height, block_hash) = link.ledger.tip();
+    let (checkpoint_height, state_digest) =
+        link.ledger.state_digests().pop_last().unwrap_or_default();
     ChainStatus {
         height,
         block_hash,
         validator: link.ledger.is_validator(),
+        checkpoint_height,
+        state_digest,
     }
     .encode_to_vec()
 }
@@ -244,6 +278,7 @@ pub async fn follow<L: Ledger>(link: ChainLink<L>) {
             }
         }
         repair_damaged(&link).await;
+        crate::checkpoint::compare(&link).await;
     }
 }
 

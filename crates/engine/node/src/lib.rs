@@ -131,10 +131,14 @@ fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
 const STATE_SCRUB_PER_SECOND: usize = 2_000;
 /// Blocks whose index entries the scrub checks each second, per chain.
 const INDEX_SCRUB_PER_SECOND: u64 = 200;
+/// State entries digested each second, per chain, for the checkpoint compared with peers.
+const DIGEST_PER_SECOND: usize = 50_000;
 
 /// Each second, per chain: rebuild the indexes from the blocks if one was found pointing at
 /// the wrong place, repair the state entries found damaged (by a read or the scrub) from the
-/// blocks that wrote them, then scrub the next slice of the indexes and of the state.
+/// blocks that wrote them, then scrub the next slice of the indexes, digest the next slice of
+/// the checkpoint's state (compared with peers by the sync loop), and scrub the next slice of
+/// the state.
 fn spawn_self_checks(node: &Arc<Node>) {
     for (id, chain) in node.chains() {
         let id = id.clone();
@@ -169,6 +173,13 @@ fn self_check(chain: &str, store: &covenant_storage::Store) {
     }
     if let Err(e) = store.scrub_indexes(INDEX_SCRUB_PER_SECOND) {
         debug!(chain, error = %e, "the index scrub could not read; trying again");
+    }
+    match store.digest_state(DIGEST_PER_SECOND) {
+        Ok(Some((height, digest))) => {
+            debug!(chain, height, digest = %hex::encode(digest), "digested the state at a checkpoint")
+        }
+        Ok(None) => {}
+        Err(e) => debug!(chain, error = %e, "the state digest could not read; trying again"),
     }
     match store.scrub_state(STATE_SCRUB_PER_SECOND) {
         Ok(s) if s.pass_complete => {

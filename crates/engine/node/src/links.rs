@@ -107,6 +107,30 @@ impl Ledger for NetChain {
         is_validator(&self.chain, &self.certificate)
     }
 
+    fn validators(&self) -> usize {
+        self.chain
+            .config()
+            .consensus
+            .as_ref()
+            .map_or(0, |c| c.nodes.len())
+    }
+
+    fn state_digests(&self) -> std::collections::BTreeMap<u64, Vec<u8>> {
+        self.chain
+            .store()
+            .state_digests()
+            .into_iter()
+            .map(|(h, d)| (h, d.to_vec()))
+            .collect()
+    }
+
+    fn rebuild_state(&self) -> Result<bool, String> {
+        self.chain
+            .store()
+            .rebuild_state()
+            .map_err(|e| format!("{e} ({})", e.code()))
+    }
+
     fn subscribe_commits(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
         self.chain.subscribe()
     }

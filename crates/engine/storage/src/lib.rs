@@ -23,5 +23,6 @@ mod store;
 
 pub use error::{Result, StorageError};
 pub use store::{
-    Recovery, Snapshot, StateEntry, StateScrub, Store, Tip, VerifyMode, Version, rebuild,
+    CHECKPOINT_EVERY, Recovery, Snapshot, StateEntry, StateScrub, Store, Tip, VerifyMode, Version,
+    rebuild,
 };

@@ -57,6 +57,39 @@ pub(crate) fn decode<'a>(
     Ok((version, value))
 }
 
+/// The digest an entry's content gives (whatever digest it carries): what the state digest
+/// of a checkpoint sums, so a changed, planted or removed entry changes it.
+pub(crate) fn content_digest(suite: Suite, key: &[u8], stored: &[u8]) -> [u8; DIGEST_LEN] {
+    match (stored.get(..12), stored.get(HEADER_LEN..)) {
+        (Some(v), Some(value)) => {
+            let v: [u8; 12] = v.try_into().unwrap_or([0; 12]);
+            digest(suite, key, &v, value)
+        }
+        _ => digest(suite, key, &[0xff; 12], stored),
+    }
+}
+
+/// Add `d` to the running sum `acc` (both 256-bit big-endian numbers, modulo 2^256): the
+/// state digest does not depend on the order entries are visited in.
+pub(crate) fn add_to(acc: &mut [u8; DIGEST_LEN], d: &[u8; DIGEST_LEN]) {
+    let mut carry = 0u16;
+    for i in (0..DIGEST_LEN).rev() {
+        let s = u16::from(acc[i]) + u16::from(d[i]) + carry;
+        acc[i] = s as u8;
+        carry = s >> 8;
+    }
+}
+
+/// The state digest of a checkpoint: the suite hash of a domain tag, the number of entries
+/// and the sum of their content digests.
+pub(crate) fn state_digest(suite: Suite, entries: u64, sum: &[u8; DIGEST_LEN]) -> [u8; DIGEST_LEN] {
+    let mut h = suite.hasher();
+    h.update(b"covenant/state-digest/1\0");
+    h.update(&entries.to_be_bytes());
+    h.update(sum);
+    *h.finalize().as_bytes()
+}
+
 /// An entry of the format before digests (version and value), for the one-time upgrade.
 pub(crate) fn upgrade(suite: Suite, key: &[u8], old: &[u8]) -> Option<Vec<u8>> {
     let version = Version::decode(old)?;
@@ -88,6 +121,42 @@ mod tests {
             assert!(decode(suite, b"kv/a", &stored[..HEADER_LEN - 1]).is_err());
             assert!(decode(suite, b"kv/a", &stored[..stored.len() - 1]).is_err());
         }
+    }
+
+    #[test]
+    fn the_sum_is_modulo_2_256_and_order_free() {
+        let mut a = [0xffu8; 32];
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        add_to(&mut a, &one);
+        assert_eq!(a, [0u8; 32]);
+        let (x, y) = ([7u8; 32], [200u8; 32]);
+        let (mut p, mut q) = ([0u8; 32], [0u8; 32]);
+        add_to(&mut p, &x);
+        add_to(&mut p, &y);
+        add_to(&mut q, &y);
+        add_to(&mut q, &x);
+        assert_eq!(p, q);
+    }
+
+    #[test]
+    fn an_entrys_content_digest_follows_its_content_not_its_stored_digest() {
+        let v = Version {
+            height: 2,
+            index: 1,
+        };
+        let good = encode(Suite::Intl, b"k", v, b"v");
+        assert_eq!(
+            content_digest(Suite::Intl, b"k", &good),
+            good[12..HEADER_LEN]
+        );
+        let mut changed = good.clone();
+        let last = changed.len() - 1;
+        changed[last] ^= 1;
+        assert_ne!(
+            content_digest(Suite::Intl, b"k", &changed),
+            good[12..HEADER_LEN]
+        );
     }
 
     #[test]

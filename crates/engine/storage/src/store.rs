@@ -45,6 +45,12 @@ const META_STATE_ROOT: &str = "state_root";
 /// The format of state entries ([`state_entry::FORMAT`] once they carry digests).
 const META_STATE_FORMAT: &str = "state_format";
 
+/// Heights whose state is digested (a checkpoint): every node digests the state as of the
+/// same heights, so the digests compare across nodes.
+pub const CHECKPOINT_EVERY: u64 = 32;
+/// Checkpoint digests kept for comparison with peers.
+const KEPT_DIGESTS: usize = 16;
+
 const DB_FILE: &str = "state.redb";
 const BLOCKS_DIR: &str = "blocks";
 const LOCK_FILE: &str = "LOCK";
@@ -188,13 +194,20 @@ pub struct Store {
     index_damage: parking_lot::Mutex<Option<String>>,
     /// The next height the index scrub checks.
     index_cursor: parking_lot::Mutex<u64>,
+    /// The checkpoint whose state is being digested, if one is.
+    digest_pass: parking_lot::Mutex<Option<DigestPass>>,
+    /// Digests of the state at recent checkpoints, by height.
+    state_digests: parking_lot::Mutex<BTreeMap<u64, [u8; 32]>>,
     _lock: File,
     recovery: Recovery,
 }
 
+/// A write of a block: key, value (`None`: deleted), index of the transaction.
+type Write = (Vec<u8>, Option<Vec<u8>>, u32);
+
 /// Everything a block changes, derived from the block itself.
 struct Derived {
-    writes: Vec<(Vec<u8>, Option<Vec<u8>>, u32)>,
+    writes: Vec<Write>,
     txs: Vec<(Vec<u8>, u32)>,
     history: Vec<(Vec<u8>, u32, Vec<u8>)>,
     events: Vec<(String, u32, u32)>,
@@ -244,6 +257,51 @@ fn derive(suite: Suite, block: &DecodedBlock) -> Result<Derived> {
         }
     }
     Ok(d)
+}
+
+/// Write block `h`'s state changes.
+fn write_state(
+    suite: Suite,
+    state: &mut redb::Table<&[u8], &[u8]>,
+    h: u64,
+    writes: &[Write],
+) -> Result<()> {
+    for (key, value, idx) in writes {
+        match value {
+            Some(v) => {
+                let version = Version {
+                    height: h,
+                    index: *idx,
+                };
+                state.insert(
+                    key.as_slice(),
+                    state_entry::encode(suite, key, version, v).as_slice(),
+                )?;
+            }
+            None => {
+                state.remove(key.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint's state being digested: a read transaction of the state as of `height`.
+struct DigestPass {
+    height: u64,
+    txn: ReadTransaction,
+    cursor: Vec<u8>,
+    entries: u64,
+    sum: [u8; 32],
+}
+
+impl std::fmt::Debug for DigestPass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestPass")
+            .field("height", &self.height)
+            .field("entries", &self.entries)
+            .finish()
+    }
 }
 
 /// The transaction, block-hash, key-history and event indexes, open in a write transaction.
@@ -326,6 +384,8 @@ impl Store {
             scrub_cursor: parking_lot::Mutex::new(Vec::new()),
             index_damage: parking_lot::Mutex::new(None),
             index_cursor: parking_lot::Mutex::new(0),
+            digest_pass: parking_lot::Mutex::new(None),
+            state_digests: parking_lot::Mutex::new(BTreeMap::new()),
             _lock: lock,
             recovery: Recovery::default(),
         };
@@ -553,6 +613,8 @@ impl Store {
     /// Clear a fault: reopen the state database and the segments, then recover as after a
     /// crash. Called with the writer lock held.
     fn heal(&self) -> Result<()> {
+        // A digest pass's read transaction would keep the old database handle open.
+        *self.digest_pass.lock() = None;
         self.db.reopen()?;
         *self.segments.lock() = Segments::open(&self.dir.join(BLOCKS_DIR))?;
         *self.tip.write() = read_tip(&self.db)?;
@@ -573,22 +635,7 @@ impl Store {
         let h = block.height();
         let w = self.db.begin_write()?;
         {
-            let mut state = w.open_table(STATE)?;
-            for (key, value, idx) in &d.writes {
-                match value {
-                    Some(v) => {
-                        let version = Version {
-                            height: h,
-                            index: *idx,
-                        };
-                        let enc = state_entry::encode(self.suite, key, version, v);
-                        state.insert(key.as_slice(), enc.as_slice())?;
-                    }
-                    None => {
-                        state.remove(key.as_slice())?;
-                    }
-                }
-            }
+            write_state(self.suite, &mut w.open_table(STATE)?, h, &d.writes)?;
             Indexes::open(&w)?.add(h, block, &d)?;
             let mut index = w.open_table(BLOCK_INDEX)?;
             let mut entry = loc.encode().to_vec();
@@ -608,6 +655,20 @@ impl Store {
             hash: block.hash.as_bytes().to_vec(),
             state_root: block.header.state_root.clone(),
         };
+        if h.is_multiple_of(CHECKPOINT_EVERY) {
+            let mut pass = self.digest_pass.lock();
+            if pass.is_none() {
+                // The state exactly as of height h: no commit can come between (the writer
+                // lock is held).
+                *pass = Some(DigestPass {
+                    height: h,
+                    txn: self.db.begin_read()?,
+                    cursor: Vec::new(),
+                    entries: 0,
+                    sum: [0; 32],
+                });
+            }
+        }
         Ok(())
     }
 
@@ -857,6 +918,114 @@ impl Store {
         Ok(out)
     }
 
+    /// Go on digesting the state of the current checkpoint, up to `max` entries: each
+    /// entry's content digest (recomputed, whatever digest it carries) is summed, so the
+    /// result changes with any changed, planted or removed entry. Returns the checkpoint's
+    /// height and digest when the pass completes.
+    pub fn digest_state(&self, max: usize) -> Result<Option<(u64, [u8; 32])>> {
+        let mut slot = self.digest_pass.lock();
+        let Some(pass) = slot.as_mut() else {
+            return Ok(None);
+        };
+        let mut next = None;
+        {
+            let t = pass.txn.open_table(STATE)?;
+            for (n, item) in t.range::<&[u8]>(pass.cursor.as_slice()..)?.enumerate() {
+                let (k, v) = item?;
+                if n == max {
+                    next = Some(k.value().to_vec());
+                    break;
+                }
+                pass.entries += 1;
+                let d = state_entry::content_digest(self.suite, k.value(), v.value());
+                state_entry::add_to(&mut pass.sum, &d);
+            }
+        }
+        if let Some(next) = next {
+            pass.cursor = next;
+            return Ok(None);
+        }
+        let (height, digest) = (
+            pass.height,
+            state_entry::state_digest(self.suite, pass.entries, &pass.sum),
+        );
+        *slot = None;
+        let mut digests = self.state_digests.lock();
+        digests.insert(height, digest);
+        while digests.len() > KEPT_DIGESTS {
+            digests.pop_first();
+        }
+        Ok(Some((height, digest)))
+    }
+
+    /// Digests of the state at the recent checkpoints this node completed, by height.
+    pub fn state_digests(&self) -> BTreeMap<u64, [u8; 32]> {
+        self.state_digests.lock().clone()
+    }
+
+    /// Rewrite what is derived from the blocks in one transaction, under the writer lock
+    /// (commits wait): `f` gets the transaction and the tip, and says whether it completed
+    /// (committed then; otherwise nothing is written). Not while the store is faulted or a
+    /// block is damaged (that waits for its repair from a peer).
+    fn rebuild(&self, f: impl FnOnce(&WriteTransaction, u64) -> Result<bool>) -> Result<bool> {
+        let _writer = self.writer.lock();
+        if self.is_faulted() || !self.damaged.lock().is_empty() {
+            return Ok(false);
+        }
+        let Some(tip) = self.height() else {
+            return Ok(false);
+        };
+        let w = self.db.begin_write()?;
+        if !f(&w, tip)? {
+            return Ok(false);
+        }
+        w.commit()?;
+        Ok(true)
+    }
+
+    /// Run `f` over every block from genesis to `tip` with what it changes; `false` (and
+    /// nothing more run) if a block is found damaged: a rebuild waits for its repair.
+    fn replay(
+        &self,
+        tip: u64,
+        mut f: impl FnMut(u64, &DecodedBlock, &Derived) -> Result<()>,
+    ) -> Result<bool> {
+        for h in 0..=tip {
+            let block = match self.block(h) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(corrupt(h, "a committed block is not in the block index")),
+                Err(StorageError::Damaged { .. }) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            f(h, &block, &derive(self.suite, &block)?)?;
+        }
+        Ok(true)
+    }
+
+    /// Derive the whole state again from every block (commits wait meanwhile): for a state
+    /// that differs from the one its peers hold at a checkpoint although every entry this node
+    /// has passes its checks (an entry removed, or rewritten with its key history). Returns
+    /// whether it rebuilt (not while a block is damaged: that waits for its repair).
+    pub fn rebuild_state(&self) -> Result<bool> {
+        let rebuilt = self.rebuild(|w, tip| {
+            w.delete_table(STATE)?;
+            let mut state = w.open_table(STATE)?;
+            self.replay(tip, |h, _, d| {
+                write_state(self.suite, &mut state, h, &d.writes)
+            })
+        })?;
+        if !rebuilt {
+            return Ok(false);
+        }
+        self.state_damage
+            .repaired(self.damaged_state().iter().map(|(k, _)| k));
+        // The digests taken of the old state are no longer this node's.
+        self.state_digests.lock().clear();
+        *self.digest_pass.lock() = None;
+        info!(height = ?self.height(), "rebuilt the state from the blocks");
+        Ok(true)
+    }
+
     /// The encoded block at `height`, read from its segment with its checksum verified. A
     /// copy that fails (a changed byte, a cut or missing file) is [`StorageError::Damaged`].
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>> {
@@ -1042,38 +1211,20 @@ impl Store {
     /// block, in one transaction (commits wait meanwhile). Not while a block is damaged: the
     /// rebuild waits for its repair from a peer. Returns whether it rebuilt.
     pub fn rebuild_indexes(&self) -> Result<bool> {
-        let _writer = self.writer.lock();
-        if self.is_faulted() || !self.damaged.lock().is_empty() {
-            return Ok(false);
-        }
-        let Some(tip) = self.height() else {
-            return Ok(false);
-        };
-        let w = self.db.begin_write()?;
-        {
+        let rebuilt = self.rebuild(|w, tip| {
             w.delete_table(TXS)?;
             w.delete_table(BLOCK_HASHES)?;
             w.delete_multimap_table(KEY_HISTORY)?;
             w.delete_multimap_table(EVENTS)?;
-            let mut indexes = Indexes::open(&w)?;
-            for h in 0..=tip {
-                let block = match self.block(h) {
-                    Ok(Some(b)) => b,
-                    Ok(None) => {
-                        return Err(corrupt(h, "a committed block is not in the block index"));
-                    }
-                    // Found damaged now: wait for its repair (nothing is written).
-                    Err(StorageError::Damaged { .. }) => return Ok(false),
-                    Err(e) => return Err(e),
-                };
-                let d = derive(self.suite, &block)?;
-                indexes.add(h, &block, &d)?;
-            }
+            let mut indexes = Indexes::open(w)?;
+            self.replay(tip, |h, block, d| indexes.add(h, block, d))
+        })?;
+        if !rebuilt {
+            return Ok(false);
         }
-        w.commit()?;
         let was = self.index_damage.lock().take();
         *self.index_cursor.lock() = 0;
-        info!(blocks = tip + 1, was = ?was, "rebuilt the indexes from the blocks");
+        info!(height = ?self.height(), was = ?was, "rebuilt the indexes from the blocks");
         Ok(true)
     }
 

@@ -57,6 +57,15 @@ impl Ledger for SlowLedger {
     fn is_validator(&self) -> bool {
         true
     }
+    fn validators(&self) -> usize {
+        1
+    }
+    fn state_digests(&self) -> std::collections::BTreeMap<u64, Vec<u8>> {
+        std::collections::BTreeMap::new()
+    }
+    fn rebuild_state(&self) -> Result<bool, String> {
+        Ok(false)
+    }
     fn subscribe_commits(&self) -> broadcast::Receiver<u64> {
         self.commits.subscribe()
     }

@@ -3,7 +3,7 @@
 //! before entries had digests), and the indexes checked on lookup and by their scrub, then
 //! rebuilt from the blocks.
 
-use covenant_storage::{Store, Version};
+use covenant_storage::{CHECKPOINT_EVERY, Store, Version};
 use covenant_test_utils::state_file;
 use covenant_types::names::state_key;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -297,4 +297,68 @@ fn a_missing_tx_index_entry_is_found_by_the_scrub() {
     // A clean pass afterwards.
     assert_eq!(store.scrub_indexes(100).unwrap(), 4);
     assert_eq!(store.indexes_damaged(), None);
+}
+
+/// Run `store`'s digest pass to its end: the checkpoint's height and digest.
+fn finish_digest(store: &Store) -> (u64, [u8; 32]) {
+    loop {
+        if let Some(d) = store.digest_state(3).unwrap() {
+            return d;
+        }
+    }
+}
+
+#[test]
+fn checkpoint_digests_agree_across_stores_and_show_a_removed_entry_until_the_state_is_rebuilt() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), SUITE).unwrap();
+    let mut b = Store::open(db.path(), SUITE).unwrap();
+    // The same blocks into both, up to the checkpoint after genesis.
+    let commit_both = |a: &Store, b: &Store, to: u64| {
+        while a.height().is_none_or(|h| h < to) {
+            let n = a.height().map_or(0, |h| h + 1);
+            let txs = if n == 0 {
+                vec![]
+            } else {
+                vec![put(&format!("k{n}"), &n.to_string())]
+            };
+            let block = block_after(a, "main", &txs);
+            a.commit(&block).unwrap();
+            b.commit(&block).unwrap();
+        }
+    };
+    commit_both(&a, &b, CHECKPOINT_EVERY);
+    // Height 0 and CHECKPOINT_EVERY are checkpoints; a pass runs one at a time.
+    assert_eq!(finish_digest(&a).0, 0);
+    assert_eq!(finish_digest(&b).0, 0);
+    commit_both(&a, &b, 2 * CHECKPOINT_EVERY - 1);
+    // Remove an entry from b's state while it is closed: every entry left passes its checks.
+    drop(b);
+    state_file::edit_entry(
+        &db.path().join("state.redb"),
+        state_file::STATE,
+        &state_key("kv", b"k5"),
+        |old| {
+            assert!(old.is_some());
+            None
+        },
+    );
+    b = Store::open(db.path(), SUITE).unwrap();
+    let s = b.scrub_state(usize::MAX).unwrap();
+    assert_eq!(s.damaged, 0, "each remaining entry is sound");
+    commit_both(&a, &b, 2 * CHECKPOINT_EVERY);
+    let (ha, good) = finish_digest(&a);
+    let (hb, bad) = finish_digest(&b);
+    assert_eq!((ha, hb), (2 * CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY));
+    assert_ne!(good, bad, "the removed entry changes b's digest");
+    assert_eq!(b.state_digests().get(&hb), Some(&bad));
+
+    assert!(b.rebuild_state().unwrap());
+    assert!(b.state_digests().is_empty());
+    assert_eq!(
+        value_of(&b, &state_key("kv", b"k5")),
+        Ok(Some(b"5".to_vec()))
+    );
+    commit_both(&a, &b, 3 * CHECKPOINT_EVERY);
+    assert_eq!(finish_digest(&a), finish_digest(&b));
 }

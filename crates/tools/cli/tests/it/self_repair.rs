@@ -4,8 +4,10 @@
 //! damaged bytes (a clear code, no 5xx), and repairs itself from its peers while the chain
 //! keeps committing. Then a state value of it is changed — a flipped byte, and an entry
 //! rewritten with a matching digest — and it refuses the changed value and puts it back from
-//! the block that wrote it; then an entry of its transaction index is moved, and it refuses
-//! the lookup and rebuilds its indexes.
+//! the block that wrote it; then the entry is removed, which its own checks cannot see, and
+//! its state digest at the next checkpoint differs from its peers', so it rebuilds its state;
+//! then an entry of its transaction index is moved, and it refuses the lookup and rebuilds its
+//! indexes.
 
 use std::{
     fs::OpenOptions,
@@ -181,6 +183,21 @@ fn a_node_repairs_damaged_blocks_from_its_peers_while_the_chain_goes_on() {
     wait_probe(&c, &["forged"]);
     assert!(full_logs(&c.dir).contains("the entry is not what the block that wrote it says"));
 
+    // Removed while the node is down: every entry left passes its checks, so reads of the
+    // probe answer "absent" until the next checkpoint (every 32 blocks), where node 3's state
+    // digest differs from the one the other three hold; it rebuilds its state from the blocks.
+    c.kill9(3);
+    state_file::edit_entry(&db, state_file::STATE, &probe, |old| {
+        assert!(old.is_some(), "node 3 holds the probe");
+        None
+    });
+    c.resume();
+    wait_probe(&c, &[""]);
+    assert!(full_logs(&c.dir).contains(
+        "this node's state at a checkpoint differs from the one most consensus nodes hold"
+    ));
+    assert!(full_logs(&c.dir).contains("rebuilt the state from the blocks"));
+
     // The probe's entry in the transaction index moved to another place while the node is
     // down: a lookup of it is refused (never another transaction), and the indexes are
     // rebuilt from the blocks.
@@ -241,7 +258,8 @@ fn a_node_repairs_damaged_blocks_from_its_peers_while_the_chain_goes_on() {
 
 /// Wait until node 3 answers the probe's value (`1`) again. Meanwhile its answers are the
 /// value, a refusal while the entry waits for its repair, or one of `tolerated` (a forged
-/// value reads cannot tell from the true one until the scrub reaches it) — never another.
+/// value reads cannot tell from the true one until the scrub reaches it; `""`, absent, for a
+/// removed entry until the checkpoint comparison) — never another.
 fn wait_probe(c: &Cluster, tolerated: &[&str]) {
     let url = format!("{}/v1/chains/main/query", c.apis[3]);
     let body = r#"{"contract":"kv","method":"get","args":{"key":"probe"}}"#;

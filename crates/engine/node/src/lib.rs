@@ -126,13 +126,13 @@ fn spawn_metrics(node: &Arc<Node>, metrics: &Arc<metrics::Metrics>) {
     });
 }
 
-/// State entries the scrub holds to their blocks each second, per chain: a million entries
-/// are all checked in under ten minutes.
+/// State entries the scrub holds to their blocks each second, per chain (reading at most 16
+/// blocks): a million entries are all checked in under ten minutes.
 const STATE_SCRUB_PER_SECOND: usize = 2_000;
-/// Blocks whose index entries the scrub checks each second, per chain.
-const INDEX_SCRUB_PER_SECOND: u64 = 200;
+/// Transactions whose index entries the scrub checks each second, per chain.
+const INDEX_SCRUB_PER_SECOND: usize = 2_000;
 /// State entries digested each second, per chain, for the checkpoint compared with peers.
-const DIGEST_PER_SECOND: usize = 50_000;
+const DIGEST_PER_SECOND: usize = 10_000;
 
 /// Each second, per chain: rebuild the indexes from the blocks if one was found pointing at
 /// the wrong place, repair the state entries found damaged (by a read or the scrub) from the

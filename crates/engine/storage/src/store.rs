@@ -862,6 +862,8 @@ impl Store {
     /// against that write in the block (so an entry rewritten with a matching digest is
     /// caught too). Damaged entries are marked for [`repair_state`](Self::repair_state).
     pub fn scrub_state(&self, max: usize) -> Result<StateScrub> {
+        // Blocks read in one slice: the slice ends early rather than read more.
+        const MAX_BLOCKS: usize = 16;
         if self.indexes_damaged().is_some() {
             // The key history it relies on waits for its rebuild.
             return Ok(StateScrub::default());
@@ -875,7 +877,9 @@ impl Store {
         for item in t.range::<&[u8]>(start.as_slice()..)? {
             let (k, v) = item?;
             let key = k.value();
-            if out.checked == max {
+            let needs_block =
+                Version::decode(v.value()).is_some_and(|ver| !blocks.contains_key(&ver.height));
+            if out.checked == max || (needs_block && blocks.len() >= MAX_BLOCKS) {
                 next = Some(key.to_vec());
                 break;
             }
@@ -1228,10 +1232,11 @@ impl Store {
         Ok(true)
     }
 
-    /// Check up to `max` blocks' index entries from where the last call stopped: the block
-    /// hash and every transaction id must lead back to that block and position. A missing or
-    /// misplaced entry marks the indexes damaged. Returns the blocks checked.
-    pub fn scrub_indexes(&self, max: u64) -> Result<u64> {
+    /// Check the index entries of the blocks from where the last call stopped, up to about
+    /// `max_txs` transactions (at least one block): the block hash and every transaction id
+    /// must lead back to that block and position. A missing or misplaced entry marks the
+    /// indexes damaged. Returns the blocks checked.
+    pub fn scrub_indexes(&self, max_txs: usize) -> Result<u64> {
         let Some(tip) = self.height() else {
             return Ok(0);
         };
@@ -1240,8 +1245,9 @@ impl Store {
         }
         let start = *self.index_cursor.lock();
         let mut checked = 0;
+        let mut txs_checked = 0;
         let mut h = start;
-        while checked < max && h <= tip {
+        while (checked == 0 || txs_checked < max_txs) && h <= tip {
             let block = match self.block(h) {
                 Ok(Some(b)) => Some(b),
                 Ok(None) | Err(StorageError::Damaged { .. }) => None,
@@ -1261,6 +1267,7 @@ impl Store {
                     return Ok(checked);
                 }
                 let txs = r.open_table(TXS)?;
+                txs_checked += block.block.transactions.len();
                 for (i, t) in block.block.transactions.iter().enumerate() {
                     let id = DecodedTx::decode(self.suite, t, usize::MAX)
                         .map_err(|e| corrupt(h, e.to_string()))?

@@ -100,7 +100,7 @@ pub fn start(
     dir: &Path,
     c: &Consortium,
     port: Option<u16>,
-    base_port: u16,
+    node_base: u16,
     progress: &dyn Fn(&str),
 ) -> Result<Running> {
     let pdir = platform_dir(dir);
@@ -153,7 +153,6 @@ pub fn start(
         )
         .into());
     }
-    let node_base = base_port.saturating_add(200);
     let mut child = Command::new(&exe)
         .args(["platform", "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))

@@ -72,6 +72,10 @@ pub struct UpArgs {
     /// port it had before, else 7080).
     #[arg(long)]
     platform_port: Option<u16>,
+    /// First port of the nodes the platform starts for networks created on it (default: the
+    /// base port + 200); each takes three, ten apart.
+    #[arg(long)]
+    platform_node_port: Option<u16>,
     /// Do not start the platform.
     #[arg(long)]
     no_platform: bool,
@@ -169,7 +173,8 @@ pub fn up(a: UpArgs, format: Format) -> Result<u8> {
             &a.dir,
             &report.consortium,
             a.platform_port,
-            a.base_port,
+            a.platform_node_port
+                .unwrap_or_else(|| a.base_port.saturating_add(200)),
             &progress,
         ) {
             Ok(p) => Some(p),

@@ -39,10 +39,17 @@ impl Cluster {
     /// `covenant up` with `extra` arguments too.
     pub fn up_with(consensus: &str, suite: &str, orgs: u32, extra: &[&str]) -> Self {
         let root = tempfile::tempdir().unwrap();
-        let base = free_ports(10 * orgs as u16 + 20);
+        // One slot of ports for everything the consortium runs: its nodes, its platform, and
+        // the nodes the platform starts for networks created on it (the rest of the slot).
+        assert!(
+            orgs <= 7,
+            "a cluster of at most 7 orgs fits one slot of ports"
+        );
+        let base = free_ports(100);
         let orgs_arg = orgs.to_string();
         let base_arg = base.to_string();
         let platform_arg = (base + 10 * orgs as u16 + 10).to_string();
+        let platform_nodes_arg = (base + 10 * orgs as u16 + 20).to_string();
         let mut args = vec![
             "up",
             "--dir",
@@ -57,6 +64,8 @@ impl Cluster {
             &base_arg,
             "--platform-port",
             &platform_arg,
+            "--platform-node-port",
+            &platform_nodes_arg,
             "--no-contracts",
             "-o",
             "json",

@@ -52,6 +52,21 @@ pub enum StorageError {
     /// answers again once a later commit finds the fault cleared.
     #[error("the store is recovering from a failed write: {0}")]
     Unavailable(String),
+    /// Block `height` was moved to an archive that cannot be read now (its directory is not
+    /// mounted, its file is missing); it reads again once the archive is back.
+    #[error("block {height} is archived in {}, which is offline: {detail}", path.display())]
+    ArchiveOffline {
+        height: u64,
+        path: PathBuf,
+        detail: String,
+    },
+    /// An archive file fails its checks (a changed byte, a cut file, not an archive).
+    #[error("archive {} is damaged: {detail}", path.display())]
+    ArchiveDamaged { path: PathBuf, detail: String },
+    /// An archive or restore that cannot be done as asked (the height, the directory, the
+    /// chain's progress); nothing was changed.
+    #[error("{0}")]
+    ArchiveRefused(String),
 }
 
 impl StorageError {
@@ -71,6 +86,9 @@ impl StorageError {
             StorageError::NotThisBlock { .. } => "BLOCK_NOT_THIS_LEDGERS",
             StorageError::StateDamaged { .. } => "STATE_DAMAGED",
             StorageError::IndexDamaged(_) => "INDEX_DAMAGED",
+            StorageError::ArchiveOffline { .. } => "ARCHIVE_OFFLINE",
+            StorageError::ArchiveDamaged { .. } => "ARCHIVE_DAMAGED",
+            StorageError::ArchiveRefused(_) => "ARCHIVE_REFUSED",
         }
     }
 
@@ -80,6 +98,15 @@ impl StorageError {
         matches!(
             self,
             StorageError::Io { .. } | StorageError::Db(_) | StorageError::Unavailable(_)
+        )
+    }
+
+    /// Whether the data exists but cannot be read now (a damaged copy awaiting its repair,
+    /// an archive offline): checks that meet it skip it and come back later.
+    pub fn is_unreadable_for_now(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Damaged { .. } | StorageError::ArchiveOffline { .. }
         )
     }
 

@@ -10,11 +10,15 @@
 //!   so [`rebuild`] (re-deriving from the segments) and normal commits give the same result.
 //! - On open, blocks that reached the segments but not redb are applied and a torn append is
 //!   cut off; [`Store::verify`] checks hash links and Merkle roots.
+//! - [`Store::archive`] moves old block bodies into compressed, checksummed [`archive`]
+//!   files (headers and certificates stay), reads them through when asked and
+//!   [`Store::restore_archived`] brings them back.
 //! - [`export`] writes every block of a chain to one checked file and restores it into a new
 //!   store.
 
 #![forbid(unsafe_code)]
 
+pub mod archive;
 mod error;
 pub mod export;
 pub mod segment;
@@ -23,6 +27,6 @@ mod store;
 
 pub use error::{Result, StorageError};
 pub use store::{
-    CHECKPOINT_EVERY, Recovery, Snapshot, StateEntry, StateScrub, Store, Tip, VerifyMode, Version,
-    rebuild,
+    ArchiveFile, ArchiveReport, ArchiveStatus, CHECKPOINT_EVERY, Recovery, RestoreReport, Snapshot,
+    StateEntry, StateScrub, Store, Tip, VerifyMode, Version, rebuild,
 };

@@ -170,6 +170,14 @@ impl Segments {
         Ok(loc)
     }
 
+    /// Close the active segment and start the next one (so the closed one can be compacted).
+    pub fn roll_now(&mut self) -> Result<()> {
+        if self.len > 0 {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
     fn roll(&mut self) -> Result<()> {
         let next = self.active + 1;
         let path = segment_path(&self.dir, next);
@@ -238,6 +246,118 @@ impl Segments {
     /// Number of the highest segment.
     pub fn last_segment(&self) -> u32 {
         self.active
+    }
+
+    /// The records of segment `segment` (height and where), read from their headers only;
+    /// stops at the first record whose header is not whole. Empty if the file is absent.
+    pub fn record_headers(&self, segment: u32) -> Result<Vec<(u64, Location)>> {
+        let path = segment_path(&self.dir, segment);
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StorageError::io(&path, e)),
+        };
+        let size = f.metadata().map_err(|e| StorageError::io(&path, e))?.len();
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        let mut header = [0u8; HEADER as usize];
+        while size - offset >= HEADER {
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| StorageError::io(&path, e))?;
+            f.read_exact(&mut header)
+                .map_err(|e| StorageError::io(&path, e))?;
+            if &header[..4] != MAGIC {
+                break;
+            }
+            let height = u64::from_be_bytes(header[4..12].try_into().unwrap_or_default());
+            let len = u32::from_be_bytes(header[12..16].try_into().unwrap_or_default());
+            let loc = Location {
+                segment,
+                offset,
+                len,
+            };
+            if loc.end() > size {
+                break;
+            }
+            out.push((height, loc));
+            offset = loc.end();
+        }
+        Ok(out)
+    }
+
+    /// Size in bytes of every segment file.
+    pub fn total_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for n in 0..=self.active {
+            match fs::metadata(segment_path(&self.dir, n)) {
+                Ok(m) => total += m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(segment_path(&self.dir, n), e)),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Where the compacted copy of `segment` is written before it replaces the segment.
+    pub fn compact_path(&self, segment: u32) -> PathBuf {
+        segment_path(&self.dir, segment).with_extension("blk.compact")
+    }
+
+    /// Write `records` (height, block bytes) to `path` (from [`compact_path`]) as the
+    /// compacted copy of closed segment `segment`, synced; returns where each record will be
+    /// once it replaces the segment. Needs no access to the open segments.
+    ///
+    /// [`compact_path`]: Self::compact_path
+    pub fn write_compacted(
+        path: &Path,
+        segment: u32,
+        records: &[(u64, Vec<u8>)],
+    ) -> Result<Vec<Location>> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut buf = Vec::new();
+        for (height, bytes) in records {
+            let len = bytes.len() as u32;
+            out.push(Location {
+                segment,
+                offset: buf.len() as u64,
+                len,
+            });
+            buf.extend_from_slice(MAGIC);
+            buf.extend_from_slice(&height.to_be_bytes());
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
+            buf.extend_from_slice(bytes);
+        }
+        let mut f = File::create(path).map_err(|e| StorageError::io(path, e))?;
+        f.write_all(&buf)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| StorageError::io(path, e))?;
+        Ok(out)
+    }
+
+    /// Put the compacted copy of closed segment `segment` in its place (an atomic rename), or
+    /// remove the segment when `compacted` is false (none of its records is needed).
+    pub fn replace(&mut self, segment: u32, compacted: bool) -> Result<()> {
+        if segment == self.active {
+            return Err(StorageError::BadBlock(
+                "the active segment is never compacted".into(),
+            ));
+        }
+        let path = segment_path(&self.dir, segment);
+        if compacted {
+            let from = self.compact_path(segment);
+            fs::rename(&from, &path).map_err(|e| StorageError::io(&from, e))?;
+        } else {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io(&path, e)),
+            }
+        }
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 }
 

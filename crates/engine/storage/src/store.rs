@@ -18,9 +18,15 @@ use tracing::{debug, info, warn};
 
 use crate::{
     Result, StorageError,
+    archive::Archive,
     segment::{Location, Scan, Segments},
     state_entry,
 };
+
+mod archiving;
+
+use archiving::{ARCHIVED, ARCHIVES, KEPT_HEADERS};
+pub use archiving::{ArchiveFile, ArchiveReport, ArchiveStatus, RestoreReport};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// height → location (16 bytes) + block hash.
@@ -127,6 +133,8 @@ impl StateDb {
             w.open_table(TXS)?;
             w.open_multimap_table(KEY_HISTORY)?;
             w.open_multimap_table(EVENTS)?;
+            w.open_table(ARCHIVES)?;
+            w.open_table(KEPT_HEADERS)?;
             w.commit()?;
         }
         Ok(StateDb {
@@ -198,6 +206,8 @@ pub struct Store {
     digest_pass: parking_lot::Mutex<Option<DigestPass>>,
     /// Digests of the state at recent checkpoints, by height.
     state_digests: parking_lot::Mutex<BTreeMap<u64, [u8; 32]>>,
+    /// Archive files opened for reading archived blocks, by number.
+    archives: parking_lot::Mutex<BTreeMap<u64, std::sync::Arc<Archive>>>,
     _lock: File,
     recovery: Recovery,
 }
@@ -386,9 +396,11 @@ impl Store {
             index_cursor: parking_lot::Mutex::new(0),
             digest_pass: parking_lot::Mutex::new(None),
             state_digests: parking_lot::Mutex::new(BTreeMap::new()),
+            archives: parking_lot::Mutex::new(BTreeMap::new()),
             _lock: lock,
             recovery: Recovery::default(),
         };
+        store.finish_compaction()?;
         store.upgrade_state_format()?;
         store.recovery = store.recover()?;
         Ok(store)
@@ -440,6 +452,9 @@ impl Store {
 
     fn recover(&self) -> Result<Recovery> {
         let mut rec = Recovery::default();
+        if self.tip().height.is_none() {
+            rec.replayed = self.replay_in_height_order()?;
+        }
         let tip = self.tip();
         let (mut segment, mut offset) = self.resume_point(&tip)?;
         loop {
@@ -504,6 +519,42 @@ impl Store {
             );
         }
         Ok(rec)
+    }
+
+    /// An empty index over segments that hold blocks (a rebuild, a lost database): apply
+    /// them in height order, taking each height's last whole record — blocks a repair or a
+    /// restore put back sit after later blocks, and a later copy replaces an earlier one.
+    /// Stops at the first height with no whole record; the scan after it finds the rest.
+    fn replay_in_height_order(&self) -> Result<u64> {
+        let mut records: BTreeMap<u64, Vec<Location>> = BTreeMap::new();
+        {
+            let segs = self.segments.lock();
+            for n in 0..=segs.last_segment() {
+                for (h, loc) in segs.record_headers(n)? {
+                    records.entry(h).or_default().push(loc);
+                }
+            }
+        }
+        let mut applied = 0;
+        'heights: for (h, locs) in records {
+            if h != applied {
+                break;
+            }
+            for loc in locs.iter().rev() {
+                let Ok(bytes) = self.segments.lock().read(*loc) else {
+                    continue;
+                };
+                let Ok(block) = DecodedBlock::decode(self.suite, &bytes, usize::MAX) else {
+                    continue;
+                };
+                if block.height() == h && self.apply(&block, *loc).is_ok() {
+                    applied += 1;
+                    continue 'heights;
+                }
+            }
+            break;
+        }
+        Ok(applied)
     }
 
     /// Check a block can follow the tip.
@@ -778,11 +829,9 @@ impl Store {
     /// The last write of `key` (height, tx index), from the key history.
     fn last_write(&self, r: &ReadTransaction, key: &[u8]) -> Result<Option<Version>> {
         let t = r.open_multimap_table(KEY_HISTORY)?;
-        let mut last = None;
-        for v in t.get(key)? {
-            last = Version::decode(v?.value());
-        }
-        Ok(last)
+        // Values of a key sort by height then index: the last is the latest write.
+        let last = t.get(key)?.next_back().transpose()?;
+        Ok(last.and_then(|v| Version::decode(v.value())))
     }
 
     /// What the blocks say `key` holds: `Some(None)` for no entry, `Some(Some(..))` for the
@@ -794,7 +843,8 @@ impl Store {
         };
         let block = match self.block(version.height) {
             Ok(Some(b)) => b,
-            Ok(None) | Err(StorageError::Damaged { .. }) => return Ok(None),
+            Ok(None) => return Ok(None),
+            Err(e) if e.is_unreadable_for_now() => return Ok(None),
             Err(e) => return Err(e),
         };
         let Some(write) = block_write(&block, version.index, key) else {
@@ -903,7 +953,7 @@ impl Store {
                 std::collections::btree_map::Entry::Vacant(e) => {
                     e.insert(match self.block(version.height) {
                         Ok(b) => b,
-                        Err(StorageError::Damaged { .. }) => None,
+                        Err(e) if e.is_unreadable_for_now() => None,
                         Err(e) => return Err(e),
                     })
                 }
@@ -1039,7 +1089,9 @@ impl Store {
         }
     }
 
-    /// The bytes of block `height` at `loc`, or [`StorageError::Damaged`].
+    /// The bytes of block `height` at `loc` (a segment's record or an archive's), or
+    /// [`StorageError::Damaged`]. A record moved meanwhile (its segment compacted) is read
+    /// where the index now points.
     fn read_block(&self, height: u64, loc: Location) -> Result<Vec<u8>> {
         if let Some(detail) = self.damaged.lock().get(&height) {
             return Err(StorageError::Damaged {
@@ -1047,7 +1099,25 @@ impl Store {
                 detail: detail.clone(),
             });
         }
-        match self.segments.lock().read(loc) {
+        if loc.segment == ARCHIVED {
+            return self.read_archived(height, loc.offset);
+        }
+        let first = self.segments.lock().read(loc);
+        let read = match first {
+            Err(StorageError::Corrupt { .. } | StorageError::Io { .. }) => {
+                match self.location(height)? {
+                    Some(now) if now != loc => {
+                        if now.segment == ARCHIVED {
+                            return self.read_archived(height, now.offset);
+                        }
+                        self.segments.lock().read(now)
+                    }
+                    _ => first,
+                }
+            }
+            other => other,
+        };
+        match read {
             Ok(bytes) => Ok(bytes),
             Err(StorageError::Corrupt { detail, .. }) => Err(self.mark_damaged(height, detail)),
             Err(StorageError::Io { path, source })
@@ -1061,6 +1131,12 @@ impl Store {
 
     /// The block at `height`, decoded, and checked to be the block the index holds there.
     pub fn block(&self, height: u64) -> Result<Option<DecodedBlock>> {
+        Ok(self.checked_block(height)?.map(|(_, b)| b))
+    }
+
+    /// The block at `height` as stored (its exact bytes) and decoded, checked to be the
+    /// block the index holds there.
+    pub fn checked_block(&self, height: u64) -> Result<Option<(Vec<u8>, DecodedBlock)>> {
         let Some((loc, hash)) = self.indexed(height)? else {
             return Ok(None);
         };
@@ -1075,7 +1151,7 @@ impl Store {
         if block.hash.as_bytes().as_slice() != hash.as_slice() {
             return Err(self.mark_damaged(height, "block hash differs from the index".into()));
         }
-        Ok(Some(block))
+        Ok(Some((bytes, block)))
     }
 
     /// Replace this node's damaged copy of block `height` with `bytes` (fetched from a peer):
@@ -1250,7 +1326,8 @@ impl Store {
         while (checked == 0 || txs_checked < max_txs) && h <= tip {
             let block = match self.block(h) {
                 Ok(Some(b)) => Some(b),
-                Ok(None) | Err(StorageError::Damaged { .. }) => None,
+                Ok(None) => None,
+                Err(e) if e.is_unreadable_for_now() => None,
                 Err(e) => return Err(e),
             };
             if let Some(block) = block {
@@ -1384,10 +1461,10 @@ impl Store {
         let mut prev: Option<(Vec<u8>, Vec<u8>)> = if from == 0 {
             Some((Vec::new(), Vec::new()))
         } else {
-            match self.block(from - 1) {
+            match self.block_header(from - 1) {
                 Ok(Some(b)) => Some((b.hash.as_bytes().to_vec(), b.header.state_root.clone())),
                 Ok(None) => return Err(corrupt(from - 1, "missing from the block index")),
-                Err(StorageError::Damaged { .. }) => None,
+                Err(e) if e.is_unreadable_for_now() => None,
                 Err(e) => return Err(e),
             }
         };
@@ -1395,6 +1472,20 @@ impl Store {
             let block = match self.block(h) {
                 Ok(Some(b)) => b,
                 Ok(None) => return Err(corrupt(h, "missing from the block index")),
+                Err(StorageError::ArchiveOffline { .. }) => {
+                    // Checked from its kept header only, until its archive is back.
+                    match self.block_header(h) {
+                        Ok(Some(b)) => {
+                            if let Some((prev_hash, prev_root)) = &prev {
+                                b.check_link(self.suite, prev_hash, prev_root)
+                                    .map_err(|e| corrupt(h, e.to_string()))?;
+                            }
+                            prev = Some((b.hash.as_bytes().to_vec(), b.header.state_root.clone()));
+                        }
+                        _ => prev = None,
+                    }
+                    continue;
+                }
                 Err(StorageError::Damaged { .. }) => {
                     prev = None;
                     continue;
@@ -1596,6 +1687,16 @@ impl Snapshot {
 pub fn rebuild(dir: &Path, suite: Suite) -> Result<u64> {
     let db_path = dir.join(DB_FILE);
     if db_path.exists() {
+        // The index of archived blocks lives only in the database: a rebuild would lose it.
+        let archived = {
+            let db = redb::Database::create(&db_path)?;
+            archiving::records_archives(&db)?
+        };
+        if archived {
+            return Err(StorageError::ArchiveRefused(
+                "some of this chain's blocks are archived; restore them first (covenant node restore), then rebuild".into(),
+            ));
+        }
         let backup = dir.join(format!("{DB_FILE}.bak"));
         fs::rename(&db_path, &backup).map_err(|e| StorageError::io(&db_path, e))?;
     }

@@ -27,6 +27,16 @@ pub fn put(k: &str, v: &str) -> TestTx {
 }
 
 pub fn block_after(store: &Store, chain: &str, txs: &[TestTx]) -> DecodedBlock {
+    block_under_config(store, chain, txs, 0)
+}
+
+/// The next block, decided under the configuration block `config_version` set.
+pub fn block_under_config(
+    store: &Store,
+    chain: &str,
+    txs: &[TestTx],
+    config_version: u64,
+) -> DecodedBlock {
     let tip = store.tip();
     let height = tip.height.map_or(0, |h| h + 1);
     let mut parts = BlockParts {
@@ -36,7 +46,7 @@ pub fn block_after(store: &Store, chain: &str, txs: &[TestTx]) -> DecodedBlock {
         prev_state_root: tip.state_root.clone(),
         timestamp_ms: 1_700_000_000_000 + height,
         proposer: vec![1; 32],
-        config_version: 0,
+        config_version,
         transactions: vec![],
         results: vec![],
         rwsets: vec![],

@@ -26,7 +26,7 @@ fn errors(statuses: &[u16]) -> Vec<(String, Value)> {
                 415 => "The body's content type is not one this route takes",
                 426 => "This route is a WebSocket: open it with an upgrade",
                 429 => "Busy (the transaction pool is full): retry after `retry_after_ms` (also in Retry-After)",
-                503 => "The node's storage is recovering from a failed write (a full disk), or a call needed state this node is repairing (code STORAGE_UNAVAILABLE): retry after `retry_after_ms`, here or at another node",
+                503 => "The node's storage is recovering from a failed write (a full disk), or a call needed state this node is repairing (code STORAGE_UNAVAILABLE), or the block asked for is archived where this node cannot read it now (code ARCHIVE_OFFLINE): retry after `retry_after_ms`, here or at another node",
                 _ => "The node failed (storage or an internal task); the error says why",
             };
             (s.to_string(), json_body(why, schema("Error")))

@@ -132,6 +132,15 @@ impl From<ChainError> for Failure {
                 message: e.to_string(),
                 retry_after_ms: Some(1000),
             }
+        } else if e.code() == "ARCHIVE_OFFLINE" {
+            Failure {
+                kind: FailureKind::Unavailable,
+                code: e.code().into(),
+                message: format!(
+                    "{e}; another node may still hold the block, or ask this node's operator to bring the archive back"
+                ),
+                retry_after_ms: Some(5000),
+            }
         } else if matches!(
             e.code(),
             "BLOCK_DAMAGED" | "STATE_DAMAGED" | "INDEX_DAMAGED"

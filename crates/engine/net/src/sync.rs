@@ -41,6 +41,8 @@ pub const MAX_SERVING: usize = 8;
 pub struct SyncState {
     /// Each peer's last reported height, when, and on which connection.
     heights: Mutex<HashMap<PeerId, (u64, Instant, u64)>>,
+    /// The peers whose last report said they vote on the chain.
+    voting: Mutex<HashSet<PeerId>>,
     penalised: Mutex<HashMap<PeerId, Instant>>,
     serving: Mutex<HashMap<PeerId, usize>>,
     wake: Notify,
@@ -70,6 +72,14 @@ impl SyncState {
         self.heights
             .lock()
             .insert(peer, (s.height, Instant::now(), session));
+        {
+            let mut voting = self.voting.lock();
+            if s.validator {
+                voting.insert(peer);
+            } else {
+                voting.remove(&peer);
+            }
+        }
         if !s.state_digest.is_empty() {
             self.checkpoints
                 .lock()
@@ -119,6 +129,18 @@ impl SyncState {
     /// Ask the sync loop to look now (e.g. consensus saw a quorum decide a block it lacks).
     pub fn poke(&self) {
         self.wake.notify_one();
+    }
+
+    /// The heights reported in the last `within` by peers that say they vote on the chain.
+    pub fn voting_heights(&self, within: Duration) -> Vec<(PeerId, u64)> {
+        let now = Instant::now();
+        let voting = self.voting.lock();
+        self.heights
+            .lock()
+            .iter()
+            .filter(|(p, (_, at, _))| voting.contains(*p) && now.duration_since(*at) < within)
+            .map(|(p, (h, _, _))| (*p, *h))
+            .collect()
     }
 
     /// The highest height a peer reported recently.

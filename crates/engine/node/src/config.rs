@@ -22,6 +22,10 @@
 //! vote_ms = 1000
 //! per_round_ms = 500
 //!
+//! [archive]                       # optional: where old block bodies go (defaults shown)
+//! dir = "data/archive"              # local or any mounted storage; one folder per chain
+//! min_age_secs = 604800             # only blocks older than this are archived (7 days)
+//!
 //! [[chains]]
 //! id = "main"
 //! genesis = "genesis.block"
@@ -132,6 +136,32 @@ impl Default for TbftSection {
     }
 }
 
+/// Archiving old block bodies (`covenant node archive`): where to and how old they must be.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveSection {
+    /// The archive directory (default: `archive` in the data directory); each chain's files
+    /// go to a folder of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Blocks younger than this are never archived.
+    #[serde(default = "default_min_age_secs")]
+    pub min_age_secs: u64,
+}
+
+fn default_min_age_secs() -> u64 {
+    7 * 24 * 3600
+}
+
+impl Default for ArchiveSection {
+    fn default() -> Self {
+        ArchiveSection {
+            dir: None,
+            min_age_secs: default_min_age_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainSection {
@@ -158,6 +188,8 @@ pub struct NodeConfig {
     pub tbft: TbftSection,
     #[serde(default)]
     pub api: ApiSection,
+    #[serde(default)]
+    pub archive: ArchiveSection,
     /// Directory the relative paths are relative to (the config file's).
     #[serde(skip)]
     pub base: PathBuf,
@@ -204,6 +236,20 @@ impl NodeConfig {
         } else {
             self.base.join(p)
         }
+    }
+
+    /// Where chain `chain`'s archive files go.
+    pub fn archive_dir(&self, chain: &str) -> PathBuf {
+        match &self.archive.dir {
+            Some(d) => self.resolve(d),
+            None => self.resolve(&self.node.data_dir).join("archive"),
+        }
+        .join(chain)
+    }
+
+    /// The node's admin socket (`covenant node archive`, `restore`), in its data directory.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.resolve(&self.node.data_dir).join(crate::admin::SOCKET)
     }
 
     /// Write the config as TOML.

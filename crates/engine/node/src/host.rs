@@ -43,6 +43,8 @@ pub struct Node {
     key: PrivateKey,
     producers: parking_lot::Mutex<Vec<(Arc<AtomicBool>, JoinHandle<()>)>>,
     network: OnceLock<Network>,
+    /// What each networked chain knows of its peers' progress.
+    syncs: parking_lot::Mutex<BTreeMap<String, Arc<SyncState>>>,
     stop: watch::Sender<bool>,
     /// Why the node must stop (a chain halted), once it must.
     halted: watch::Sender<Option<String>>,
@@ -167,6 +169,7 @@ impl Node {
             key,
             producers: parking_lot::Mutex::new(Vec::new()),
             network: OnceLock::new(),
+            syncs: parking_lot::Mutex::new(BTreeMap::new()),
             stop,
             halted,
         }))
@@ -314,6 +317,7 @@ impl Node {
                 continue;
             };
             let sync = SyncState::new();
+            self.syncs.lock().insert(id.clone(), sync.clone());
             let link = ChainLink {
                 ledger: NetChain {
                     chain: chain.clone(),
@@ -426,6 +430,16 @@ impl Node {
     }
 
     /// The node's network, once started (chains with peers).
+    /// What chain `id` knows of its peers' progress (none for a chain without peers).
+    pub fn sync_state(&self, id: &str) -> Option<Arc<SyncState>> {
+        self.syncs.lock().get(id).cloned()
+    }
+
+    /// Whether this node votes on `chain` under its current config.
+    pub fn votes_on(&self, chain: &Chain) -> bool {
+        links::is_validator(chain, self.certificate.der())
+    }
+
     pub fn network(&self) -> Option<&Network> {
         self.network.get()
     }

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod admission;
 pub mod config;
 mod host;
@@ -273,6 +274,11 @@ pub async fn serve(
         api_listener,
         covenant_api::rest::router(api.clone()),
         limits,
+        stop_rx.clone(),
+    ));
+    tokio::spawn(admin::serve(
+        node.clone(),
+        node.config.admin_socket(),
         stop_rx.clone(),
     ));
     let grpc = grpc_listener.map(|l| {

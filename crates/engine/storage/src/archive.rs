@@ -397,6 +397,9 @@ impl Archive {
     }
 
     fn group(&self, n: u32) -> Result<std::sync::Arc<Vec<u8>>> {
+        // The cache never answers for an archive that went away: its blocks read as offline
+        // whether or not their group happens to be cached.
+        fs::metadata(&self.path).map_err(|e| StorageError::io(&self.path, e))?;
         if let Some((at, bytes)) = &*self.cached.lock()
             && *at == n
         {

@@ -8,6 +8,7 @@ mod failure;
 mod ledger;
 mod local_platform;
 mod node;
+mod node_archive;
 mod node_bundle;
 mod node_export;
 mod output;

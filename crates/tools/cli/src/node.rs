@@ -48,6 +48,8 @@ enum NodeSub {
     RebuildIndex(RebuildArgs),
     Export(crate::node_export::ExportArgs),
     Import(crate::node_export::ImportArgs),
+    Archive(crate::node_archive::ArchiveArgs),
+    Restore(crate::node_archive::RestoreArgs),
 }
 
 /// Add another chain to a node made by `covenant node init` (restart the node to host it).
@@ -178,6 +180,8 @@ pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
         NodeSub::AddChain(a) => add_chain(a, format),
         NodeSub::Export(a) => crate::node_export::export(a, format),
         NodeSub::Import(a) => crate::node_export::import(a, format),
+        NodeSub::Archive(a) => crate::node_archive::archive(a, format),
+        NodeSub::Restore(a) => crate::node_archive::restore(a, format),
     }
 }
 
@@ -313,6 +317,7 @@ fn init(a: InitArgs, format: Format, quiet: bool) -> Result<u8> {
         }],
         tbft: Default::default(),
         api: Default::default(),
+        archive: Default::default(),
         base: dir.clone(),
     };
     let config_path = dir.join("node.toml");

@@ -153,6 +153,7 @@ pub fn apply(path: &Path, key: &Path, dir: &Path, listen_any: bool) -> Result<Pa
         chains,
         tbft,
         api: Default::default(),
+        archive: Default::default(),
         base: dir.to_path_buf(),
     };
     let out = dir.join("node.toml");

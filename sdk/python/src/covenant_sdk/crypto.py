@@ -351,16 +351,12 @@ class PrivateKey:
 
     @classmethod
     def from_pkcs8_pem(cls, text: str) -> PrivateKey:
-        """A ``-----BEGIN PRIVATE KEY-----`` block."""
+        """A ``-----BEGIN PRIVATE KEY-----`` block (PKCS#8)."""
         try:
-            blocks = der.pem_blocks(text)
+            data = der.pem_block(text, "PRIVATE KEY")
         except der.DerError as e:
             raise CryptoError("KEY_INVALID", str(e)) from e
-        for label, data in blocks:
-            if label == "PRIVATE KEY":
-                return cls.from_pkcs8_der(data)
-        labels = ", ".join(label for label, _ in blocks) or "none"
-        raise CryptoError("KEY_INVALID", f"no PRIVATE KEY (PKCS#8) PEM block (found: {labels})")
+        return cls.from_pkcs8_der(data)
 
     @classmethod
     def load(cls, path: str | Path) -> PrivateKey:
@@ -469,13 +465,9 @@ class Certificate:
     def from_pem(cls, text: str) -> Certificate:
         """The first ``-----BEGIN CERTIFICATE-----`` block of ``text``."""
         try:
-            blocks = der.pem_blocks(text)
+            return cls(der.pem_block(text, "CERTIFICATE"))
         except der.DerError as e:
             raise CryptoError("CERTIFICATE_INVALID", str(e)) from e
-        for label, data in blocks:
-            if label == "CERTIFICATE":
-                return cls(data)
-        raise CryptoError("CERTIFICATE_INVALID", "no CERTIFICATE PEM block")
 
     @classmethod
     def load(cls, path: str | Path) -> Certificate:

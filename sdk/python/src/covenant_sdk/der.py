@@ -194,6 +194,17 @@ def pem_blocks(text: str) -> list[tuple[str, bytes]]:
     return out
 
 
+def pem_block(text: str, label: str) -> bytes:
+    """The DER of the first PEM block of ``text`` labelled ``label`` (``DerError`` naming the
+    labels found when there is none)."""
+    blocks = pem_blocks(text)
+    for found, data in blocks:
+        if found == label:
+            return data
+    labels = ", ".join(found for found, _ in blocks) or "none"
+    raise DerError(f"no {label} PEM block (found: {labels})")
+
+
 def pem_encode(label: str, der: bytes) -> str:
     b64 = base64.b64encode(der).decode("ascii")
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]

@@ -303,36 +303,19 @@ impl Segments {
         segment_path(&self.dir, segment).with_extension("blk.compact")
     }
 
-    /// Write `records` (height, block bytes) to `path` (from [`compact_path`]) as the
-    /// compacted copy of closed segment `segment`, synced; returns where each record will be
-    /// once it replaces the segment. Needs no access to the open segments.
+    /// Start the compacted copy of closed segment `segment` at `path` (from
+    /// [`compact_path`]); records are written one at a time, so a segment is never held in
+    /// memory. Needs no access to the open segments.
     ///
     /// [`compact_path`]: Self::compact_path
-    pub fn write_compacted(
-        path: &Path,
-        segment: u32,
-        records: &[(u64, Vec<u8>)],
-    ) -> Result<Vec<Location>> {
-        let mut out = Vec::with_capacity(records.len());
-        let mut buf = Vec::new();
-        for (height, bytes) in records {
-            let len = bytes.len() as u32;
-            out.push(Location {
-                segment,
-                offset: buf.len() as u64,
-                len,
-            });
-            buf.extend_from_slice(MAGIC);
-            buf.extend_from_slice(&height.to_be_bytes());
-            buf.extend_from_slice(&len.to_be_bytes());
-            buf.extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
-            buf.extend_from_slice(bytes);
-        }
-        let mut f = File::create(path).map_err(|e| StorageError::io(path, e))?;
-        f.write_all(&buf)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| StorageError::io(path, e))?;
-        Ok(out)
+    pub fn compacted_copy(path: &Path, segment: u32) -> Result<CompactedCopy> {
+        let file = File::create(path).map_err(|e| StorageError::io(path, e))?;
+        Ok(CompactedCopy {
+            path: path.to_path_buf(),
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            segment,
+            offset: 0,
+        })
     }
 
     /// Put the compacted copy of closed segment `segment` in its place (an atomic rename), or
@@ -358,6 +341,49 @@ impl Segments {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// A segment's compacted copy being written (see [`Segments::compacted_copy`]).
+#[derive(Debug)]
+pub struct CompactedCopy {
+    path: PathBuf,
+    file: std::io::BufWriter<File>,
+    segment: u32,
+    offset: u64,
+}
+
+impl CompactedCopy {
+    /// Append a record; returns where it will be once the copy replaces the segment.
+    pub fn push(&mut self, height: u64, bytes: &[u8]) -> Result<Location> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| StorageError::BadBlock(format!("block {height} is too large")))?;
+        let mut header = Vec::with_capacity(HEADER as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&height.to_be_bytes());
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
+        self.file
+            .write_all(&header)
+            .and_then(|_| self.file.write_all(bytes))
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        let loc = Location {
+            segment: self.segment,
+            offset: self.offset,
+            len,
+        };
+        self.offset = loc.end();
+        Ok(loc)
+    }
+
+    /// Flush and sync the copy.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        let file = self
+            .file
+            .into_inner()
+            .map_err(|e| StorageError::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| StorageError::io(&path, e))
     }
 }
 

@@ -36,8 +36,10 @@ pub(super) const META_COMPACTING: &str = "compacting";
 /// The block-index location of an archived block: this segment number, the archive file's
 /// number as the offset.
 pub(super) const ARCHIVED: u32 = u32::MAX;
-/// Block-index entries changed per transaction while restoring.
+/// Block-index entries changed per transaction while restoring, at most.
 const RESTORE_BATCH: usize = 256;
+/// Bytes of blocks held at once while restoring, at most (then they are written).
+const RESTORE_BYTES: usize = 32 << 20;
 
 /// What [`Store::archive`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -375,46 +377,43 @@ impl Store {
                 let _writer = self.writer.lock();
                 self.segments.lock().roll_now()?;
             }
-            let mut copies = Vec::with_capacity(keep.len());
+            // Written before commits are held up (nothing appends to a closed segment), one
+            // record at a time. A record that no longer reads whole is left out; its block then
+            // reads as damaged and is repaired from a peer, as it would have been anyway.
+            let path = self.segments.lock().compact_path(segment);
+            let mut copy = crate::segment::Segments::compacted_copy(&path, segment)?;
+            let mut moved = Vec::with_capacity(keep.len());
             for (h, loc) in &keep {
-                // A record that no longer reads whole is left out; its block then reads as
-                // damaged and is repaired from a peer, as it would have been anyway.
-                match self.segments.lock().read(*loc) {
-                    Ok(bytes) => copies.push((*h, *loc, bytes)),
+                let read = self.segments.lock().read(*loc);
+                match read {
+                    Ok(bytes) => moved.push((*h, *loc, copy.push(*h, &bytes)?)),
                     Err(e) => {
                         warn!(height = h, error = %e, "a block's record did not read while compacting")
                     }
                 }
             }
-            if copies.is_empty() {
+            copy.finish()?;
+            if moved.is_empty() {
+                let _ = std::fs::remove_file(&path);
                 let _writer = self.writer.lock();
                 self.segments.lock().replace(segment, false)?;
                 continue;
             }
-            let mut moved = Vec::with_capacity(copies.len());
-            let mut records = Vec::with_capacity(copies.len());
-            for (h, loc, bytes) in copies {
-                moved.push((h, loc));
-                records.push((h, bytes));
-            }
-            // Written before commits are held up: nothing appends to a closed segment.
-            let path = self.segments.lock().compact_path(segment);
-            let new_locs = crate::segment::Segments::write_compacted(&path, segment, &records)?;
             let _writer = self.writer.lock();
             let mut segs = self.segments.lock();
             let w = self.db.begin_write()?;
             {
                 let mut index = w.open_table(BLOCK_INDEX)?;
-                for ((h, old), new) in moved.iter().zip(&new_locs) {
+                for (h, old, new) in &moved {
                     let Some(entry) = index.get(*h)?.map(|v| v.value().to_vec()) else {
                         continue;
                     };
                     if entry.get(..16).and_then(Location::decode) != Some(*old) {
                         continue;
                     }
-                    let mut moved = new.encode().to_vec();
-                    moved.extend_from_slice(entry.get(16..).unwrap_or_default());
-                    index.insert(*h, moved.as_slice())?;
+                    let mut now = new.encode().to_vec();
+                    now.extend_from_slice(entry.get(16..).unwrap_or_default());
+                    index.insert(*h, now.as_slice())?;
                 }
                 w.open_table(META)?
                     .insert(META_COMPACTING, segment.to_be_bytes().as_slice())?;
@@ -494,73 +493,20 @@ impl Store {
                 continue;
             };
             let archive = self.archive_file(*n, *first)?;
-            for batch in blocks.chunks(RESTORE_BATCH) {
-                progress(report.blocks, total);
-                let mut checked = Vec::with_capacity(batch.len());
-                for (h, hash) in batch {
-                    let bytes = match archive.read(*h) {
-                        Ok(Some((bytes, archived_hash))) if archived_hash.as_slice() == hash => {
-                            bytes
-                        }
-                        Ok(_) => {
-                            return Err(StorageError::ArchiveDamaged {
-                                path: archive.path().to_path_buf(),
-                                detail: format!("it does not hold block {h} as indexed"),
-                            });
-                        }
-                        Err(StorageError::Io { path, source }) => {
-                            self.archives.lock().remove(n);
-                            return Err(StorageError::ArchiveOffline {
-                                height: *h,
-                                path,
-                                detail: source.to_string(),
-                            });
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    let block =
-                        DecodedBlock::decode(self.suite, &bytes, usize::MAX).map_err(|e| {
-                            StorageError::ArchiveDamaged {
-                                path: archive.path().to_path_buf(),
-                                detail: format!("block {h}: {e}"),
-                            }
-                        })?;
-                    if block.height() != *h || block.hash.as_bytes().as_slice() != hash {
-                        return Err(StorageError::ArchiveDamaged {
-                            path: archive.path().to_path_buf(),
-                            detail: format!("block {h} is not the block the index holds"),
-                        });
-                    }
-                    block
-                        .check_body(self.suite)
-                        .map_err(|e| StorageError::ArchiveDamaged {
-                            path: archive.path().to_path_buf(),
-                            detail: format!("block {h}: {e}"),
-                        })?;
-                    checked.push((*h, hash.clone(), bytes));
-                }
-                let _writer = self.writer.lock();
-                let mut locs = Vec::with_capacity(checked.len());
+            let mut checked: Vec<(u64, Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut held = 0;
+            for (i, (h, hash)) in blocks.iter().enumerate() {
+                let bytes = self.restorable(&archive, *n, *h, hash)?;
+                held += bytes.len();
+                checked.push((*h, hash.clone(), bytes));
+                if checked.len() >= RESTORE_BATCH || held >= RESTORE_BYTES || i + 1 == blocks.len()
                 {
-                    let mut segs = self.segments.lock();
-                    for (h, _, bytes) in &checked {
-                        locs.push(segs.append(*h, bytes)?);
-                    }
+                    report.bytes += held as u64;
+                    report.blocks += checked.len() as u64;
+                    self.put_back(std::mem::take(&mut checked))?;
+                    held = 0;
+                    progress(report.blocks, total);
                 }
-                let w = self.db.begin_write()?;
-                {
-                    let mut index = w.open_table(BLOCK_INDEX)?;
-                    let mut kept = w.open_table(KEPT_HEADERS)?;
-                    for ((h, hash, bytes), loc) in checked.iter().zip(&locs) {
-                        let mut entry = loc.encode().to_vec();
-                        entry.extend_from_slice(hash);
-                        index.insert(*h, entry.as_slice())?;
-                        kept.remove(*h)?;
-                        report.bytes += bytes.len() as u64;
-                    }
-                }
-                w.commit()?;
-                report.blocks += checked.len() as u64;
             }
             let w = self.db.begin_write()?;
             {
@@ -581,6 +527,65 @@ impl Store {
             info!(blocks = report.blocks, "restored archived blocks");
         }
         Ok(report)
+    }
+
+    /// Archived block `h` read from `archive` (file `n`) and checked: its hash is the index's
+    /// and the archive's, its body matches its header.
+    fn restorable(&self, archive: &Archive, n: u64, h: u64, hash: &[u8]) -> Result<Vec<u8>> {
+        let damaged = |detail: String| StorageError::ArchiveDamaged {
+            path: archive.path().to_path_buf(),
+            detail,
+        };
+        let bytes = match archive.read(h) {
+            Ok(Some((bytes, archived_hash))) if archived_hash.as_slice() == hash => bytes,
+            Ok(_) => return Err(damaged(format!("it does not hold block {h} as indexed"))),
+            Err(StorageError::Io { path, source }) => {
+                self.archives.lock().remove(&n);
+                return Err(StorageError::ArchiveOffline {
+                    height: h,
+                    path,
+                    detail: source.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let block = DecodedBlock::decode(self.suite, &bytes, usize::MAX)
+            .map_err(|e| damaged(format!("block {h}: {e}")))?;
+        if block.height() != h || block.hash.as_bytes().as_slice() != hash {
+            return Err(damaged(format!(
+                "block {h} is not the block the index holds"
+            )));
+        }
+        block
+            .check_body(self.suite)
+            .map_err(|e| damaged(format!("block {h}: {e}")))?;
+        Ok(bytes)
+    }
+
+    /// Append checked blocks (height, hash, bytes) to the segments and point the index at
+    /// them, in one transaction (commits wait meanwhile).
+    fn put_back(&self, checked: Vec<(u64, Vec<u8>, Vec<u8>)>) -> Result<()> {
+        let _writer = self.writer.lock();
+        let mut locs = Vec::with_capacity(checked.len());
+        {
+            let mut segs = self.segments.lock();
+            for (h, _, bytes) in &checked {
+                locs.push(segs.append(*h, bytes)?);
+            }
+        }
+        let w = self.db.begin_write()?;
+        {
+            let mut index = w.open_table(BLOCK_INDEX)?;
+            let mut kept = w.open_table(KEPT_HEADERS)?;
+            for ((h, hash, _), loc) in checked.iter().zip(&locs) {
+                let mut entry = loc.encode().to_vec();
+                entry.extend_from_slice(hash);
+                index.insert(*h, entry.as_slice())?;
+                kept.remove(*h)?;
+            }
+        }
+        w.commit()?;
+        Ok(())
     }
 
     /// The chain's archive files, which blocks the node reads from each, and whether each

@@ -211,3 +211,49 @@ fn a_damaged_archive_marks_its_blocks_for_repair_from_a_peer() {
     );
     assert_eq!(store.block_bytes(25).unwrap().unwrap(), copies[25]);
 }
+
+#[test]
+fn a_compaction_cut_short_is_finished_on_open_and_a_stray_copy_is_dropped() {
+    use redb::{Database, TableDefinition};
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let copies = {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        let copies = chain_of_40(&store);
+        store
+            .archive(30, archive_dir.path(), &mut no_progress)
+            .unwrap();
+        copies
+    };
+    let blocks = dir.path().join("blocks");
+    let segment = blocks.join("seg-00000000.blk");
+    let copy = blocks.join("seg-00000000.blk.compact");
+
+    // A crash before the index moved to the copy: the copy is dropped, nothing else changes.
+    std::fs::write(&copy, b"a copy cut short").unwrap();
+    {
+        let store = Store::open(dir.path(), SUITE).unwrap();
+        assert!(!copy.exists());
+        all_read_back(&store, &copies);
+    }
+
+    // A crash after the index moved to the copy, before the rename: opening finishes it.
+    let compacted = std::fs::read(&segment).unwrap();
+    std::fs::write(&copy, &compacted).unwrap();
+    std::fs::write(&segment, b"the segment as it was before compaction").unwrap();
+    {
+        let db = Database::create(dir.path().join("state.redb")).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(META)
+            .unwrap()
+            .insert("compacting", 0u32.to_be_bytes().as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    assert!(!copy.exists());
+    assert_eq!(std::fs::read(&segment).unwrap(), compacted);
+    all_read_back(&store, &copies);
+    assert_eq!(store.verify(VerifyMode::All).unwrap(), 40);
+}

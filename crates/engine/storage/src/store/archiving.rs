@@ -272,11 +272,19 @@ impl Store {
             }
             let w = match &mut writer {
                 Some(w) => w,
-                None => writer.insert(Writer::create(
-                    dir,
-                    &format!("{chain}-{h:012}-{below:012}.cva"),
-                    &chain,
-                )?),
+                None => {
+                    // A file of an earlier archive of the same range (restored since) stays
+                    // where it is; this one takes the next free name.
+                    let base = format!("{chain}-{h:012}-{below:012}");
+                    let name = (1..)
+                        .map(|n| match n {
+                            1 => format!("{base}.cva"),
+                            n => format!("{base}-{n}.cva"),
+                        })
+                        .find(|name| !dir.join(name).exists())
+                        .unwrap_or_else(|| format!("{base}.cva"));
+                    writer.insert(Writer::create(dir, &name, &chain)?)
+                }
             };
             w.add(h, block.hash.0, &bytes)?;
             report.header_bytes += header_only(&block).len() as u64;

@@ -257,3 +257,27 @@ fn a_compaction_cut_short_is_finished_on_open_and_a_stray_copy_is_dropped() {
     all_read_back(&store, &copies);
     assert_eq!(store.verify(VerifyMode::All).unwrap(), 40);
 }
+
+#[test]
+fn a_range_archived_again_after_a_restore_gets_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive_dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    let copies = chain_of_40(&store);
+    let first = store
+        .archive(20, archive_dir.path(), &mut no_progress)
+        .unwrap()
+        .file
+        .unwrap();
+    store.restore_archived(&mut no_progress).unwrap();
+    let second = store
+        .archive(20, archive_dir.path(), &mut no_progress)
+        .unwrap()
+        .file
+        .unwrap();
+    assert_ne!(first, second);
+    assert!(first.exists() && second.exists());
+    // The node reads the new file only: the old one can go.
+    std::fs::remove_file(&first).unwrap();
+    all_read_back(&store, &copies);
+}

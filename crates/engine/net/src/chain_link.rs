@@ -75,6 +75,12 @@ pub trait Ledger: Clone + Send + Sync + 'static {
     /// Derive the state again from the blocks (it differs from the one most consensus nodes
     /// hold); `Ok(false)` while a damaged block waits for its repair.
     fn rebuild_state(&self) -> Result<bool, String>;
+    /// The hash this node's ledger holds at `height`, if it has that block.
+    fn block_hash_at(&self, _height: u64) -> Option<Vec<u8>> {
+        None
+    }
+    /// Most of the chain's consensus nodes hold block `hash` at `height`: hold the ledger to it.
+    fn anchor(&self, _height: u64, _hash: Vec<u8>) {}
     /// Committed blocks as they come.
     fn subscribe_commits(&self) -> broadcast::Receiver<Self::Commit>;
     /// Transactions this node admitted from its own clients, to pass on, each with the

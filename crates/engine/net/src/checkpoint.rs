@@ -6,8 +6,14 @@
 //! checks cannot see (an entry removed, or rewritten together with its history), whatever its
 //! key would sign — and it is rebuilt from the blocks. When a majority holds this node's
 //! digest, a peer that reports another is named.
+//!
+//! Block hashes are compared the same way: each node reports the hash of its block at its
+//! anchor height (the highest multiple of [`ANCHOR_EVERY`] it has); a hash most consensus
+//! nodes hold there becomes the ledger's anchor, which the store holds every earlier block
+//! to through the blocks' links (`Store::verify_links`). A node whose own block there differs
+//! says so (`BLOCK_DIVERGED`, `covenant_block_divergence_total`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tracing::{info, warn};
 
@@ -15,6 +21,73 @@ use crate::{
     PeerId,
     chain_link::{ChainLink, Ledger},
 };
+
+/// Anchor heights are the multiples of this.
+pub const ANCHOR_EVERY: u64 = 32;
+
+/// The hash most of a chain's `validators` consensus nodes hold, from their `reports` and
+/// this node's `mine` (counted if it votes), if one has a majority.
+pub fn majority_hash(
+    mine: Option<&[u8]>,
+    voting: bool,
+    reports: &[(PeerId, Vec<u8>)],
+    validators: usize,
+) -> Option<Vec<u8>> {
+    let majority = validators / 2 + 1;
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    for (_, h) in reports {
+        *counts.entry(h.as_slice()).or_default() += 1;
+    }
+    if voting && let Some(m) = mine {
+        *counts.entry(m).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .find(|(_, n)| *n >= majority)
+        .map(|(h, _)| h.to_vec())
+}
+
+/// Find the newest anchor height at which most consensus nodes report the same block hash,
+/// hand it to the ledger, and say so if this node's block there differs.
+pub fn compare_anchors<L: Ledger>(link: &ChainLink<L>) {
+    let validators = link.ledger.validators();
+    if validators < 2 {
+        return;
+    }
+    let (tip, _) = link.ledger.tip();
+    let reports = link.sync.anchor_reports();
+    let heights: BTreeSet<u64> = reports
+        .iter()
+        .filter(|(_, (h, _, voting))| *voting && *h <= tip)
+        .map(|(_, (h, _, _))| *h)
+        .collect();
+    let chain = link.ledger.chain_id().to_string();
+    for height in heights.iter().rev() {
+        let at: Vec<(PeerId, Vec<u8>)> = reports
+            .iter()
+            .filter(|(_, (h, _, voting))| h == height && *voting)
+            .map(|(p, (_, hash, _))| (*p, hash.clone()))
+            .collect();
+        let mine = link.ledger.block_hash_at(*height);
+        let Some(hash) =
+            majority_hash(mine.as_deref(), link.ledger.is_validator(), &at, validators)
+        else {
+            continue;
+        };
+        if mine.as_deref() != Some(hash.as_slice()) && link.sync.first_divergence(*height) {
+            warn!(
+                chain,
+                height,
+                code = "BLOCK_DIVERGED",
+                "this node's block at an anchor height differs from the one most consensus nodes hold: holding the ledger to theirs"
+            );
+            metrics::counter!("covenant_block_divergence_total", "chain" => chain.clone())
+                .increment(1);
+        }
+        link.ledger.anchor(*height, hash);
+        return;
+    }
+}
 
 /// What the reports for one checkpoint say of this node's digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +140,7 @@ pub fn judge(
 /// Compare this node's recent checkpoint digests with its peers' reports and act on the
 /// verdicts not acted on yet (each checkpoint once).
 pub async fn compare<L: Ledger>(link: &ChainLink<L>) {
+    compare_anchors(link);
     let ours: BTreeMap<u64, Vec<u8>> = link.ledger.state_digests();
     let validators = link.ledger.validators();
     if ours.is_empty() || validators < 2 {
@@ -140,6 +214,30 @@ mod tests {
 
     fn peer(n: u8) -> PeerId {
         PeerId([n; 32])
+    }
+
+    #[test]
+    fn an_anchor_needs_a_majority_of_the_consensus_nodes() {
+        let (a, b) = (vec![1u8], vec![2u8]);
+        let r = vec![
+            (peer(1), b.clone()),
+            (peer(2), b.clone()),
+            (peer(3), b.clone()),
+        ];
+        // Three of four hold b: that is the chain's block, whatever this node holds.
+        assert_eq!(majority_hash(Some(&a), true, &r, 4), Some(b.clone()));
+        // This node and one peer against two: no majority either way.
+        let r = vec![
+            (peer(1), a.clone()),
+            (peer(2), b.clone()),
+            (peer(3), b.clone()),
+        ];
+        assert_eq!(majority_hash(Some(&a), true, &r, 4), None);
+        // This node counts when it votes, not when it does not.
+        let r = vec![(peer(1), a.clone()), (peer(2), a.clone())];
+        assert_eq!(majority_hash(Some(&a), true, &r, 4), Some(a.clone()));
+        assert_eq!(majority_hash(Some(&a), false, &r, 4), None);
+        assert_eq!(majority_hash(None, true, &r, 4), None);
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct SyncState {
     order: Mutex<()>,
     /// Each peer's latest checkpoint: height, state digest, whether it votes.
     checkpoints: Mutex<HashMap<PeerId, Checkpoint>>,
+    /// Each peer's latest anchor: height, its block hash there, whether it votes.
+    anchors: Mutex<HashMap<PeerId, Checkpoint>>,
+    /// Anchor heights at which this node's block was found to differ (reported once each).
+    diverged_at: Mutex<HashSet<u64>>,
     /// Checkpoints already judged: this node's (`None`) and each peer's.
     judged: Mutex<HashSet<(Option<PeerId>, u64)>>,
 }
@@ -80,6 +84,11 @@ impl SyncState {
                 voting.remove(&peer);
             }
         }
+        if !s.anchor_hash.is_empty() {
+            self.anchors
+                .lock()
+                .insert(peer, (s.anchor_height, s.anchor_hash.clone(), s.validator));
+        }
         if !s.state_digest.is_empty() {
             self.checkpoints
                 .lock()
@@ -95,6 +104,22 @@ impl SyncState {
             .iter()
             .map(|(p, c)| (*p, c.clone()))
             .collect()
+    }
+
+    /// Every peer's latest anchor report: height, block hash, whether it votes.
+    pub fn anchor_reports(&self) -> Vec<(PeerId, Checkpoint)> {
+        self.anchors
+            .lock()
+            .iter()
+            .map(|(p, c)| (*p, c.clone()))
+            .collect()
+    }
+
+    /// True the first time this node's block at anchor `height` is found to differ.
+    pub fn first_divergence(&self, height: u64) -> bool {
+        let mut seen = self.diverged_at.lock();
+        seen.retain(|h| h.saturating_add(64 * 32) > height);
+        seen.insert(height)
     }
 
     /// True the first time it is asked for `who` (`None`: this node) at `height`: a verdict
@@ -211,12 +236,15 @@ fn status<L: Ledger>(link: &ChainLink<L>) -> Vec<u8> {
     let (height, block_hash) = link.ledger.tip();
     let (checkpoint_height, state_digest) =
         link.ledger.state_digests().pop_last().unwrap_or_default();
+    let anchor_height = height - height % crate::checkpoint::ANCHOR_EVERY;
     ChainStatus {
         height,
         block_hash,
         validator: link.ledger.is_validator(),
         checkpoint_height,
         state_digest,
+        anchor_height,
+        anchor_hash: link.ledger.block_hash_at(anchor_height).unwrap_or_default(),
     }
     .encode_to_vec()
 }

@@ -134,6 +134,8 @@ const STATE_SCRUB_PER_SECOND: usize = 2_000;
 const INDEX_SCRUB_PER_SECOND: usize = 2_000;
 /// State entries digested each second, per chain, for the checkpoint compared with peers.
 const DIGEST_PER_SECOND: usize = 10_000;
+/// Blocks the link walk holds to the chain's anchor each second, per chain.
+const LINK_WALK_PER_SECOND: u64 = 16;
 
 /// Each second, per chain: rebuild the indexes from the blocks if one was found pointing at
 /// the wrong place, repair the state entries found damaged (by a read or the scrub) from the
@@ -171,6 +173,26 @@ fn self_check(chain: &str, store: &covenant_storage::Store) {
     }
     if let Err(e) = store.repair_state() {
         failed("repairing the state", e);
+    }
+    match store.verify_links(LINK_WALK_PER_SECOND) {
+        Ok(walk) if walk.divergent > 0 || walk.corrected > 0 => {
+            warn!(
+                chain,
+                divergent = walk.divergent,
+                corrected = walk.corrected,
+                "the link walk found this node's ledger differing from the chain most consensus nodes hold"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => debug!(chain, error = %e, "the link walk could not read; trying again"),
+    }
+    if store.needs_rebuild()
+        && let Err(e) = store.rebuild_after_divergence()
+    {
+        failed(
+            "deriving the indexes and state after replacing divergent blocks",
+            e,
+        );
     }
     if let Err(e) = store.scrub_indexes(INDEX_SCRUB_PER_SECOND) {
         debug!(chain, error = %e, "the index scrub could not read; trying again");

@@ -131,6 +131,14 @@ impl Ledger for NetChain {
             .map_err(|e| format!("{e} ({})", e.code()))
     }
 
+    fn block_hash_at(&self, height: u64) -> Option<Vec<u8>> {
+        self.chain.store().indexed_hash(height).ok().flatten()
+    }
+
+    fn anchor(&self, height: u64, hash: Vec<u8>) {
+        self.chain.store().set_anchor(height, hash);
+    }
+
     fn subscribe_commits(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
         self.chain.subscribe()
     }

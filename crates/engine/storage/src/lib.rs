@@ -27,6 +27,6 @@ mod store;
 
 pub use error::{Result, StorageError};
 pub use store::{
-    ArchiveFile, ArchiveReport, ArchiveStatus, CHECKPOINT_EVERY, Recovery, RestoreReport, Snapshot,
-    StateEntry, StateScrub, Store, Tip, VerifyMode, Version, rebuild,
+    ArchiveFile, ArchiveReport, ArchiveStatus, CHECKPOINT_EVERY, LinkCheck, Recovery,
+    RestoreReport, Snapshot, StateEntry, StateScrub, Store, Tip, VerifyMode, Version, rebuild,
 };

@@ -24,9 +24,11 @@ use crate::{
 };
 
 mod archiving;
+mod links;
 
 use archiving::{ARCHIVED, ARCHIVES, KEPT_HEADERS};
 pub use archiving::{ArchiveFile, ArchiveReport, ArchiveStatus, RestoreReport};
+pub use links::LinkCheck;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// height → location (16 bytes) + block hash.
@@ -208,6 +210,12 @@ pub struct Store {
     state_digests: parking_lot::Mutex<BTreeMap<u64, [u8; 32]>>,
     /// Archive files opened for reading archived blocks, by number.
     archives: parking_lot::Mutex<BTreeMap<u64, std::sync::Arc<Archive>>>,
+    /// The walk holding the ledger to the chain most consensus nodes hold.
+    links: parking_lot::Mutex<links::LinkWalk>,
+    /// Blocks that differ from that chain, with the hash each should have (until repaired).
+    divergent: parking_lot::Mutex<BTreeMap<u64, Vec<u8>>>,
+    /// A divergent block was replaced: the indexes and state are to be derived again.
+    rebuild_due: AtomicBool,
     _lock: File,
     recovery: Recovery,
 }
@@ -397,6 +405,9 @@ impl Store {
             digest_pass: parking_lot::Mutex::new(None),
             state_digests: parking_lot::Mutex::new(BTreeMap::new()),
             archives: parking_lot::Mutex::new(BTreeMap::new()),
+            links: parking_lot::Mutex::new(links::LinkWalk::default()),
+            divergent: parking_lot::Mutex::new(BTreeMap::new()),
+            rebuild_due: AtomicBool::new(false),
             _lock: lock,
             recovery: Recovery::default(),
         };
@@ -1160,9 +1171,12 @@ impl Store {
     /// pointed at it (the damaged record stays where it is, unreferenced).
     pub fn repair_block(&self, height: u64, bytes: &[u8]) -> Result<()> {
         let _writer = self.writer.lock();
-        let (_, hash) = self.indexed(height)?.ok_or_else(|| {
+        let (_, indexed) = self.indexed(height)?.ok_or_else(|| {
             StorageError::BadBlock(format!("block {height} is not on this ledger"))
         })?;
+        // A block found to differ from the chain most consensus nodes hold is replaced by the
+        // chain's block, not by another copy of this node's.
+        let hash = self.expected_repair_hash(height).unwrap_or(indexed);
         let block = DecodedBlock::decode(self.suite, bytes, usize::MAX)
             .map_err(|e| StorageError::BadBlock(format!("block {height}: {e}")))?;
         if block.height() != height || block.hash.as_bytes().as_slice() != hash.as_slice() {
@@ -1198,6 +1212,7 @@ impl Store {
         if let Some(what) = self.damaged.lock().remove(&height) {
             info!(height, was = %what, "a damaged block was repaired");
         }
+        self.divergence_repaired(height);
         Ok(())
     }
 

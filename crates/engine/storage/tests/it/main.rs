@@ -6,6 +6,7 @@
 mod archive;
 mod blocks;
 mod export;
+mod links;
 mod self_checks;
 
 use std::{

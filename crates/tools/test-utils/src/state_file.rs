@@ -58,3 +58,20 @@ pub fn forge_entry(suite: Suite, key: &[u8], height: u64, index: u32, value: &[u
     out.extend_from_slice(value);
     out
 }
+
+/// Point the block-index entry of `height` in `db` (a `state.redb`) at `location` (a block
+/// segment location, 16 bytes) with block hash `hash`, as someone rewriting a block and its
+/// index entry together would.
+pub fn point_block_index(db: &Path, height: u64, location: [u8; 16], hash: &[u8]) {
+    let db = Database::open(db).unwrap_or_else(|e| panic!("{}: {e}", db.display()));
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w
+            .open_table(TableDefinition::<u64, &[u8]>::new("block_index"))
+            .unwrap();
+        let mut entry = location.to_vec();
+        entry.extend_from_slice(hash);
+        t.insert(height, entry.as_slice()).unwrap();
+    }
+    w.commit().unwrap();
+}

@@ -134,7 +134,8 @@ const STATE_SCRUB_PER_SECOND: usize = 2_000;
 const INDEX_SCRUB_PER_SECOND: usize = 2_000;
 /// State entries digested each second, per chain, for the checkpoint compared with peers.
 const DIGEST_PER_SECOND: usize = 10_000;
-/// Blocks the link walk holds to the chain's anchor each second, per chain.
+/// Blocks the link walk holds to the chain's anchor each second, per chain (at most about 8 MiB
+/// of them).
 const LINK_WALK_PER_SECOND: u64 = 16;
 
 /// Each second, per chain: rebuild the indexes from the blocks if one was found pointing at

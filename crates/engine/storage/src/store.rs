@@ -1702,6 +1702,15 @@ impl Snapshot {
 pub fn rebuild(dir: &Path, suite: Suite) -> Result<u64> {
     let db_path = dir.join(DB_FILE);
     if db_path.exists() {
+        // Not while the store is open (a running node holds the lock).
+        let lock_path = dir.join(LOCK_FILE);
+        if let Ok(lock) = OpenOptions::new().write(true).open(&lock_path)
+            && lock.try_lock().is_err()
+        {
+            return Err(StorageError::Locked {
+                path: dir.to_path_buf(),
+            });
+        }
         // The index of archived blocks lives only in the database: a rebuild would lose it.
         let archived = {
             let db = redb::Database::create(&db_path)?;

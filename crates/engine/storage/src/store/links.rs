@@ -16,6 +16,10 @@ use super::{BLOCK_INDEX, Store, corrupt};
 use crate::{Result, StorageError, segment::Location};
 use covenant_types::block::DecodedBlock;
 
+/// Bytes of blocks one slice of the walk reads at most (a block is read whole to learn the
+/// hash it names; large blocks make fewer steps a slice).
+const SLICE_BYTES: u64 = 8 << 20;
+
 /// Where the link walk is.
 #[derive(Debug, Default)]
 pub(super) struct LinkWalk {
@@ -85,8 +89,9 @@ impl Store {
         Ok(false)
     }
 
-    /// Walk down from the newest anchor, up to `max_blocks` blocks, holding each block-index
-    /// entry and stored block to the hash the block above it names (see the module docs).
+    /// Walk down from the newest anchor, up to `max_blocks` blocks (and about 8 MiB of
+    /// them), holding each block-index entry and stored block to the hash the block above it
+    /// names (see the module docs).
     pub fn verify_links(&self, max_blocks: u64) -> Result<LinkCheck> {
         let mut out = LinkCheck::default();
         let mut walk = self.links.lock();
@@ -96,7 +101,8 @@ impl Store {
         let Some((mut h, mut expected)) = walk.cursor.clone() else {
             return Ok(out);
         };
-        while out.checked < max_blocks {
+        let mut read = 0u64;
+        while out.checked < max_blocks && read < SLICE_BYTES {
             if self.divergent.lock().contains_key(&h) {
                 // Waits for its repair: what lies below is linked through it.
                 break;
@@ -118,6 +124,9 @@ impl Store {
                 Err(e) => return Err(e),
             };
             out.checked += 1;
+            if loc.segment != super::ARCHIVED {
+                read += u64::from(loc.len);
+            }
             let stored = block.as_ref().map(|b| b.hash.as_bytes().to_vec());
             if stored.as_deref() == Some(expected.as_slice()) {
                 if indexed != expected {

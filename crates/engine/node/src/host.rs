@@ -157,6 +157,23 @@ impl Node {
                     section.id
                 )));
             }
+            // Archives moved to the directory node.toml now names are read from there.
+            let archive_dir = config.archive_dir(&section.id);
+            match chain.store().adopt_archive_dir(&archive_dir) {
+                Ok(Some(was)) => info!(
+                    chain = %section.id,
+                    from = %was.display(),
+                    to = %archive_dir.display(),
+                    "the chain's archives are read from the configured directory now"
+                ),
+                Ok(None) => {}
+                Err(e) => warn!(
+                    chain = %section.id,
+                    error = %e,
+                    code = e.code(),
+                    "the chain's archives are still read from where they were written; move every archive file to the configured directory to change that"
+                ),
+            }
             info!(chain = %section.id, consensus = %kind, height = ?chain.store().height(), "chain open");
             chains.insert(section.id.clone(), chain);
         }

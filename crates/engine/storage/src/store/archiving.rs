@@ -642,6 +642,48 @@ impl Store {
         Ok(status)
     }
 
+    /// Read the chain's archives from `dir` from now on, when they were moved there: every
+    /// recorded archive file must open in `dir` and belong to this chain, else nothing changes
+    /// (`ARCHIVE_REFUSED`, naming the file). Returns the directory they were read from before,
+    /// or `None` when `dir` already is the one (or nothing is archived).
+    pub fn adopt_archive_dir(&self, dir: &Path) -> Result<Option<PathBuf>> {
+        let Some(current) = self.archive_dir()? else {
+            return Ok(None);
+        };
+        if current == dir {
+            return Ok(None);
+        }
+        let chain = self.chain_id()?.unwrap_or_default();
+        let names: Vec<String> = {
+            let r = self.db.begin_read()?;
+            r.open_table(ARCHIVES)?
+                .iter()?
+                .map(|i| i.map(|(_, v)| v.value().to_string()))
+                .collect::<Result<_, _>>()?
+        };
+        for name in &names {
+            let archive = Archive::open(&dir.join(name)).map_err(|e| {
+                StorageError::ArchiveRefused(format!(
+                    "archive file {name} is not usable in {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            if archive.chain() != chain {
+                return Err(StorageError::ArchiveRefused(format!(
+                    "{} holds blocks of chain {}, not {chain}",
+                    dir.join(name).display(),
+                    archive.chain()
+                )));
+            }
+        }
+        let w = self.db.begin_write()?;
+        w.open_table(META)?
+            .insert(META_ARCHIVE_DIR, dir.to_string_lossy().as_bytes())?;
+        w.commit()?;
+        self.archives.lock().clear();
+        Ok(Some(current))
+    }
+
     /// Whether any block of the chain is archived (a rebuild from the segments alone is then
     /// impossible).
     pub fn has_archives(&self) -> Result<bool> {

@@ -281,3 +281,38 @@ fn a_range_archived_again_after_a_restore_gets_a_new_file() {
     std::fs::remove_file(&first).unwrap();
     all_read_back(&store, &copies);
 }
+
+#[test]
+fn archives_moved_to_another_directory_are_adopted_only_when_every_file_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let (old, new) = (root.path().join("old"), root.path().join("new"));
+    let store = Store::open(dir.path(), SUITE).unwrap();
+    let copies = chain_of_40(&store);
+    assert_eq!(
+        store.archive(30, &old, &mut no_progress).unwrap().blocks,
+        28
+    );
+    // Not there yet: refused, nothing changes.
+    assert_eq!(
+        store.adopt_archive_dir(&new).unwrap_err().code(),
+        "ARCHIVE_REFUSED"
+    );
+    all_read_back(&store, &copies);
+    std::fs::rename(&old, &new).unwrap();
+    assert_eq!(store.block_bytes(5).unwrap_err().code(), "ARCHIVE_OFFLINE");
+    assert_eq!(store.adopt_archive_dir(&new).unwrap(), Some(old.clone()));
+    assert_eq!(store.adopt_archive_dir(&new).unwrap(), None);
+    all_read_back(&store, &copies);
+    assert_eq!(store.archive_status().unwrap().dir, Some(new.clone()));
+    // New archives go there too; the old directory is refused.
+    assert_eq!(
+        store
+            .archive(35, &old, &mut no_progress)
+            .unwrap_err()
+            .code(),
+        "ARCHIVE_REFUSED"
+    );
+    assert!(store.archive(35, &new, &mut no_progress).unwrap().blocks > 0);
+    all_read_back(&store, &copies);
+}

@@ -185,7 +185,7 @@ pub fn run(cmd: NodeCommand, format: Format) -> Result<u8> {
     }
 }
 
-fn config_path(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBuf> {
+pub(crate) fn config_path(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBuf> {
     match (dir, config) {
         (Some(d), _) => Ok(d.join("node.toml")),
         (None, Some(c)) => Ok(c.clone()),

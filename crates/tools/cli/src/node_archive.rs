@@ -68,13 +68,7 @@ pub struct RestoreArgs {
 }
 
 fn socket(dir: &Option<PathBuf>, config: &Option<PathBuf>) -> Result<PathBuf> {
-    let path = match (dir, config) {
-        (Some(d), _) => d.join("node.toml"),
-        (None, Some(c)) => c.clone(),
-        (None, None) => {
-            return Err(Failure::new("INVALID_ARGUMENT", "give --dir DIR or --config FILE").into());
-        }
-    };
+    let path = crate::node::config_path(dir, config)?;
     let config = NodeConfig::load(&path)?;
     let socket = config.admin_socket();
     if !socket.exists() {

@@ -8,7 +8,7 @@
 //! (and the genesis block) are never archived: proofs and joining nodes need them.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -96,6 +96,9 @@ pub struct ArchiveFile {
     /// Why not, if it is not.
     pub problem: Option<String>,
 }
+
+/// Archive file names by number, and the (height, indexed hash) pairs read from each.
+type ArchivedByFile = (BTreeMap<u64, String>, BTreeMap<u64, Vec<(u64, Vec<u8>)>>);
 
 /// The block without its body: what stays on the node when the body is archived.
 fn header_only(block: &DecodedBlock) -> Vec<u8> {
@@ -470,29 +473,7 @@ impl Store {
     /// points at it again. Fails with [`StorageError::ArchiveOffline`] if an archive cannot
     /// be read (nothing after the last whole batch changes).
     pub fn restore_archived(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<RestoreReport> {
-        let (files, archived) = {
-            let r = self.db.begin_read()?;
-            let files: BTreeMap<u64, String> = r
-                .open_table(ARCHIVES)?
-                .iter()?
-                .map(|i| i.map(|(k, v)| (k.value(), v.value().to_string())))
-                .collect::<Result<_, _>>()?;
-            let index = r.open_table(BLOCK_INDEX)?;
-            let mut archived: BTreeMap<u64, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
-            for item in index.iter()? {
-                let (h, v) = item?;
-                let v = v.value();
-                if let Some(loc) = v.get(..16).and_then(Location::decode)
-                    && loc.segment == ARCHIVED
-                {
-                    archived
-                        .entry(loc.offset)
-                        .or_default()
-                        .push((h.value(), v.get(16..).unwrap_or_default().to_vec()));
-                }
-            }
-            (files, archived)
-        };
+        let (files, archived) = self.archived_by_file()?;
         let total: u64 = archived.values().map(|v| v.len() as u64).sum();
         let mut report = RestoreReport::default();
         let dir = self.archive_dir()?.unwrap_or_default();
@@ -596,36 +577,49 @@ impl Store {
         Ok(())
     }
 
+    /// The recorded archive files by number, and the heights (with their indexed hashes, in
+    /// height order) the block index reads from each.
+    fn archived_by_file(&self) -> Result<ArchivedByFile> {
+        let r = self.db.begin_read()?;
+        let files: BTreeMap<u64, String> = r
+            .open_table(ARCHIVES)?
+            .iter()?
+            .map(|i| i.map(|(k, v)| (k.value(), v.value().to_string())))
+            .collect::<Result<_, _>>()?;
+        let index = r.open_table(BLOCK_INDEX)?;
+        let mut archived: BTreeMap<u64, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
+        for item in index.iter()? {
+            let (h, v) = item?;
+            let v = v.value();
+            if let Some(loc) = v.get(..16).and_then(Location::decode)
+                && loc.segment == ARCHIVED
+            {
+                archived
+                    .entry(loc.offset)
+                    .or_default()
+                    .push((h.value(), v.get(16..).unwrap_or_default().to_vec()));
+            }
+        }
+        Ok((files, archived))
+    }
+
     /// The chain's archive files, which blocks the node reads from each, and whether each
     /// can be read now.
     pub fn archive_status(&self) -> Result<ArchiveStatus> {
         let dir = self.archive_dir()?;
-        let (files, mut counts) = {
-            let r = self.db.begin_read()?;
-            let files: BTreeMap<u64, String> = r
-                .open_table(ARCHIVES)?
-                .iter()?
-                .map(|i| i.map(|(k, v)| (k.value(), v.value().to_string())))
-                .collect::<Result<_, _>>()?;
-            let index = r.open_table(BLOCK_INDEX)?;
-            let mut counts: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
-            for item in index.iter()? {
-                let (h, v) = item?;
-                if let Some(loc) = v.value().get(..16).and_then(Location::decode)
-                    && loc.segment == ARCHIVED
-                {
-                    counts.entry(loc.offset).or_default().insert(h.value());
-                }
-            }
-            (files, counts)
-        };
+        let (files, mut counts) = self.archived_by_file()?;
         let base = dir.clone().unwrap_or_default();
         let mut status = ArchiveStatus {
             dir,
             ..ArchiveStatus::default()
         };
         for (n, name) in files {
-            let heights = counts.remove(&n).unwrap_or_default();
+            let heights: Vec<u64> = counts
+                .remove(&n)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect();
             let path = base.join(&name);
             let problem = Archive::open(&path).err().map(|e| e.to_string());
             status.archived_blocks += heights.len() as u64;
@@ -654,13 +648,7 @@ impl Store {
             return Ok(None);
         }
         let chain = self.chain_id()?.unwrap_or_default();
-        let names: Vec<String> = {
-            let r = self.db.begin_read()?;
-            r.open_table(ARCHIVES)?
-                .iter()?
-                .map(|i| i.map(|(_, v)| v.value().to_string()))
-                .collect::<Result<_, _>>()?
-        };
+        let names: Vec<String> = self.archived_by_file()?.0.into_values().collect();
         for name in &names {
             let archive = Archive::open(&dir.join(name)).map_err(|e| {
                 StorageError::ArchiveRefused(format!(

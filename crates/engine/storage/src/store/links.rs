@@ -168,16 +168,7 @@ impl Store {
         if loc.segment == super::ARCHIVED {
             return self.block_header(h);
         }
-        let bytes = match self.read_block(h, loc) {
-            Ok(b) => b,
-            Err(StorageError::Damaged { .. }) => {
-                return Err(StorageError::Damaged {
-                    height: h,
-                    detail: "awaiting repair".into(),
-                });
-            }
-            Err(e) => return Err(e),
-        };
+        let bytes = self.read_block(h, loc)?;
         Ok(DecodedBlock::decode(self.suite, &bytes, usize::MAX).ok())
     }
 
